@@ -1,1 +1,13 @@
-export {}
+export { buildServer, type BuildServerOptions, type RelayServerParts } from './server.js';
+export { resolveServerConfig, SERVER_DEFAULTS, type ServerConfig, type ServerConfigInput } from './config.js';
+export { SERVER_ERRORS, RelayError, type ServerErrorCode } from './errors.js';
+export type { Channel, Verification, ChannelView } from './channel.js';
+export { applyChannelSettings, rotateSecret, type ChannelSettings, type ChannelChange } from './channel-settings.js';
+export { bootstrapStore, type FirstStart } from './bootstrap.js';
+export { issueToken, authenticate, type TokenRequest } from './tokens.js';
+export type { Store, NewEvent, AppendResult, StoredEvent, EventSummary, EventQuery, EventPage, TokenRecord, RetentionPolicy, ChannelStats } from './store/store.js';
+export { SqliteStore, openSqliteStore, type SqliteStoreOptions } from './store/sqlite-store.js';
+export type { SqliteDriver, SqliteDatabase } from './store/sqlite-driver.js';
+export { openStore, sqlitePath } from './store/open.js';
+export { runCli } from './cli/main.js';
+export type { CliRuntime } from './cli/runtime.js';

@@ -1,1 +1,69 @@
-export {}
+/**
+ * `@myop-relay/protocol`: the myop-relay.v1 WebSocket protocol shared by relay-server and
+ * relay-client. Runtime-neutral (Node 20, Deno 2, browsers): no `node:` imports, no Node globals.
+ * The specification is `docs/protocol.md`.
+ *
+ * @packageDocumentation
+ */
+export {
+  PROTOCOL_NAME,
+  PROTOCOL_VERSION,
+  WS_PATH,
+  MAX_MESSAGE_BYTES,
+  HEARTBEAT_INTERVAL_MS,
+  HEARTBEAT_TIMEOUT_INTERVALS,
+  HELLO_TIMEOUT_MS,
+  DEFAULT_WINDOW,
+  MAX_WINDOW,
+  MAX_NAME_LENGTH,
+  MAX_HEADERS,
+  MAX_EVENT_PATTERNS,
+  MAX_NACK_ERROR_LENGTH,
+  RETRY_INITIAL_DELAY_MS,
+  RETRY_MAX_DELAY_MS,
+  retryDelayMs,
+  validateChannelName,
+  validateConsumerName,
+  type HelloMessage,
+  type SubscribeMessage,
+  type AckMessage,
+  type NackMessage,
+  type UnsubscribeMessage,
+  type PingMessage,
+  type PongMessage,
+  type ClientMessage,
+  type ClientMessageType,
+  type WelcomeMessage,
+  type SubscribedMessage,
+  type EventMessage,
+  type BacklogMessage,
+  type ErrorMessage,
+  type ServerMessage,
+  type ServerMessageType,
+} from './messages.js';
+export {
+  decodeClientMessage,
+  decodeServerMessage,
+  encodeMessage,
+  encodeBody,
+  decodeBody,
+  isBase64,
+  utf8ByteLength,
+  type DecodeResult,
+  type DecodeOptions,
+  type WireData,
+} from './codec.js';
+export {
+  PROTOCOL_ERRORS,
+  ProtocolError,
+  isErrorCode,
+  errorSpec,
+  errorCodeForCloseCode,
+  createErrorMessage,
+  type ErrorCode,
+  type ProtocolErrorSpec,
+  type ErrorMessageOptions,
+} from './errors.js';
+export { compileEventFilter, validateEventPattern, MAX_EVENT_PATTERN_LENGTH } from './glob.js';
+export { parseSince, parseTimestamp, type Since, type SinceResult } from './since.js';
+export * from './api.js';

@@ -1,0 +1,74 @@
+/**
+ * Shapes of the relay-server's HTTP read API (`/api/...`), shared by the server that sends them
+ * and the clients that read them. Times are ISO-8601 strings.
+ */
+
+/** How a channel verifies webhooks, without any secret. */
+export type ChannelVerificationView =
+  | { mode: 'hmac'; header: string; activeSecrets: number }
+  | { mode: 'basic'; user: string }
+  | { mode: 'apikey'; location: 'header' | 'query'; name: string }
+  | { mode: 'none' };
+
+/** One entry of `GET /api/channels`. */
+export interface ChannelInfo {
+  name: string;
+  /** Path MyOperator posts to, e.g. `/hooks/myoperator`. */
+  ingestPath: string;
+  verification: ChannelVerificationView;
+  maxBodyBytes: number;
+  acceptLegacyForm: boolean;
+  allowIps: string[];
+  createdAt: string;
+  /** Events currently stored (after retention). */
+  events: number;
+  /** Highest sequence number ever given on this channel. */
+  lastSeq: number;
+  lastReceivedAt: string | null;
+  /** Outcomes since this server process started. */
+  ingest: {
+    accepted: number;
+    duplicates: number;
+    /** Refused requests by error code. */
+    rejected: Record<string, number>;
+  };
+}
+
+/** `GET /api/channels`. */
+export interface ChannelList {
+  channels: ChannelInfo[];
+}
+
+/** One event in a listing, without body and headers. */
+export interface EventSummaryView {
+  channel: string;
+  seq: number;
+  id: string;
+  type: string;
+  receivedAt: string;
+  sourceIp: string;
+  /** Body size in bytes. */
+  size: number;
+  synthetic: boolean;
+}
+
+/** `GET /api/events`: newest first; pass `nextCursor` back as `cursor` for older events. */
+export interface EventListView {
+  events: EventSummaryView[];
+  nextCursor: string | null;
+}
+
+/** `GET /api/events/<channel>/<id>`. */
+export interface EventDetailView extends EventSummaryView {
+  /** Request headers in received order and spelling; hop-by-hop and credential headers removed. */
+  headers: [string, string][];
+  /** The exact stored body, base64. */
+  bodyBase64: string;
+  /** The body as text when it is valid UTF-8, else null. */
+  bodyText: string | null;
+}
+
+/** Every error answer of the HTTP API. */
+export interface ErrorBody {
+  error: { code: string; message: string };
+}

@@ -1,0 +1,563 @@
+/**
+ * Encoding and strict decoding of protocol messages. Decoding is the one place where untrusted
+ * wire data becomes typed values: every field is checked, unknown fields are dropped, and bad
+ * input yields a coded {@link ProtocolError} instead of an exception.
+ */
+import { isErrorCode, ProtocolError, type ErrorCode } from './errors.js';
+import { validateEventPattern } from './glob.js';
+import {
+  MAX_EVENT_PATTERNS,
+  MAX_HEADERS,
+  MAX_MESSAGE_BYTES,
+  MAX_NACK_ERROR_LENGTH,
+  MAX_NAME_LENGTH,
+  MAX_WINDOW,
+  PROTOCOL_VERSION,
+  validateChannelName,
+  validateConsumerName,
+  validateText,
+  type ClientMessage,
+  type ClientMessageType,
+  type ServerMessage,
+  type ServerMessageType,
+} from './messages.js';
+import { parseTimestamp } from './since.js';
+
+/** Result of a decode: the typed message, or the error to report. */
+export type DecodeResult<T> = { ok: true; message: T } | { ok: false; error: ProtocolError };
+
+/** Options of {@link decodeClientMessage} and {@link decodeServerMessage}. */
+export interface DecodeOptions {
+  /**
+   * Largest accepted message in UTF-8 bytes. Default {@link MAX_MESSAGE_BYTES}; a client uses
+   * `welcome.maxMessageBytes` once it has it.
+   */
+  maxBytes?: number;
+}
+
+/** Raw message data as WebSocket implementations deliver it. */
+export type WireData = string | ArrayBuffer | Uint8Array;
+
+// ---------------------------------------------------------------------------------------------
+// Field readers
+
+/** Why a field value was refused; `path` locates the culprit inside arrays. */
+class Invalid {
+  constructor(
+    readonly reason: string,
+    readonly path = '',
+  ) {}
+}
+
+interface Field<V> {
+  readonly optional: boolean;
+  /** The value to put into the decoded message (arrays are copied), or why it is refused. */
+  read(value: unknown): V | Invalid;
+}
+
+function required<V>(read: (value: unknown) => V | Invalid): Field<V> & { readonly optional: false } {
+  return { optional: false, read };
+}
+
+function optional<V>(field: Field<V>): Field<V> & { readonly optional: true } {
+  return { optional: true, read: field.read };
+}
+
+function literal<L extends string>(expected: L): Field<L> & { readonly optional: false } {
+  return required((v) => (v === expected ? expected : new Invalid(`must be "${expected}"`)));
+}
+
+function checkedString(check: (value: string) => string | undefined): Field<string> & { readonly optional: false } {
+  return required((v) => {
+    if (typeof v !== 'string') return new Invalid('must be a string');
+    const problem = check(v);
+    return problem === undefined ? v : new Invalid(problem);
+  });
+}
+
+const text = (max: number) => checkedString((v) => validateText(v, max));
+
+function integer(min: number, max = Number.MAX_SAFE_INTEGER): Field<number> & { readonly optional: false } {
+  return required((v) =>
+    typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max
+      ? v
+      : new Invalid(max === Number.MAX_SAFE_INTEGER ? `must be an integer of at least ${min}` : `must be an integer from ${min} to ${max}`),
+  );
+}
+
+const nonNegativeNumber = required((v) =>
+  typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : new Invalid('must be a finite number of at least 0'),
+);
+
+const finiteNumber = required((v) => (typeof v === 'number' && Number.isFinite(v) ? v : new Invalid('must be a finite number')));
+
+const boolean = required((v) => (typeof v === 'boolean' ? v : new Invalid('must be true or false')));
+
+// Tokens travel in an Authorization header too, so they must be header-safe visible ASCII.
+const TOKEN = /^[\x21-\x7e]{1,4096}$/;
+const token = checkedString((v) => (TOKEN.test(v) ? undefined : 'must be 1-4096 visible ASCII characters'));
+
+const HTTP_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// Lone surrogates are refused because the store and the local HTTP request need encodable text.
+const BAD_HEADER_VALUE = /[\r\n\0]|[\uD800-\uDFFF]/u;
+
+const headers = required((v): [string, string][] | Invalid => {
+  if (!Array.isArray(v)) return new Invalid('must be an array of [name, value] pairs');
+  if (v.length > MAX_HEADERS) return new Invalid(`must have at most ${MAX_HEADERS} pairs`);
+  const copy: [string, string][] = [];
+  for (let i = 0; i < v.length; i++) {
+    const pair: unknown = v[i];
+    if (!Array.isArray(pair) || pair.length !== 2) return new Invalid('must be a [name, value] pair', `[${i}]`);
+    const [name, value]: unknown[] = pair;
+    if (typeof name !== 'string' || !HTTP_TOKEN.test(name)) return new Invalid('must be an HTTP header name (token)', `[${i}][0]`);
+    if (typeof value !== 'string') return new Invalid('must be a string', `[${i}][1]`);
+    if (BAD_HEADER_VALUE.test(value)) return new Invalid('must not contain CR, LF, NUL or unpaired surrogates', `[${i}][1]`);
+    copy.push([name, value]);
+  }
+  return copy;
+});
+
+const eventPatterns = required((v): string[] | Invalid => {
+  if (!Array.isArray(v)) return new Invalid('must be an array of strings');
+  if (v.length > MAX_EVENT_PATTERNS) return new Invalid(`must have at most ${MAX_EVENT_PATTERNS} patterns`);
+  const copy: string[] = [];
+  for (let i = 0; i < v.length; i++) {
+    const pattern: unknown = v[i];
+    if (typeof pattern !== 'string') return new Invalid('must be a string', `[${i}]`);
+    const problem = validateEventPattern(pattern);
+    if (problem !== undefined) return new Invalid(problem, `[${i}]`);
+    copy.push(pattern);
+  }
+  return copy;
+});
+
+const body = checkedString((v) => (isBase64(v) ? undefined : 'must be padded base64'));
+const timestamp = checkedString((v) => (parseTimestamp(v) === undefined ? 'must be an ISO-8601 time with zone' : undefined));
+const errorCode = required((v): ErrorCode | Invalid =>
+  typeof v === 'string' && isErrorCode(v) ? v : new Invalid('must be a known RELAY_E_WS_ error code'),
+);
+
+const name = text(MAX_NAME_LENGTH);
+const channel = checkedString(validateChannelName);
+const consumer = checkedString(validateConsumerName);
+const seq = integer(0);
+const attempt = integer(1);
+const count = integer(0);
+
+// ---------------------------------------------------------------------------------------------
+// Message schemas
+
+type AnyMessage = ClientMessage | ServerMessage;
+
+/**
+ * One reader per field of `T`, required exactly where `T` requires the field, so the compiler
+ * rejects a schema that forgets, adds or mis-marks a field of the message interface.
+ */
+type Fields<T> = {
+  readonly [K in keyof T]-?: Field<Exclude<T[K], undefined>> & { readonly optional: undefined extends T[K] ? true : false };
+};
+
+interface Schema<T> {
+  readonly fields: Fields<T>;
+  /**
+   * Checks the raw object before its fields; returns an error that replaces field validation.
+   * Lets a hello or welcome of another protocol version, whose fields may differ, be reported as
+   * a version mismatch rather than as an invalid field.
+   */
+  readonly precheck?: (raw: Readonly<Record<string, unknown>>) => ProtocolError | undefined;
+  /** Cross-field rule checked after all fields; returns the detail when violated. */
+  readonly refine?: (message: T) => string | undefined;
+}
+
+type Schemas = { readonly [M in AnyMessage as M['type']]: Schema<M> };
+
+function versionCheck(peer: string): (raw: Readonly<Record<string, unknown>>) => ProtocolError | undefined {
+  return (raw) => {
+    const protocol = raw['protocol'];
+    if (typeof protocol === 'number' && Number.isSafeInteger(protocol) && protocol >= 1 && protocol !== PROTOCOL_VERSION) {
+      return new ProtocolError('RELAY_E_WS_PROTOCOL_VERSION', `${peer} speaks version ${protocol}, this side speaks ${PROTOCOL_VERSION}`);
+    }
+    return undefined;
+  };
+}
+
+const ping: Schema<{ type: 'ping'; ts: number }> = { fields: { type: literal('ping'), ts: finiteNumber } };
+const pong: Schema<{ type: 'pong'; ts: number }> = { fields: { type: literal('pong'), ts: finiteNumber } };
+
+const SCHEMAS: Schemas = {
+  hello: {
+    fields: { type: literal('hello'), protocol: integer(1), token: optional(token), agent: text(256) },
+    precheck: versionCheck('the client'),
+  },
+  subscribe: {
+    fields: {
+      type: literal('subscribe'),
+      ref: name,
+      channel,
+      consumer,
+      events: optional(eventPatterns),
+      since: optional(text(64)),
+      window: optional(integer(1, MAX_WINDOW)),
+      ordered: optional(boolean),
+    },
+  },
+  ack: {
+    fields: { type: literal('ack'), sub: name, seq, attempt, status: integer(200, 299), latencyMs: nonNegativeNumber },
+  },
+  nack: {
+    fields: {
+      type: literal('nack'),
+      sub: name,
+      seq,
+      attempt,
+      status: optional(integer(100, 599)),
+      error: optional(text(MAX_NACK_ERROR_LENGTH)),
+      latencyMs: nonNegativeNumber,
+    },
+    refine: (m) => (m.status === undefined && m.error === undefined ? 'nack needs status, error or both' : undefined),
+  },
+  unsubscribe: { fields: { type: literal('unsubscribe'), sub: name } },
+  ping,
+  pong,
+  welcome: {
+    fields: {
+      type: literal('welcome'),
+      protocol: integer(1),
+      session: name,
+      server: name,
+      heartbeatMs: integer(1),
+      maxMessageBytes: integer(1),
+    },
+    precheck: versionCheck('the server'),
+  },
+  subscribed: {
+    fields: { type: literal('subscribed'), ref: name, sub: name, channel, consumer, created: boolean, pending: count },
+  },
+  event: {
+    fields: {
+      type: literal('event'),
+      sub: name,
+      channel,
+      consumer,
+      seq,
+      id: name,
+      eventType: name,
+      attempt,
+      receivedAt: timestamp,
+      headers,
+      body,
+      synthetic: boolean,
+      replay: boolean,
+    },
+  },
+  backlog: {
+    fields: { type: literal('backlog'), sub: name, delivered: count, total: count },
+  },
+  error: {
+    fields: {
+      type: literal('error'),
+      code: errorCode,
+      message: text(4000),
+      ref: optional(name),
+      sub: optional(name),
+      fatal: boolean,
+    },
+  },
+};
+
+/** {@link SCHEMAS} seen from the decode and encode loops, which work on untyped records. */
+interface ErasedSchema {
+  readonly fields: Readonly<Record<string, Field<unknown>>>;
+  readonly precheck?: (raw: Readonly<Record<string, unknown>>) => ProtocolError | undefined;
+  readonly refine?: (message: Readonly<Record<string, unknown>>) => string | undefined;
+}
+// Sound because the loops only ever hand a schema the record it built from that same schema.
+const ERASED_SCHEMAS = SCHEMAS as unknown as Readonly<Record<string, ErasedSchema>>;
+
+// Records (not arrays) so the compiler insists every type of each direction is listed.
+const CLIENT_TYPES: Readonly<Record<ClientMessageType, true>> = {
+  hello: true,
+  subscribe: true,
+  ack: true,
+  nack: true,
+  unsubscribe: true,
+  ping: true,
+  pong: true,
+};
+const SERVER_TYPES: Readonly<Record<ServerMessageType, true>> = {
+  welcome: true,
+  subscribed: true,
+  event: true,
+  backlog: true,
+  error: true,
+  ping: true,
+  pong: true,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Decoding
+
+// fatal: invalid UTF-8 is an error, not U+FFFD; ignoreBOM: a BOM stays and then fails JSON.parse.
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * Decodes and validates a message from a relay-client. Never throws on bad input.
+ *
+ * Fails with `RELAY_E_WS_MESSAGE_TOO_LARGE` above `maxBytes` UTF-8 bytes, `RELAY_E_WS_MALFORMED`
+ * for invalid UTF-8, non-JSON or JSON that is not an object, `RELAY_E_WS_UNKNOWN_TYPE` for a type
+ * that is not a {@link ClientMessage}, `RELAY_E_WS_PROTOCOL_VERSION` for a hello of another
+ * version and `RELAY_E_WS_INVALID_MESSAGE` (naming the field) for a missing or invalid field.
+ * Unknown extra fields are ignored and not copied into the result.
+ *
+ * @param input - the message as received; binary data must be UTF-8 JSON.
+ * @param options - see {@link DecodeOptions}; `maxBytes` defaults to {@link MAX_MESSAGE_BYTES}.
+ * @throws RangeError only when `options.maxBytes` is not a positive integer (a programming error).
+ */
+export function decodeClientMessage(input: WireData, options?: DecodeOptions): DecodeResult<ClientMessage> {
+  return decode(input, options, CLIENT_TYPES) as DecodeResult<ClientMessage>;
+}
+
+/**
+ * Decodes and validates a message from a relay-server. Never throws on bad input; fails exactly
+ * like {@link decodeClientMessage}, with {@link ServerMessage} as the allowed types and a welcome
+ * of another version reported as `RELAY_E_WS_PROTOCOL_VERSION`.
+ *
+ * @param input - the message as received; binary data must be UTF-8 JSON.
+ * @param options - see {@link DecodeOptions}; `maxBytes` defaults to {@link MAX_MESSAGE_BYTES}.
+ * @throws RangeError only when `options.maxBytes` is not a positive integer (a programming error).
+ */
+export function decodeServerMessage(input: WireData, options?: DecodeOptions): DecodeResult<ServerMessage> {
+  return decode(input, options, SERVER_TYPES) as DecodeResult<ServerMessage>;
+}
+
+function fail(code: ErrorCode, detail: string): { ok: false; error: ProtocolError } {
+  return { ok: false, error: new ProtocolError(code, detail) };
+}
+
+function decode(
+  input: WireData,
+  options: DecodeOptions | undefined,
+  allowed: Readonly<Record<string, true>>,
+): DecodeResult<AnyMessage> {
+  const maxBytes = options?.maxBytes ?? MAX_MESSAGE_BYTES;
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new RangeError(`maxBytes must be a positive integer, got ${maxBytes}`);
+
+  const textOrError = toText(input, maxBytes);
+  if (typeof textOrError !== 'string') return { ok: false, error: textOrError };
+
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(textOrError);
+  } catch {
+    return fail('RELAY_E_WS_MALFORMED', 'the message is not valid JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return fail('RELAY_E_WS_MALFORMED', `the message is JSON ${Array.isArray(parsed) ? 'array' : parsed === null ? 'null' : typeof parsed}, not an object`);
+  }
+  const raw = parsed as Readonly<Record<string, unknown>>;
+  const type = Object.hasOwn(raw, 'type') ? raw['type'] : undefined;
+  if (type === undefined) return fail('RELAY_E_WS_INVALID_MESSAGE', 'type is missing');
+  if (typeof type !== 'string') return fail('RELAY_E_WS_INVALID_MESSAGE', 'type must be a string');
+  if (!Object.hasOwn(allowed, type)) {
+    return fail('RELAY_E_WS_UNKNOWN_TYPE', `type ${JSON.stringify(type.slice(0, 64))} is not allowed in this direction`);
+  }
+  const schema = ERASED_SCHEMAS[type];
+  if (schema === undefined) return fail('RELAY_E_WS_UNKNOWN_TYPE', `type ${JSON.stringify(type)} has no schema`);
+
+  const early = schema.precheck?.(raw);
+  if (early !== undefined) return { ok: false, error: early };
+
+  const message: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(schema.fields)) {
+    const value = Object.hasOwn(raw, key) ? raw[key] : undefined;
+    if (value === undefined) {
+      if (field.optional) continue;
+      return fail('RELAY_E_WS_INVALID_MESSAGE', `${type}.${key} is missing`);
+    }
+    const read = field.read(value);
+    if (read instanceof Invalid) return fail('RELAY_E_WS_INVALID_MESSAGE', `${type}.${key}${read.path} ${read.reason}`);
+    message[key] = read;
+  }
+  const problem = schema.refine?.(message);
+  if (problem !== undefined) return fail('RELAY_E_WS_INVALID_MESSAGE', problem);
+  // Every field of the member named by `type` was read through its schema above.
+  return { ok: true, message: message as unknown as AnyMessage };
+}
+
+function toText(input: unknown, maxBytes: number): string | ProtocolError {
+  if (typeof input === 'string') {
+    // Every UTF-16 unit takes 1 to 3 bytes, which settles most messages without counting.
+    if (input.length > maxBytes) return tooLarge(input.length, maxBytes, true);
+    if (input.length * 3 <= maxBytes) return input;
+    const bytes = utf8ByteLength(input, maxBytes);
+    return bytes > maxBytes ? tooLarge(bytes, maxBytes, true) : input;
+  }
+  let bytes: Uint8Array;
+  if (ArrayBuffer.isView(input)) bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+  else if (input instanceof ArrayBuffer) bytes = new Uint8Array(input);
+  else return new ProtocolError('RELAY_E_WS_MALFORMED', 'the message is neither text nor binary data');
+  if (bytes.byteLength > maxBytes) return tooLarge(bytes.byteLength, maxBytes, false);
+  try {
+    return utf8Decoder.decode(bytes);
+  } catch {
+    return new ProtocolError('RELAY_E_WS_MALFORMED', 'the message is not valid UTF-8');
+  }
+}
+
+function tooLarge(bytes: number, maxBytes: number, lowerBound: boolean): ProtocolError {
+  return new ProtocolError('RELAY_E_WS_MESSAGE_TOO_LARGE', `${lowerBound ? 'at least ' : ''}${bytes} bytes, limit ${maxBytes}`);
+}
+
+/**
+ * UTF-8 length of `text` as a WebSocket sends it (an unpaired surrogate becomes the 3-byte
+ * U+FFFD). Stops counting once past `limit`, because a size check does not need the exact
+ * figure of a message it refuses.
+ *
+ * @param limit - default: count everything.
+ */
+export function utf8ByteLength(text: string, limit = Number.POSITIVE_INFINITY): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && isLowSurrogate(text.charCodeAt(i + 1))) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+    if (bytes > limit) return bytes;
+  }
+  return bytes;
+}
+
+function isLowSurrogate(c: number): boolean {
+  return c >= 0xdc00 && c <= 0xdfff;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+
+/**
+ * Serialises a message to the JSON text sent on the WebSocket. Only the fields of the message's
+ * type are written, in a fixed order, so stray properties of the object (a spread database row,
+ * say) never leak onto the wire. Fields are not validated: the argument is typed, trusted data.
+ *
+ * @throws TypeError when `message.type` is not a protocol message type (only reachable by
+ *   bypassing the types).
+ */
+export function encodeMessage(message: ClientMessage | ServerMessage): string {
+  const schema = ERASED_SCHEMAS[message.type];
+  if (schema === undefined) throw new TypeError(`Cannot encode unknown message type ${JSON.stringify(message.type)}`);
+  const source = message as unknown as Readonly<Record<string, unknown>>;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(schema.fields)) {
+    const value = source[key];
+    if (value !== undefined) out[key] = value;
+  }
+  return JSON.stringify(out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Base64 bodies (RFC 4648, standard alphabet, padded)
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const ALPHABET_CODES = Uint8Array.from(ALPHABET, (c) => c.charCodeAt(0));
+const DECODE_TABLE = (() => {
+  const table = new Int8Array(128).fill(-1);
+  for (let i = 0; i < ALPHABET.length; i++) table[ALPHABET.charCodeAt(i)] = i;
+  return table;
+})();
+const PAD = 0x3d; // '='
+const asciiDecoder = new TextDecoder();
+
+/**
+ * Base64 (standard alphabet, with `=` padding) of `bytes`: the form of `event.body`. Written by
+ * hand because `Buffer` is Node-only and `btoa` needs a binary string built byte by byte.
+ */
+export function encodeBody(bytes: Uint8Array): string {
+  const n = bytes.length;
+  const out = new Uint8Array(Math.ceil(n / 3) * 4);
+  let o = 0;
+  let i = 0;
+  for (; i + 2 < n; i += 3) {
+    const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    out[o++] = ALPHABET_CODES[v >>> 18]!;
+    out[o++] = ALPHABET_CODES[(v >>> 12) & 63]!;
+    out[o++] = ALPHABET_CODES[(v >>> 6) & 63]!;
+    out[o++] = ALPHABET_CODES[v & 63]!;
+  }
+  if (i < n) {
+    const twoLeft = i + 1 < n;
+    const v = (bytes[i]! << 16) | (twoLeft ? bytes[i + 1]! << 8 : 0);
+    out[o++] = ALPHABET_CODES[v >>> 18]!;
+    out[o++] = ALPHABET_CODES[(v >>> 12) & 63]!;
+    out[o++] = twoLeft ? ALPHABET_CODES[(v >>> 6) & 63]! : PAD;
+    out[o++] = PAD;
+  }
+  // The output is ASCII, which UTF-8 decodes one byte to one character.
+  return asciiDecoder.decode(out);
+}
+
+/**
+ * The bytes of a base64 `event.body`.
+ *
+ * Strict: the length must be a multiple of 4, padding only at the end, no whitespace, and the
+ * unused bits before the padding must be zero, so every byte string has exactly one accepted
+ * encoding. Bodies of decoded `event` messages always pass.
+ *
+ * @throws RangeError when `b64` is not such base64.
+ */
+export function decodeBody(b64: string): Uint8Array {
+  const bytes = base64Scan(b64, true);
+  if (bytes === undefined) throw new RangeError('event body is not valid padded base64');
+  return bytes;
+}
+
+/** Whether `value` is strict base64 as {@link decodeBody} accepts it. */
+export function isBase64(value: string): boolean {
+  return base64Scan(value, false) !== undefined;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Validates `s` and, when `write` is set, decodes it; one loop serves both so they cannot disagree. */
+function base64Scan(s: string, write: boolean): Uint8Array | undefined {
+  const n = s.length;
+  if (n % 4 !== 0) return undefined;
+  if (n === 0) return write ? new Uint8Array(0) : EMPTY;
+  const pad = s.charCodeAt(n - 1) === PAD ? (s.charCodeAt(n - 2) === PAD ? 2 : 1) : 0;
+  const out = write ? new Uint8Array((n / 4) * 3 - pad) : EMPTY;
+  const fullEnd = pad === 0 ? n : n - 4;
+  let o = 0;
+  for (let i = 0; i < fullEnd; i += 4) {
+    const a = sextet(s, i);
+    const b = sextet(s, i + 1);
+    const c = sextet(s, i + 2);
+    const d = sextet(s, i + 3);
+    if ((a | b | c | d) < 0) return undefined;
+    if (write) {
+      const v = (a << 18) | (b << 12) | (c << 6) | d;
+      out[o++] = v >>> 16;
+      out[o++] = (v >>> 8) & 255;
+      out[o++] = v & 255;
+    }
+  }
+  if (pad > 0) {
+    const a = sextet(s, n - 4);
+    const b = sextet(s, n - 3);
+    const c = pad === 1 ? sextet(s, n - 2) : 0;
+    if ((a | b | c) < 0) return undefined;
+    // Bits that fall outside the last byte must be zero, otherwise two texts decode alike.
+    if (pad === 2 ? (b & 0x0f) !== 0 : (c & 0x03) !== 0) return undefined;
+    if (write) {
+      out[o++] = (a << 2) | (b >>> 4);
+      if (pad === 1) out[o++] = ((b & 0x0f) << 4) | (c >>> 2);
+    }
+  }
+  return out;
+}
+
+function sextet(s: string, i: number): number {
+  const code = s.charCodeAt(i);
+  return code < 128 ? DECODE_TABLE[code]! : -1;
+}

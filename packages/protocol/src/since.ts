@@ -1,0 +1,119 @@
+/**
+ * The `since` start position of a subscription. The client checks the user's `--since` with the
+ * same parser the server uses, so both agree on what is valid; the server resolves durations
+ * against its own clock.
+ */
+
+/** Where a subscription starts. */
+export type Since =
+  /** Only events received after the subscribe. */
+  | { kind: 'now' }
+  /** Events received at or after `at`. */
+  | { kind: 'time'; at: Date }
+  /** Events with sequence number `seq` or higher. */
+  | { kind: 'seq'; seq: number };
+
+/** Result of {@link parseSince}: the position, or why the text is not one. */
+export type SinceResult = { ok: true; since: Since } | { ok: false; reason: string };
+
+const SECONDS_PER_UNIT = { d: 86_400, h: 3_600, m: 60, s: 1 } as const;
+type DurationUnit = keyof typeof SECONDS_PER_UNIT;
+const UNIT_ORDER: readonly DurationUnit[] = ['d', 'h', 'm', 's'];
+
+const DURATION = /^(?:\d+[dhms])+$/;
+const DURATION_PART = /(\d+)([dhms])/g;
+const DIGITS = /^\d+$/;
+// RFC 3339 profile of ISO-8601: full date, time to minutes at least, and a mandatory zone.
+const TIMESTAMP =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|([+-])(\d{2}):(\d{2}))$/;
+
+/**
+ * Parses an ISO-8601 date-time with zone (`2024-05-01T10:00:00Z`, `2024-05-01T15:30+05:30`,
+ * fractions of a second allowed). Returns `undefined` for anything else, including impossible
+ * dates like February 30 and times without a zone, which would be read in whichever time zone
+ * the parsing machine happens to have.
+ */
+export function parseTimestamp(value: string): Date | undefined {
+  const m = TIMESTAMP.exec(value);
+  if (m === null) return undefined;
+  const [year, month, day, hour, minute] = [m[1], m[2], m[3], m[4], m[5]].map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const second = m[6] === undefined ? 0 : Number(m[6]);
+  // Date keeps milliseconds only; extra digits are truncated, not rounded, so a value never moves later.
+  const millis = m[7] === undefined ? 0 : Number(m[7].padEnd(3, '0').slice(0, 3));
+  if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59) return undefined;
+  // setUTCFullYear, unlike Date.UTC, does not read years 0-99 as 1900-1999.
+  const local = new Date(Date.UTC(2000, 0, 1, hour, minute, second, millis));
+  local.setUTCFullYear(year, month - 1, day);
+  // Dates roll February 30 over into March; a changed day means the date does not exist.
+  if (local.getUTCDate() !== day) return undefined;
+  let offsetMinutes = 0;
+  if (m[8] !== 'Z') {
+    const offsetHours = Number(m[10]);
+    const offsetMins = Number(m[11]);
+    if (offsetHours > 23 || offsetMins > 59) return undefined;
+    offsetMinutes = (m[9] === '-' ? -1 : 1) * (offsetHours * 60 + offsetMins);
+  }
+  const date = new Date(local.getTime() - offsetMinutes * 60_000);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+/**
+ * Parses a `since` value. Never throws.
+ *
+ * - `now` → `{ kind: 'now' }`
+ * - a duration of whole `d`, `h`, `m`, `s` parts, largest unit first, each at most once
+ *   (`30s`, `15m`, `2h`, `1d`, `1h30m`) → `{ kind: 'time', at: now - duration }`
+ * - decimal digits only (`42`) → `{ kind: 'seq', seq: 42 }`; note `30` is a sequence number and
+ *   `30s` a duration
+ * - an ISO-8601 date-time with zone (see {@link parseTimestamp}) → `{ kind: 'time' }`
+ *
+ * @param value - the text as the user gave it; surrounding spaces are not allowed.
+ * @param now - the clock reading durations count back from.
+ */
+export function parseSince(value: string, now: Date): SinceResult {
+  if (value === 'now') return { ok: true, since: { kind: 'now' } };
+  if (DIGITS.test(value)) {
+    const seq = Number(value);
+    if (!Number.isSafeInteger(seq)) return { ok: false, reason: `sequence number ${value} is too large` };
+    return { ok: true, since: { kind: 'seq', seq } };
+  }
+  if (DURATION.test(value)) return parseDuration(value, now);
+  if (/^\d{4}-/.test(value)) {
+    const at = parseTimestamp(value);
+    if (at === undefined) {
+      return {
+        ok: false,
+        reason: `${JSON.stringify(value)} is not a valid ISO-8601 time with zone, e.g. 2024-05-01T10:00:00Z or 2024-05-01T15:30:00+05:30`,
+      };
+    }
+    return { ok: true, since: { kind: 'time', at } };
+  }
+  return {
+    ok: false,
+    reason: `${JSON.stringify(value.slice(0, 64))} is not "now", a duration like 15m or 1h30m, a sequence number or an ISO-8601 time with zone`,
+  };
+}
+
+function parseDuration(value: string, now: Date): SinceResult {
+  let seconds = 0;
+  let lastUnit = -1;
+  for (const [, amount, unit] of value.matchAll(DURATION_PART)) {
+    const order = UNIT_ORDER.indexOf(unit as DurationUnit);
+    if (order <= lastUnit) {
+      return { ok: false, reason: `duration ${value} must list each unit once, largest first (d, h, m, s), e.g. 1h30m` };
+    }
+    lastUnit = order;
+    seconds += Number(amount) * SECONDS_PER_UNIT[unit as DurationUnit];
+  }
+  const at = new Date(now.getTime() - seconds * 1000);
+  if (!Number.isSafeInteger(seconds) || Number.isNaN(at.getTime())) {
+    return { ok: false, reason: `duration ${value} reaches back further than a date can represent` };
+  }
+  return { ok: true, since: { kind: 'time', at } };
+}

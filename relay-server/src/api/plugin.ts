@@ -1,0 +1,119 @@
+import type { ChannelInfo, ChannelList, EventDetailView, EventListView, EventSummaryView } from '@myop-relay/protocol';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { viewChannel } from '../channel.js';
+import { RelayError } from '../errors.js';
+import type { IngestCounters } from '../ingest/counters.js';
+import { decodeCursor } from '../store/cursor.js';
+import type { EventSummary, Store, TokenRecord } from '../store/store.js';
+import { authenticate, mayReadChannel, visibleChannels } from '../tokens.js';
+import { parseDuration } from '../units.js';
+
+/** Dependencies of the read API. */
+export interface ApiPluginOptions {
+  store: Store;
+  counters: IngestCounters;
+}
+
+const tokens = new WeakMap<FastifyRequest, TokenRecord>();
+
+/** The token that authenticated this API request (set by the plugin's onRequest hook). */
+export function requestToken(request: FastifyRequest): TokenRecord {
+  const token = tokens.get(request);
+  if (!token) throw new RelayError('RELAY_E_AUTH_REQUIRED');
+  return token;
+}
+
+function summaryView(event: EventSummary): EventSummaryView {
+  return {
+    channel: event.channel,
+    seq: event.seq,
+    id: event.id,
+    type: event.type,
+    receivedAt: event.receivedAt.toISOString(),
+    sourceIp: event.sourceIp,
+    size: event.size,
+    synthetic: event.synthetic,
+  };
+}
+
+/** Reads `since`/`before`: an ISO time, or a duration meaning that long ago. */
+function timeParam(name: string, value: string | undefined, now: Date): Date | undefined {
+  if (value === undefined || value === '') return undefined;
+  const ago = /^\d+$/.test(value) ? undefined : parseDuration(value);
+  if (ago !== undefined) return new Date(now.getTime() - ago);
+  const at = new Date(value);
+  if (Number.isNaN(at.getTime())) throw new RelayError('RELAY_E_INVALID_QUERY', `(${name}: expected an ISO time or a duration such as 2h, got "${value}")`);
+  return at;
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** `GET /api/channels`, `GET /api/events`, `GET /api/events/:channel/:id`, all behind a bearer token. */
+export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (app, { store, counters }) => {
+  app.addHook('onRequest', async (request) => {
+    tokens.set(request, await authenticate(store, request.headers.authorization));
+  });
+
+  app.get('/api/channels', async (request): Promise<ChannelList> => {
+    const token = requestToken(request);
+    const channels: ChannelInfo[] = [];
+    for (const channel of await store.listChannels()) {
+      if (!mayReadChannel(token, channel.name)) continue;
+      const stats = await store.channelStats(channel.name);
+      channels.push({
+        ...viewChannel(channel),
+        events: stats.events,
+        lastSeq: stats.lastSeq,
+        lastReceivedAt: stats.lastReceivedAt?.toISOString() ?? null,
+        ingest: counters.get(channel.name),
+      });
+    }
+    return { channels };
+  });
+
+  app.get<{ Querystring: Record<string, string | undefined> }>('/api/events', async (request): Promise<EventListView> => {
+    const token = requestToken(request);
+    const q = request.query;
+    const limit = q['limit'] === undefined ? 50 : Number(q['limit']);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      throw new RelayError('RELAY_E_INVALID_QUERY', `(limit: expected 1-1000, got "${q['limit']}")`);
+    }
+    if (q['channel'] !== undefined && !mayReadChannel(token, q['channel'])) {
+      throw new RelayError('RELAY_E_CHANNEL_FORBIDDEN', `(channel "${q['channel']}")`);
+    }
+    if (q['cursor'] !== undefined && decodeCursor(q['cursor']) === undefined) {
+      throw new RelayError('RELAY_E_INVALID_QUERY', '(cursor: pass back a nextCursor value unchanged)');
+    }
+    const now = new Date();
+    const page = await store.listEvents({
+      visibleChannels: visibleChannels(token),
+      ...(q['channel'] !== undefined ? { channel: q['channel'] } : {}),
+      ...(q['type'] !== undefined ? { type: q['type'] } : {}),
+      ...(q['since'] !== undefined ? { since: timeParam('since', q['since'], now) } : {}),
+      ...(q['before'] !== undefined ? { before: timeParam('before', q['before'], now) } : {}),
+      ...(q['cursor'] !== undefined ? { cursor: q['cursor'] } : {}),
+      limit,
+    });
+    return { events: page.events.map(summaryView), nextCursor: page.nextCursor ?? null };
+  });
+
+  app.get<{ Params: { channel: string; id: string } }>('/api/events/:channel/:id', async (request): Promise<EventDetailView> => {
+    const token = requestToken(request);
+    const { channel, id } = request.params;
+    if (!mayReadChannel(token, channel)) throw new RelayError('RELAY_E_CHANNEL_FORBIDDEN', `(channel "${channel}")`);
+    const event = await store.getEvent(channel, id);
+    if (!event) throw new RelayError('RELAY_E_EVENT_NOT_FOUND', `(channel "${channel}", id "${id}")`);
+    let bodyText: string | null;
+    try {
+      bodyText = strictUtf8.decode(event.body);
+    } catch {
+      bodyText = null;
+    }
+    return {
+      ...summaryView(event),
+      headers: event.headers,
+      bodyBase64: Buffer.from(event.body).toString('base64'),
+      bodyText,
+    };
+  });
+};

@@ -1,0 +1,188 @@
+import yargs, { type ArgumentsCamelCase, type Argv } from 'yargs';
+import type { ChannelSettings } from '../channel-settings.js';
+import { resolveServerConfig } from '../config.js';
+import { RelayError } from '../errors.js';
+import { openStore } from '../store/open.js';
+import type { Store } from '../store/store.js';
+import { channelCommands } from './channel.js';
+import { channelOptions, readConfigFile, serverOptions, storeOptions } from './options.js';
+import { line } from './output.js';
+import type { CliRuntime } from './runtime.js';
+import { runStart } from './start.js';
+import { tokenCommands } from './token.js';
+
+/**
+ * Opens the store the admin command's flags name, runs `work`, and always closes it. The store
+ * flags belong to the parent command (`channel`, `token`), so yargs' types do not carry them here.
+ */
+async function withStore(args: object, runtime: CliRuntime, work: (store: Store) => Promise<void>): Promise<void> {
+  const { dataDir, maxDbSize } = args as { dataDir?: unknown; maxDbSize?: unknown };
+  const config = resolveServerConfig({ dataDir, maxDbSize });
+  const store = openStore(config, runtime.sqliteDriver, false);
+  try {
+    await work(store);
+  } finally {
+    await store.close();
+  }
+}
+
+function settingsFrom(args: ArgumentsCamelCase<Record<string, unknown>>): ChannelSettings {
+  const s: ChannelSettings = {};
+  if (args['verify'] !== undefined) s.verify = args['verify'] as ChannelSettings['verify'];
+  if (args['secret'] !== undefined) s.secret = (args['secret'] as unknown[]).map(String);
+  if (args['signatureHeader'] !== undefined) s.signatureHeader = String(args['signatureHeader']);
+  if (args['basic'] !== undefined) s.basic = String(args['basic']);
+  if (args['apiKeyHeader'] !== undefined) s.apiKeyHeader = String(args['apiKeyHeader']);
+  if (args['apiKeyQuery'] !== undefined) s.apiKeyQuery = String(args['apiKeyQuery']);
+  if (args['apiKey'] !== undefined) s.apiKey = String(args['apiKey']);
+  if (args['maxBody'] !== undefined) s.maxBody = String(args['maxBody']);
+  if (args['acceptLegacyForm'] !== undefined) s.acceptLegacyForm = Boolean(args['acceptLegacyForm']);
+  if (args['allowIp'] !== undefined) s.allowIp = (args['allowIp'] as unknown[]).map(String);
+  return s;
+}
+
+const jsonOption = { type: 'boolean', describe: 'Print JSON instead of text', default: false } as const;
+
+function channelCommand(y: Argv, runtime: CliRuntime): Argv {
+  const out = runtime.stdout;
+  return y
+    .command(
+      'add <name>',
+      'Create a channel (one MyOperator webhook)',
+      (c) =>
+        channelOptions(c.positional('name', { type: 'string', demandOption: true }).option('json', jsonOption))
+          .example('$0 channel add sales', 'HMAC channel with a generated secret')
+          .example('$0 channel add support --verify basic --basic myop:s3cret-pass', 'Basic auth')
+          .example('$0 channel add crm --verify apikey --api-key-header x-webhook-token --api-key <key>', 'API key in a header')
+          .example('$0 channel add lab --verify none --allow-ip 103.21.77.0/24', 'No credentials, MyOperator\'s IP range only'),
+      (a) => withStore(a, runtime, (s) => channelCommands.add(s, out, a.name, settingsFrom(a), a.json)),
+    )
+    .command(
+      'update <name>',
+      'Change a channel; options not given keep their value',
+      (c) =>
+        channelOptions(c.positional('name', { type: 'string', demandOption: true }).option('json', jsonOption))
+          .example('$0 channel update myoperator --max-body 2MiB', 'Raise the body limit')
+          .example('$0 channel update myoperator --secret <s1> --secret <s2>', 'Replace the active HMAC secrets'),
+      (a) => withStore(a, runtime, (s) => channelCommands.update(s, out, a.name, settingsFrom(a), a.json)),
+    )
+    .command(
+      'rotate-secret <name>',
+      'Add a new HMAC secret (old ones stay valid) or, with --retire-old, keep only the newest',
+      (c) =>
+        c
+          .positional('name', { type: 'string', demandOption: true })
+          .option('retire-old', { type: 'boolean', default: false, describe: 'Deactivate every secret but the newest' })
+          .option('json', jsonOption)
+          .example('$0 channel rotate-secret myoperator', 'Step 1: new secret; paste it into MyOperator')
+          .example('$0 channel rotate-secret myoperator --retire-old', 'Step 2: stop accepting the old one'),
+      (a) => withStore(a, runtime, (s) => channelCommands.rotateSecret(s, out, a.name, a.retireOld, a.json)),
+    )
+    .command(
+      'list',
+      'List channels',
+      (c) => c.option('json', jsonOption).example('$0 channel list --json', 'Machine-readable'),
+      (a) => withStore(a, runtime, (s) => channelCommands.list(s, out, a.json)),
+    )
+    .command(
+      'show <name>',
+      'Show a channel\'s settings (never its secrets)',
+      (c) => c.positional('name', { type: 'string', demandOption: true }).option('json', jsonOption).example('$0 channel show myoperator', ''),
+      (a) => withStore(a, runtime, (s) => channelCommands.show(s, out, a.name, a.json)),
+    )
+    .command(
+      'remove <name>',
+      'Delete a channel and all its stored events',
+      (c) => c.positional('name', { type: 'string', demandOption: true }).option('json', jsonOption).example('$0 channel remove lab', ''),
+      (a) => withStore(a, runtime, (s) => channelCommands.remove(s, out, a.name, a.json)),
+    )
+    .demandCommand(1, 'Name a channel command: add, list, show, update, remove or rotate-secret.');
+}
+
+function tokenCommand(y: Argv, runtime: CliRuntime): Argv {
+  const out = runtime.stdout;
+  return y
+    .command(
+      'create',
+      'Create an API/WebSocket token; it is printed once',
+      (c) =>
+        c
+          .option('name', { type: 'string', demandOption: true, describe: 'Unique name, e.g. the developer' })
+          .option('role', { choices: ['admin', 'developer'] as const, default: 'developer' as const, describe: 'admin sees every channel' })
+          .option('channels', { type: 'string', describe: 'Comma-separated channels a developer token may read (default: all)' })
+          .option('json', jsonOption)
+          .example('$0 token create --name asha --channels myoperator', 'Developer token for one channel')
+          .example('$0 token create --name ops --role admin --json', ''),
+      (a) =>
+        withStore(a, runtime, (s) =>
+          tokenCommands.create(
+            s,
+            out,
+            {
+              name: a.name,
+              role: a.role,
+              channels: a.channels === undefined ? null : a.channels.split(',').map((c) => c.trim()).filter(Boolean),
+            },
+            a.json,
+          ),
+        ),
+    )
+    .command(
+      'list',
+      'List tokens (names and scopes, never the tokens)',
+      (c) => c.option('json', jsonOption).example('$0 token list', ''),
+      (a) => withStore(a, runtime, (s) => tokenCommands.list(s, out, a.json)),
+    )
+    .command(
+      'revoke <name>',
+      'Revoke a token',
+      (c) => c.positional('name', { type: 'string', demandOption: true }).option('json', jsonOption).example('$0 token revoke asha', ''),
+      (a) => withStore(a, runtime, (s) => tokenCommands.revoke(s, out, a.name, a.json)),
+    )
+    .demandCommand(1, 'Name a token command: create, list or revoke.');
+}
+
+/** Parses `argv` (without the node and script entries) and runs the command. Sets `process.exitCode` on failure. */
+export async function runCli(argv: string[], runtime: CliRuntime): Promise<void> {
+  const parser = yargs(argv)
+    .scriptName('relay-server')
+    .usage('$0 <command> [options]\n\nReceives MyOperator webhooks, verifies them, stores the exact bytes and serves them to relay-client.')
+    .env('RELAY')
+    .config('config', 'JSON file with any of the long options as keys', readConfigFile)
+    .command(
+      'start',
+      'Run the relay (embedded SQLite store in --data-dir)',
+      (y) =>
+        serverOptions(y)
+          .example('$0 start', 'Listen on :8080 with the store in ./.relay')
+          .example('$0 start --public-url https://relay.example.com --trust-proxy 127.0.0.1', 'Behind a reverse proxy')
+          .example('RELAY_PORT=9000 $0 start --config relay.json', 'Settings from the environment and a file'),
+      (a) => runStart(a, runtime),
+    )
+    .command('channel', 'Manage channels (MyOperator webhooks)', (y) => storeOptions(channelCommand(y, runtime)))
+    .command('token', 'Manage API and WebSocket tokens', (y) => storeOptions(tokenCommand(y, runtime)))
+    .demandCommand(1, 'Name a command: start, channel or token.')
+    .strict()
+    .help()
+    .alias('help', 'h')
+    .version(false)
+    .wrap(Math.min(110, (runtime.stdout as { columns?: number }).columns ?? 100))
+    .exitProcess(false)
+    .fail((message: string | undefined, error: Error | undefined, y: Argv) => {
+      if (error) throw error;
+      y.showHelp((text: string) => line(runtime.stderr, text));
+      line(runtime.stderr, '');
+      line(runtime.stderr, message ?? 'invalid command line');
+      process.exitCode = 2;
+    });
+  try {
+    await parser.parseAsync();
+  } catch (error) {
+    if (error instanceof RelayError) {
+      line(runtime.stderr, `error ${error.code}: ${error.message}`);
+      process.exitCode = 1;
+      return;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,11 @@
+import type { SqliteDriver } from '../store/sqlite-driver.js';
+
+/** What the CLI gets from the runtime it runs on (Node or Deno), chosen by the entry file. */
+export interface CliRuntime {
+  sqliteDriver: SqliteDriver;
+  /** Where human output goes. */
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  /** Registers a handler for SIGINT/SIGTERM. */
+  onShutdownSignal(handler: (signal: string) => void): void;
+}

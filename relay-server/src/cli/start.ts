@@ -1,0 +1,69 @@
+import type { AddressInfo } from 'node:net';
+import { bootstrapStore, type FirstStart } from '../bootstrap.js';
+import { resolveServerConfig, type ServerConfig, type ServerConfigInput } from '../config.js';
+import { buildServer } from '../server.js';
+import { openStore, sqlitePath } from '../store/open.js';
+import { line } from './output.js';
+import type { CliRuntime } from './runtime.js';
+
+function derivedPublicUrl(config: ServerConfig, port: number): string {
+  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host.includes(':') ? `[${config.host}]` : config.host;
+  return `${config.tlsCert ? 'https' : 'http'}://${host}:${port}`;
+}
+
+function printFirstStart(out: NodeJS.WritableStream, publicUrl: string, first: FirstStart): void {
+  line(out, '');
+  line(out, 'First start: created the channel "myoperator" and an admin token.');
+  line(out, 'The secret and the token below are shown only this once; keep them somewhere safe.');
+  line(out, '');
+  line(out, `  Webhook URL        ${publicUrl}/hooks/${first.channel}`);
+  line(out, `  Verification       HMAC-SHA256 of the raw body, header ${first.signatureHeader}`);
+  line(out, `  Signing secret     ${first.secret}`);
+  line(out, `  Admin token        ${first.adminToken}`);
+  line(out, '');
+  line(out, 'In MyOperator: add a webhook with the URL above and paste the signing secret.');
+  line(out, 'On your laptop, forward events to your local handler:');
+  line(out, '');
+  line(out, `  relay-client listen --relay ${publicUrl} --token ${first.adminToken} --channel ${first.channel} --forward-to http://localhost:3000/webhooks/myoperator`);
+  line(out, '');
+}
+
+/** `relay-server start`: opens the store, prints first-start instructions, serves until a signal. */
+export async function runStart(input: ServerConfigInput, runtime: CliRuntime): Promise<void> {
+  const config = resolveServerConfig(input);
+  const store = openStore(config, runtime.sqliteDriver);
+  let first: FirstStart | undefined;
+  try {
+    first = await bootstrapStore(store);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const app = await buildServer({ config, store });
+  await app.listen({ host: config.host, port: config.port });
+  const port = (app.server.address() as AddressInfo).port;
+  const publicUrl = config.publicUrl ?? derivedPublicUrl(config, port);
+  if (first) printFirstStart(runtime.stdout, publicUrl, first);
+  const channels = (await store.listChannels()).map((c) => c.name);
+  app.log.info({ url: publicUrl, port, store: sqlitePath(config.dataDir), channels }, `relay-server ready: webhooks go to ${publicUrl}/hooks/<channel>`);
+
+  let stopping = false;
+  runtime.onShutdownSignal((signal) => {
+    if (stopping) return;
+    stopping = true;
+    app.log.info({ signal }, 'shutting down: no new requests, finishing those in flight');
+    // Requests still running when the grace period ends are cut; their events were not acknowledged.
+    const force = setTimeout(() => app.server.closeAllConnections(), config.shutdownTimeoutMs);
+    force.unref();
+    app.close().then(
+      () => {
+        clearTimeout(force);
+        app.log.info('stopped; store closed');
+      },
+      (error: unknown) => {
+        app.log.error({ err: error }, 'shutdown failed');
+        process.exitCode = 1;
+      },
+    );
+  });
+}

@@ -1,0 +1,174 @@
+import { RelayError } from './errors.js';
+import { parseCidr } from './cidr.js';
+import { parseDuration, parseSize } from './units.js';
+
+/** Validated settings of a running relay-server. Built once by {@link resolveServerConfig}, then frozen. */
+export interface ServerConfig {
+  /** Interface to listen on. Default `0.0.0.0`. */
+  readonly host: string;
+  /** TCP port. Default 8080; 0 picks a free one. */
+  readonly port: number;
+  /** Directory of the embedded store (`relay.db`). Default `./.relay`. */
+  readonly dataDir: string;
+  /** The URL MyOperator and developers reach this relay at, for printed instructions. Default: derived from host and port. */
+  readonly publicUrl: string | undefined;
+  /** Addresses/CIDRs of reverse proxies whose X-Forwarded-For is believed. Default: none. */
+  readonly trustProxy: readonly string[];
+  /** PEM certificate and key files for HTTPS without a proxy. Default: plain HTTP. */
+  readonly tlsCert: string | undefined;
+  readonly tlsKey: string | undefined;
+  /** pino level. Default `info`. */
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Accepted events per second per channel (burst twice that); 0 disables. Default 500. */
+  readonly rateLimitChannel: number;
+  /** Requests per second per source address (burst twice that); 0 disables. Default 200. */
+  readonly rateLimitIp: number;
+  /** Events older than this are pruned. Default 7 days. */
+  readonly retentionMaxAgeMs: number;
+  /** Per channel, only the newest this many events are kept. Default 100 000. */
+  readonly retentionMaxEvents: number;
+  /** How often the pruner runs. Default 60 s. */
+  readonly retentionIntervalMs: number;
+  /** Cap on the database size in bytes; beyond it ingest answers 503 RELAY_E_STORE_FULL. Default: none. */
+  readonly maxDbBytes: number | undefined;
+  /** Time allowed to send all request headers. Default 10 s. */
+  readonly headersTimeoutMs: number;
+  /** Time allowed to send a whole request. Default 30 s. */
+  readonly requestTimeoutMs: number;
+  /** Idle keep-alive connections are closed after this. Default 5 s. */
+  readonly keepAliveTimeoutMs: number;
+  /** On SIGINT/SIGTERM, in-flight requests get this long to finish. Default 10 s. */
+  readonly shutdownTimeoutMs: number;
+}
+
+/** Every default in one place; documented in docs/configuration.md. */
+export const SERVER_DEFAULTS = Object.freeze({
+  host: '0.0.0.0',
+  port: 8080,
+  dataDir: './.relay',
+  publicUrl: undefined,
+  trustProxy: [] as readonly string[],
+  tlsCert: undefined,
+  tlsKey: undefined,
+  logLevel: 'info',
+  rateLimitChannel: 500,
+  rateLimitIp: 200,
+  retentionMaxAgeMs: 7 * 86_400_000,
+  retentionMaxEvents: 100_000,
+  retentionIntervalMs: 60_000,
+  maxDbBytes: undefined,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  shutdownTimeoutMs: 10_000,
+} satisfies ServerConfig);
+
+/** Raw settings as they come from flags, environment or a config file (strings or numbers). */
+export interface ServerConfigInput {
+  host?: unknown;
+  port?: unknown;
+  dataDir?: unknown;
+  publicUrl?: unknown;
+  trustProxy?: unknown;
+  tlsCert?: unknown;
+  tlsKey?: unknown;
+  logLevel?: unknown;
+  rateLimitChannel?: unknown;
+  rateLimitIp?: unknown;
+  retentionMaxAge?: unknown;
+  retentionMaxEvents?: unknown;
+  retentionInterval?: unknown;
+  maxDbSize?: unknown;
+  headersTimeout?: unknown;
+  requestTimeout?: unknown;
+  keepAliveTimeout?: unknown;
+  shutdownTimeout?: unknown;
+}
+
+function invalid(setting: string, problem: string): never {
+  throw new RelayError('RELAY_E_CONFIG_INVALID', `--${setting}: ${problem}`);
+}
+
+function text(value: unknown, setting: string): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string' && typeof value !== 'number') invalid(setting, 'expected a string');
+  return String(value);
+}
+
+function integer(value: unknown, setting: string, fallback: number, min: number, max: number): number {
+  if (value === undefined || value === null || value === '') return fallback;
+  const n = typeof value === 'number' ? value : Number(String(value).trim());
+  if (!Number.isInteger(n) || n < min || n > max) invalid(setting, `expected a whole number from ${min} to ${max}, got "${String(value)}"`);
+  return n;
+}
+
+function duration(value: unknown, setting: string, fallback: number): number {
+  if (value === undefined || value === null || value === '') return fallback;
+  const ms = typeof value === 'string' || typeof value === 'number' ? parseDuration(value) : undefined;
+  if (ms === undefined) invalid(setting, `expected a duration such as 30s, 15m, 7d, got "${String(value)}"`);
+  return ms;
+}
+
+function list(value: unknown): string[] {
+  if (value === undefined || value === null || value === '') return [];
+  const items = Array.isArray(value) ? value : [value];
+  return items.flatMap((item) => String(item).split(',')).map((s) => s.trim()).filter(Boolean);
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Validates raw settings over {@link SERVER_DEFAULTS}; throws RELAY_E_CONFIG_INVALID naming the bad setting. */
+export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
+  const logLevel = text(input.logLevel, 'log-level') ?? SERVER_DEFAULTS.logLevel;
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) invalid('log-level', `expected one of ${LOG_LEVELS.join(', ')}`);
+
+  const publicUrl = text(input.publicUrl, 'public-url');
+  if (publicUrl !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(publicUrl);
+    } catch {
+      invalid('public-url', `"${publicUrl}" is not a URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') invalid('public-url', 'expected an http:// or https:// URL');
+  }
+
+  const trustProxy = list(input.trustProxy);
+  for (const entry of trustProxy) {
+    if (!['loopback', 'linklocal', 'uniquelocal'].includes(entry) && !parseCidr(entry)) {
+      invalid('trust-proxy', `"${entry}" is not an address, a CIDR or one of loopback, linklocal, uniquelocal`);
+    }
+  }
+
+  const tlsCert = text(input.tlsCert, 'tls-cert');
+  const tlsKey = text(input.tlsKey, 'tls-key');
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) invalid(tlsCert ? 'tls-key' : 'tls-cert', 'TLS needs both --tls-cert and --tls-key');
+
+  let maxDbBytes: number | undefined;
+  if (input.maxDbSize !== undefined && input.maxDbSize !== null && input.maxDbSize !== '') {
+    const size = typeof input.maxDbSize === 'string' || typeof input.maxDbSize === 'number' ? parseSize(input.maxDbSize) : undefined;
+    if (size === undefined || size < 65_536) invalid('max-db-size', 'expected a size of at least 64KiB, such as 512MiB or 10GiB');
+    maxDbBytes = size;
+  }
+
+  return Object.freeze({
+    host: text(input.host, 'host') ?? SERVER_DEFAULTS.host,
+    port: integer(input.port, 'port', SERVER_DEFAULTS.port, 0, 65_535),
+    dataDir: text(input.dataDir, 'data-dir') ?? SERVER_DEFAULTS.dataDir,
+    publicUrl: publicUrl?.replace(/\/+$/, ''),
+    trustProxy: Object.freeze(trustProxy),
+    tlsCert,
+    tlsKey,
+    logLevel: logLevel as ServerConfig['logLevel'],
+    rateLimitChannel: integer(input.rateLimitChannel, 'rate-limit-channel', SERVER_DEFAULTS.rateLimitChannel, 0, 1_000_000),
+    rateLimitIp: integer(input.rateLimitIp, 'rate-limit-ip', SERVER_DEFAULTS.rateLimitIp, 0, 1_000_000),
+    retentionMaxAgeMs: duration(input.retentionMaxAge, 'retention-max-age', SERVER_DEFAULTS.retentionMaxAgeMs),
+    retentionMaxEvents: integer(input.retentionMaxEvents, 'retention-max-events', SERVER_DEFAULTS.retentionMaxEvents, 1, 1_000_000_000),
+    retentionIntervalMs: duration(input.retentionInterval, 'retention-interval', SERVER_DEFAULTS.retentionIntervalMs),
+    maxDbBytes,
+    headersTimeoutMs: duration(input.headersTimeout, 'headers-timeout', SERVER_DEFAULTS.headersTimeoutMs),
+    requestTimeoutMs: duration(input.requestTimeout, 'request-timeout', SERVER_DEFAULTS.requestTimeoutMs),
+    keepAliveTimeoutMs: duration(input.keepAliveTimeout, 'keep-alive-timeout', SERVER_DEFAULTS.keepAliveTimeoutMs),
+    shutdownTimeoutMs: duration(input.shutdownTimeout, 'shutdown-timeout', SERVER_DEFAULTS.shutdownTimeoutMs),
+  });
+}

@@ -1,0 +1,158 @@
+/**
+ * The relay-server's error catalogue: every error a client of the HTTP API or an operator can
+ * meet, with a stable code, its HTTP status and a message that says what to do.
+ *
+ * `docs/errors.md` lists the same codes; a test keeps the two in step.
+ */
+export const SERVER_ERRORS = {
+  RELAY_E_UNKNOWN_CHANNEL: {
+    status: 404,
+    message: 'No channel with this name exists on this relay. Check the URL path /hooks/<channel> or create the channel with `relay-server channel add`.',
+  },
+  RELAY_E_CREDENTIALS_MISSING: {
+    status: 401,
+    message: 'The request carries none of the credentials this channel requires (signature header, Basic auth or API key). Configure the webhook in MyOperator with the channel\'s credentials.',
+  },
+  RELAY_E_SIGNATURE_MALFORMED: {
+    status: 401,
+    message: 'The signature header is not a 64-character hex HMAC-SHA256 digest.',
+  },
+  RELAY_E_SIGNATURE_MISMATCH: {
+    status: 401,
+    message: 'The signature does not match the body for any active secret of this channel. Check that MyOperator and the relay use the same signing secret.',
+  },
+  RELAY_E_BASIC_AUTH_INVALID: {
+    status: 401,
+    message: 'The Basic auth user name or password is wrong for this channel.',
+  },
+  RELAY_E_API_KEY_INVALID: {
+    status: 401,
+    message: 'The API key is wrong for this channel.',
+  },
+  RELAY_E_IP_NOT_ALLOWED: {
+    status: 403,
+    message: 'The source address is not in this channel\'s IP allow-list.',
+  },
+  RELAY_E_UNSUPPORTED_CONTENT_TYPE: {
+    status: 415,
+    message: 'The body must be sent as application/json (application/x-www-form-urlencoded only on channels that accept legacy v1 forms).',
+  },
+  RELAY_E_INVALID_JSON: {
+    status: 400,
+    message: 'The body is not valid UTF-8 JSON.',
+  },
+  RELAY_E_INVALID_LEGACY_FORM: {
+    status: 400,
+    message: 'The legacy v1 form body has no `myoperator` field holding a JSON object.',
+  },
+  RELAY_E_BODY_TOO_LARGE: {
+    status: 413,
+    message: 'The body is larger than this channel\'s limit (see `relay-server channel show`, change with --max-body).',
+  },
+  RELAY_E_BODY_INCOMPLETE: {
+    status: 400,
+    message: 'The body ended before its declared Content-Length; nothing was stored.',
+  },
+  RELAY_E_RATE_LIMITED_CHANNEL: {
+    status: 429,
+    message: 'This channel receives more events per second than its configured rate limit. Retry later or raise --rate-limit-channel.',
+  },
+  RELAY_E_RATE_LIMITED_IP: {
+    status: 429,
+    message: 'This source address sends more requests per second than its configured rate limit. Retry later or raise --rate-limit-ip.',
+  },
+  RELAY_E_STORE_UNAVAILABLE: {
+    status: 503,
+    message: 'The event store cannot be written right now; the event was not stored. The sender should retry.',
+  },
+  RELAY_E_STORE_FULL: {
+    status: 503,
+    message: 'The event store is full (disk or --max-db-size reached); the event was not stored. Free space or raise the limit.',
+  },
+  RELAY_E_SHUTTING_DOWN: {
+    status: 503,
+    message: 'The relay is shutting down and accepts no new events; the sender should retry.',
+  },
+  RELAY_E_AUTH_REQUIRED: {
+    status: 401,
+    message: 'This API needs `Authorization: Bearer <token>`. Create a token with `relay-server token create`.',
+  },
+  RELAY_E_TOKEN_INVALID: {
+    status: 401,
+    message: 'The bearer token is unknown or revoked.',
+  },
+  RELAY_E_CHANNEL_FORBIDDEN: {
+    status: 403,
+    message: 'This token may not read that channel. Ask an admin for a token that includes it.',
+  },
+  RELAY_E_EVENT_NOT_FOUND: {
+    status: 404,
+    message: 'No stored event with this id on this channel (it may have been pruned by retention).',
+  },
+  RELAY_E_INVALID_QUERY: {
+    status: 400,
+    message: 'A query parameter is invalid.',
+  },
+  RELAY_E_NOT_FOUND: {
+    status: 404,
+    message: 'No such route. Webhooks go to POST /hooks/<channel>; the API lives under /api.',
+  },
+  RELAY_E_METHOD_NOT_ALLOWED: {
+    status: 405,
+    message: 'This route does not accept that method. MyOperator webhooks are sent with POST.',
+  },
+  RELAY_E_REQUEST_TIMEOUT: {
+    status: 408,
+    message: 'The request was not received completely in time.',
+  },
+  RELAY_E_CONFIG_INVALID: {
+    status: 400,
+    message: 'A setting is invalid; fix the setting named here and start again.',
+  },
+  RELAY_E_CHANNEL_INVALID: {
+    status: 400,
+    message: 'The channel settings are invalid; fix the option named here.',
+  },
+  RELAY_E_CHANNEL_EXISTS: {
+    status: 409,
+    message: 'A channel with this name already exists. Use `relay-server channel update` to change it.',
+  },
+  RELAY_E_TOKEN_NOT_FOUND: {
+    status: 404,
+    message: 'No token with this name exists. See `relay-server token list`.',
+  },
+  RELAY_E_TOKEN_EXISTS: {
+    status: 409,
+    message: 'A token with this name already exists. Revoke it first or choose another name.',
+  },
+  RELAY_E_INTERNAL: {
+    status: 500,
+    message: 'The relay hit an unexpected error; nothing was stored. The sender should retry.',
+  },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+/** A stable error code of the relay-server's HTTP surface. */
+export type ServerErrorCode = keyof typeof SERVER_ERRORS;
+
+/** An error that maps to one catalogue entry; `detail` adds facts about this occurrence. */
+export class RelayError extends Error {
+  /** The stable code from {@link SERVER_ERRORS}. */
+  readonly code: ServerErrorCode;
+  /** HTTP status to answer with. */
+  readonly status: number;
+  /** Extra facts for this occurrence (never secrets). */
+  readonly detail: string | undefined;
+
+  constructor(code: ServerErrorCode, detail?: string, options?: { cause?: unknown }) {
+    super(detail ? `${SERVER_ERRORS[code].message} ${detail}` : SERVER_ERRORS[code].message, options);
+    this.name = 'RelayError';
+    this.code = code;
+    this.status = SERVER_ERRORS[code].status;
+    this.detail = detail;
+  }
+
+  /** The JSON body sent to HTTP clients. */
+  toBody(): { error: { code: ServerErrorCode; message: string } } {
+    return { error: { code: this.code, message: this.message } };
+  }
+}

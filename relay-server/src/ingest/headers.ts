@@ -1,0 +1,36 @@
+/** Header pairs in their received order and spelling. */
+export type HeaderPairs = [name: string, value: string][];
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1) describe one connection, not the event; never stored. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/**
+ * Turns Node's flat `rawHeaders` list into ordered pairs, dropping hop-by-hop headers, those
+ * the `Connection` header names, and any names in `drop` (lowercase; the channel's credentials).
+ */
+export function storedHeaders(rawHeaders: readonly string[], drop: ReadonlySet<string>): HeaderPairs {
+  const connectionNamed = new Set<string>();
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]?.toLowerCase() === 'connection') {
+      for (const token of (rawHeaders[i + 1] ?? '').split(',')) connectionNamed.add(token.trim().toLowerCase());
+    }
+  }
+  const pairs: HeaderPairs = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] ?? '';
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || connectionNamed.has(lower) || drop.has(lower)) continue;
+    pairs.push([name, rawHeaders[i + 1] ?? '']);
+  }
+  return pairs;
+}

@@ -1,0 +1,130 @@
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { apiPlugin } from './api/plugin.js';
+import type { ServerConfig } from './config.js';
+import { RelayError } from './errors.js';
+import { healthPlugin } from './health.js';
+import { IngestCounters } from './ingest/counters.js';
+import { ingestPlugin } from './ingest/plugin.js';
+import { RateLimiter } from './ingest/rate-limit.js';
+import { RetentionPruner } from './retention.js';
+import type { Store } from './store/store.js';
+
+/** What {@link buildServer} needs. */
+export interface BuildServerOptions {
+  config: ServerConfig;
+  store: Store;
+  /** Where log lines go (pino JSON). Default: standard output. */
+  logStream?: NodeJS.WritableStream;
+  /** Run the retention pruner on its interval. Default true. */
+  retention?: boolean;
+}
+
+/** Parts of a built server that tests and the CLI reach for. */
+export interface RelayServerParts {
+  counters: IngestCounters;
+  retention: RetentionPruner;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Parts of the relay that live beside the HTTP routes. */
+    relay: RelayServerParts;
+  }
+}
+
+/** The request line as logged: path only, since a query string may carry an API key. */
+function pathOnly(url: string | undefined): string {
+  const path = url ?? '';
+  const q = path.indexOf('?');
+  return q < 0 ? path : `${path.slice(0, q)}?…`;
+}
+
+/**
+ * Builds the relay-server: a Fastify instance with the ingest, API and health plugins, not yet
+ * listening. Call `listen()` (port 0 in tests) or `inject()`. `close()` stops accepting, lets
+ * in-flight requests finish, stops retention and closes the store.
+ */
+export async function buildServer(options: BuildServerOptions): Promise<FastifyInstance> {
+  const { config, store } = options;
+  const tls = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined;
+  const timeouts = {
+    headersTimeout: config.headersTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    // Node checks the two timeouts above only this often; the default (30 s) would let slow senders linger.
+    connectionsCheckingInterval: Math.max(250, Math.min(5_000, Math.floor(config.headersTimeoutMs / 4))),
+  };
+
+  const app = Fastify({
+    serverFactory: (handler) => (tls ? https.createServer({ ...tls, ...timeouts }, handler) : http.createServer(timeouts, handler)),
+    trustProxy: config.trustProxy.length > 0 ? [...config.trustProxy] : false,
+    return503OnClosing: false,
+    // Ingest logs one line per event itself; Fastify's two lines per request would double the noise.
+    logController: new LogController({ disableRequestLogging: true }),
+    logger: {
+      level: config.logLevel,
+      ...(options.logStream ? { stream: options.logStream } : {}),
+      serializers: {
+        req: (req: { method?: string; url?: string; ip?: string }) => ({ method: req.method, url: pathOnly(req.url), remoteAddress: req.ip }),
+      },
+    },
+  });
+
+  const counters = new IngestCounters();
+  const retention = new RetentionPruner({
+    store,
+    policy: { maxAgeMs: config.retentionMaxAgeMs, maxEventsPerChannel: config.retentionMaxEvents },
+    intervalMs: config.retentionIntervalMs,
+    log: app.log,
+  });
+  app.decorate('relay', { counters, retention });
+
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (closing) {
+      reply.header('connection', 'close');
+      throw new RelayError('RELAY_E_SHUTTING_DOWN');
+    }
+  });
+  app.addHook('onClose', async () => {
+    await retention.stop();
+    await store.close();
+  });
+
+  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const relayError = toRelayError(error);
+    if (relayError.status >= 500) request.log.error({ err: error, code: relayError.code }, 'request failed');
+    return reply.code(relayError.status).send(relayError.toBody());
+  });
+  app.setNotFoundHandler((_request, reply) => {
+    const error = new RelayError('RELAY_E_NOT_FOUND');
+    return reply.code(error.status).send(error.toBody());
+  });
+
+  await app.register(healthPlugin, { store });
+  await app.register(ingestPlugin, {
+    store,
+    counters,
+    channelLimiter: new RateLimiter({ ratePerSecond: config.rateLimitChannel, burst: config.rateLimitChannel * 2 }),
+    ipLimiter: new RateLimiter({ ratePerSecond: config.rateLimitIp, burst: config.rateLimitIp * 2 }),
+  });
+  await app.register(apiPlugin, { store, counters });
+
+  if (options.retention ?? true) app.addHook('onReady', async () => retention.start());
+  return app;
+}
+
+function toRelayError(error: unknown): RelayError {
+  if (error instanceof RelayError) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new RelayError('RELAY_E_BODY_TOO_LARGE');
+  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new RelayError('RELAY_E_UNSUPPORTED_CONTENT_TYPE');
+  if (code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') return new RelayError('RELAY_E_BODY_INCOMPLETE');
+  return new RelayError('RELAY_E_INTERNAL', undefined, { cause: error });
+}

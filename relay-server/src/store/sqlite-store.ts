@@ -1,0 +1,454 @@
+import type { Channel } from '../channel.js';
+import { RelayError } from '../errors.js';
+import type { HeaderPairs } from '../ingest/headers.js';
+import type { SqliteDatabase, SqliteDriver, SqliteStatement, SqliteValue } from './sqlite-driver.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import type {
+  AppendResult,
+  ChannelStats,
+  EventPage,
+  EventQuery,
+  EventSummary,
+  NewEvent,
+  RetentionPolicy,
+  Store,
+  StoredEvent,
+  TokenRecord,
+} from './store.js';
+
+/** Options of {@link openSqliteStore}. */
+export interface SqliteStoreOptions {
+  /** Database file, e.g. `<data-dir>/relay.db`. */
+  path: string;
+  driver: SqliteDriver;
+  /** Cap on the database size in bytes; appends beyond it fail with `RELAY_E_STORE_FULL`. Default: none. */
+  maxBytes?: number;
+  /** Most events committed in one transaction. Default 256. */
+  maxBatch?: number;
+}
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS channels (
+  name TEXT PRIMARY KEY,
+  config TEXT NOT NULL,
+  last_seq INTEGER NOT NULL DEFAULT 0,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+  name TEXT PRIMARY KEY,
+  hash TEXT NOT NULL UNIQUE,
+  role TEXT NOT NULL,
+  channels TEXT,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  channel TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  event_id TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  source_ip TEXT NOT NULL,
+  headers TEXT NOT NULL,
+  body BLOB NOT NULL,
+  synthetic INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (channel, event_id),
+  UNIQUE (channel, seq)
+);
+CREATE INDEX IF NOT EXISTS events_received_at ON events (received_at);
+CREATE INDEX IF NOT EXISTS events_channel_type ON events (channel, event_type, id);
+`;
+
+interface Pending {
+  event: NewEvent;
+  resolve: (result: AppendResult) => void;
+  reject: (error: unknown) => void;
+}
+
+interface EventRow {
+  id: number;
+  channel: string;
+  seq: number;
+  event_id: string;
+  event_type: string;
+  received_at: number;
+  source_ip: string;
+  size: number;
+  synthetic: number;
+}
+
+function toSummary(row: EventRow): EventSummary {
+  return {
+    channel: row.channel,
+    seq: row.seq,
+    id: row.event_id,
+    type: row.event_type,
+    receivedAt: new Date(row.received_at),
+    sourceIp: row.source_ip,
+    size: row.size,
+    synthetic: row.synthetic === 1,
+  };
+}
+
+interface TokenRow {
+  name: string;
+  hash: string;
+  role: string;
+  channels: string | null;
+  created_at: string;
+}
+
+function toToken(row: TokenRow): TokenRecord {
+  return {
+    name: row.name,
+    hash: row.hash,
+    role: row.role === 'admin' ? 'admin' : 'developer',
+    channels: row.channels === null ? null : (JSON.parse(row.channels) as string[]),
+    createdAt: new Date(row.created_at),
+  };
+}
+
+/**
+ * The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, so a commit is on disk
+ * before it returns. Appends are group-committed: every event that arrives while the event loop
+ * is busy joins the next transaction, so one fsync covers many events under load.
+ */
+export class SqliteStore implements Store {
+  readonly engine = 'sqlite';
+  private readonly db: SqliteDatabase;
+  private readonly driver: SqliteDriver;
+  private readonly maxBatch: number;
+  private readonly statements: ReturnType<SqliteStore['prepareStatements']>;
+  private queue: Pending[] = [];
+  private flushScheduled = false;
+  private closed = false;
+
+  constructor(options: SqliteStoreOptions) {
+    this.driver = options.driver;
+    this.maxBatch = options.maxBatch ?? 256;
+    this.db = this.driver.open(options.path);
+    try {
+      // WAL lets admin commands read and write while the server runs; FULL makes each commit durable.
+      this.db.exec('PRAGMA journal_mode = WAL');
+      this.db.exec('PRAGMA synchronous = FULL');
+      this.db.exec('PRAGMA busy_timeout = 5000');
+      if (options.maxBytes !== undefined) {
+        const pageSize = Number((this.db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size);
+        this.db.exec(`PRAGMA max_page_count = ${Math.max(1, Math.floor(options.maxBytes / pageSize))}`);
+      }
+      this.migrate();
+      this.statements = this.prepareStatements();
+    } catch (error) {
+      this.db.close();
+      throw this.storeError(error);
+    }
+  }
+
+  private migrate(): void {
+    this.transaction(() => {
+      this.db.exec(SCHEMA);
+      const row = this.db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined;
+      const version = row ? Number(row.value) : 0;
+      if (version > SCHEMA_VERSION) {
+        throw new Error(`database schema version ${version} is newer than this relay-server supports (${SCHEMA_VERSION}); upgrade relay-server`);
+      }
+      this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
+    });
+  }
+
+  private prepareStatements() {
+    const p = (sql: string): SqliteStatement => this.db.prepare(sql);
+    return {
+      getMeta: p('SELECT value FROM meta WHERE key = ?'),
+      setMeta: p('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      insertChannel: p('INSERT INTO channels (name, config, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING'),
+      updateChannel: p('UPDATE channels SET config = ? WHERE name = ?'),
+      getChannel: p('SELECT config FROM channels WHERE name = ?'),
+      listChannels: p('SELECT config FROM channels ORDER BY name'),
+      channelSeq: p('SELECT last_seq FROM channels WHERE name = ?'),
+      channelCounts: p('SELECT COUNT(*) AS n, MAX(received_at) AS last FROM events WHERE channel = ?'),
+      deleteChannel: p('DELETE FROM channels WHERE name = ?'),
+      deleteChannelEvents: p('DELETE FROM events WHERE channel = ?'),
+      insertToken: p('INSERT INTO tokens (name, hash, role, channels, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING'),
+      tokenByHash: p('SELECT * FROM tokens WHERE hash = ?'),
+      listTokens: p('SELECT * FROM tokens ORDER BY name'),
+      deleteToken: p('DELETE FROM tokens WHERE name = ?'),
+      existingSeq: p('SELECT seq FROM events WHERE channel = ? AND event_id = ?'),
+      nextSeq: p('UPDATE channels SET last_seq = last_seq + 1 WHERE name = ? RETURNING last_seq'),
+      insertEvent: p(
+        `INSERT INTO events (channel, seq, event_id, event_type, received_at, source_ip, headers, body, synthetic)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      getEvent: p(
+        `SELECT id, channel, seq, event_id, event_type, received_at, source_ip, length(body) AS size, synthetic, headers, body
+         FROM events WHERE channel = ? AND event_id = ?`,
+      ),
+      pruneAge: p('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at < ? ORDER BY received_at LIMIT ?)'),
+      channelNames: p('SELECT name FROM channels'),
+      countChannel: p('SELECT COUNT(*) AS n FROM events WHERE channel = ?'),
+      pruneOldest: p('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE channel = ? ORDER BY seq LIMIT ?)'),
+      ping: p('SELECT 1'),
+    };
+  }
+
+  private transaction<T>(work: () => T): T {
+    // IMMEDIATE takes the write lock up front, so a concurrent admin command waits (busy_timeout)
+    // instead of failing half-way through.
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = work();
+      this.db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      try {
+        this.db.exec('ROLLBACK');
+      } catch {
+        // The engine already rolled back (e.g. after SQLITE_FULL); the original error is what matters.
+      }
+      throw error;
+    }
+  }
+
+  /** Maps an engine failure to the catalogue; RelayErrors pass through unchanged. */
+  private storeError(error: unknown): RelayError {
+    if (error instanceof RelayError) return error;
+    const kind = this.driver.errorKind(error);
+    const detail = error instanceof Error ? `(${this.driver.name}: ${error.message})` : undefined;
+    return new RelayError(kind === 'full' ? 'RELAY_E_STORE_FULL' : 'RELAY_E_STORE_UNAVAILABLE', detail, { cause: error });
+  }
+
+  private run<T>(work: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(new RelayError('RELAY_E_STORE_UNAVAILABLE', '(store is closed)'));
+    try {
+      return Promise.resolve(work());
+    } catch (error) {
+      return Promise.reject(this.storeError(error));
+    }
+  }
+
+  getMeta(key: string): Promise<string | undefined> {
+    return this.run(() => (this.statements.getMeta.get(key) as { value: string } | undefined)?.value);
+  }
+
+  setMeta(key: string, value: string): Promise<void> {
+    return this.run(() => {
+      this.statements.setMeta.run(key, value);
+    });
+  }
+
+  createChannel(channel: Channel): Promise<void> {
+    return this.run(() => {
+      const { changes } = this.statements.insertChannel.run(channel.name, JSON.stringify(channel), channel.createdAt);
+      if (Number(changes) === 0) throw new RelayError('RELAY_E_CHANNEL_EXISTS', `(channel "${channel.name}")`);
+    });
+  }
+
+  updateChannel(channel: Channel): Promise<void> {
+    return this.run(() => {
+      const { changes } = this.statements.updateChannel.run(JSON.stringify(channel), channel.name);
+      if (Number(changes) === 0) throw new RelayError('RELAY_E_UNKNOWN_CHANNEL', `(channel "${channel.name}")`);
+    });
+  }
+
+  getChannel(name: string): Promise<Channel | undefined> {
+    return this.run(() => {
+      const row = this.statements.getChannel.get(name) as { config: string } | undefined;
+      return row ? (JSON.parse(row.config) as Channel) : undefined;
+    });
+  }
+
+  listChannels(): Promise<Channel[]> {
+    return this.run(() => (this.statements.listChannels.all() as { config: string }[]).map((r) => JSON.parse(r.config) as Channel));
+  }
+
+  channelStats(name: string): Promise<ChannelStats> {
+    return this.run(() => {
+      const seq = this.statements.channelSeq.get(name) as { last_seq: number } | undefined;
+      const counts = this.statements.channelCounts.get(name) as { n: number; last: number | null };
+      return {
+        events: Number(counts.n),
+        lastSeq: seq ? Number(seq.last_seq) : 0,
+        lastReceivedAt: counts.last === null ? null : new Date(Number(counts.last)),
+      };
+    });
+  }
+
+  removeChannel(name: string): Promise<boolean> {
+    return this.run(() =>
+      this.transaction(() => {
+        this.statements.deleteChannelEvents.run(name);
+        return Number(this.statements.deleteChannel.run(name).changes) > 0;
+      }),
+    );
+  }
+
+  createToken(token: TokenRecord): Promise<void> {
+    return this.run(() => {
+      const { changes } = this.statements.insertToken.run(
+        token.name,
+        token.hash,
+        token.role,
+        token.channels === null ? null : JSON.stringify(token.channels),
+        token.createdAt.toISOString(),
+      );
+      if (Number(changes) === 0) throw new RelayError('RELAY_E_TOKEN_EXISTS', `(token "${token.name}")`);
+    });
+  }
+
+  findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
+    return this.run(() => {
+      const row = this.statements.tokenByHash.get(hash) as TokenRow | undefined;
+      return row ? toToken(row) : undefined;
+    });
+  }
+
+  listTokens(): Promise<TokenRecord[]> {
+    return this.run(() => (this.statements.listTokens.all() as TokenRow[]).map(toToken));
+  }
+
+  revokeToken(name: string): Promise<boolean> {
+    return this.run(() => Number(this.statements.deleteToken.run(name).changes) > 0);
+  }
+
+  appendEvent(event: NewEvent): Promise<AppendResult> {
+    if (this.closed) return Promise.reject(new RelayError('RELAY_E_STORE_UNAVAILABLE', '(store is closed)'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ event, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        // setImmediate runs after pending I/O callbacks, so requests already read join this batch.
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.queue.splice(0, this.maxBatch);
+    if (this.queue.length > 0) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+    if (batch.length === 0) return;
+    let results: AppendResult[];
+    try {
+      results = this.transaction(() => batch.map((pending) => this.insert(pending.event)));
+    } catch (error) {
+      // The whole transaction rolled back: none of these events is stored, so none may get a 2xx.
+      const failure = this.storeError(error);
+      for (const pending of batch) pending.reject(failure);
+      return;
+    }
+    batch.forEach((pending, i) => pending.resolve(results[i] as AppendResult));
+  }
+
+  private insert(event: NewEvent): AppendResult {
+    const s = this.statements;
+    const existing = s.existingSeq.get(event.channel, event.eventId) as { seq: number } | undefined;
+    if (existing) return { ok: true, seq: Number(existing.seq), duplicate: true };
+    const next = s.nextSeq.get(event.channel) as { last_seq: number } | undefined;
+    if (!next) return { ok: false, reason: 'unknown-channel' };
+    const seq = Number(next.last_seq);
+    s.insertEvent.run(
+      event.channel,
+      seq,
+      event.eventId,
+      event.eventType,
+      event.receivedAt.getTime(),
+      event.sourceIp,
+      JSON.stringify(event.headers),
+      event.body,
+      event.synthetic ? 1 : 0,
+    );
+    return { ok: true, seq, duplicate: false };
+  }
+
+  getEvent(channel: string, id: string): Promise<StoredEvent | undefined> {
+    return this.run(() => {
+      const row = this.statements.getEvent.get(channel, id) as (EventRow & { headers: string; body: Uint8Array }) | undefined;
+      if (!row) return undefined;
+      return { ...toSummary(row), headers: JSON.parse(row.headers) as HeaderPairs, body: new Uint8Array(row.body) };
+    });
+  }
+
+  listEvents(query: EventQuery): Promise<EventPage> {
+    return this.run(() => {
+      const where: string[] = [];
+      const params: SqliteValue[] = [];
+      if (query.visibleChannels !== null) {
+        if (query.visibleChannels.length === 0) return { events: [] };
+        where.push(`channel IN (${query.visibleChannels.map(() => '?').join(', ')})`);
+        params.push(...query.visibleChannels);
+      }
+      if (query.channel !== undefined) {
+        where.push('channel = ?');
+        params.push(query.channel);
+      }
+      if (query.type !== undefined) {
+        where.push('event_type = ?');
+        params.push(query.type);
+      }
+      if (query.since !== undefined) {
+        where.push('received_at >= ?');
+        params.push(query.since.getTime());
+      }
+      if (query.before !== undefined) {
+        where.push('received_at < ?');
+        params.push(query.before.getTime());
+      }
+      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+      if (after !== undefined) {
+        where.push('id < ?');
+        params.push(after);
+      }
+      const sql = `SELECT id, channel, seq, event_id, event_type, received_at, source_ip, length(body) AS size, synthetic
+        FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+      const rows = this.db.prepare(sql).all(...params, query.limit + 1) as EventRow[];
+      const page = rows.slice(0, query.limit);
+      const last = page[page.length - 1];
+      return {
+        events: page.map(toSummary),
+        ...(rows.length > query.limit && last ? { nextCursor: encodeCursor(Number(last.id)) } : {}),
+      };
+    });
+  }
+
+  prune(policy: RetentionPolicy, now: Date, batchSize: number): Promise<number> {
+    return this.run(() =>
+      this.transaction(() => {
+        const s = this.statements;
+        let removed = Number(s.pruneAge.run(now.getTime() - policy.maxAgeMs, batchSize).changes);
+        for (const { name } of s.channelNames.all() as { name: string }[]) {
+          if (removed >= batchSize) break;
+          const excess = Number((s.countChannel.get(name) as { n: number }).n) - policy.maxEventsPerChannel;
+          if (excess > 0) removed += Number(s.pruneOldest.run(name, Math.min(excess, batchSize - removed)).changes);
+        }
+        return removed;
+      }),
+    );
+  }
+
+  ping(): Promise<void> {
+    return this.run(() => {
+      this.statements.ping.get();
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    while (this.queue.length > 0) this.flush();
+    this.closed = true;
+    this.db.close();
+  }
+}
+
+/** Opens (creating if needed) the SQLite store at `options.path`. */
+export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
+  return new SqliteStore(options);
+}

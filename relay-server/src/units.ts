@@ -1,0 +1,46 @@
+const DURATION_PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/gy;
+const DURATION_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/**
+ * Parses a duration such as `500ms`, `30s`, `15m`, `2h`, `7d` or `1h30m` into milliseconds.
+ * A bare number is taken as milliseconds. Returns undefined when the text is not a duration.
+ */
+export function parseDuration(text: string | number): number | undefined {
+  if (typeof text === 'number') return Number.isFinite(text) && text >= 0 ? text : undefined;
+  const trimmed = text.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  DURATION_PART.lastIndex = 0;
+  let total = 0;
+  let consumed = 0;
+  for (let m = DURATION_PART.exec(trimmed); m; m = DURATION_PART.exec(trimmed)) {
+    total += Number(m[1]) * (DURATION_MS[m[2] ?? ''] ?? Number.NaN);
+    consumed = DURATION_PART.lastIndex;
+  }
+  return consumed === trimmed.length && consumed > 0 && Number.isFinite(total) ? total : undefined;
+}
+
+const SIZE = /^(\d+(?:\.\d+)?)\s*(b|kb|kib|k|mb|mib|m|gb|gib|g)?$/i;
+const SIZE_BYTES: Record<string, number> = {
+  b: 1,
+  k: 1024, kb: 1000, kib: 1024,
+  m: 1024 ** 2, mb: 1000 ** 2, mib: 1024 ** 2,
+  g: 1024 ** 3, gb: 1000 ** 3, gib: 1024 ** 3,
+};
+
+/** Parses a size such as `1048576`, `512kb`, `1MiB` or `2g` (k/m/g alone are binary) into bytes. */
+export function parseSize(text: string | number): number | undefined {
+  if (typeof text === 'number') return Number.isSafeInteger(text) && text >= 0 ? text : undefined;
+  const m = SIZE.exec(text.trim());
+  if (!m) return undefined;
+  const bytes = Math.floor(Number(m[1]) * (SIZE_BYTES[(m[2] ?? 'b').toLowerCase()] ?? Number.NaN));
+  return Number.isSafeInteger(bytes) ? bytes : undefined;
+}
+
+/** Formats milliseconds for people: `7d`, `2h`, `15m`, `30s`, `250ms`. */
+export function formatDuration(ms: number): string {
+  for (const unit of ['w', 'd', 'h', 'm', 's'] as const) {
+    const size = DURATION_MS[unit] ?? 1;
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
