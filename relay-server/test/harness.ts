@@ -1,0 +1,108 @@
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { applyChannelSettings, type ChannelSettings } from '../src/channel-settings.js';
+import { resolveServerConfig, type ServerConfigInput } from '../src/config.js';
+import { buildServer } from '../src/server.js';
+import { betterSqliteDriver } from '../src/store/sqlite-better.js';
+import { SqliteStore } from '../src/store/sqlite-store.js';
+import { issueToken } from '../src/tokens.js';
+
+/** A fresh temporary directory, removed by the returned function. */
+export function tempDir(prefix = 'relay-test-'): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** Opens a real SQLite store in a temporary directory. */
+export function tempSqliteStore(options: { maxBytes?: number } = {}): { store: SqliteStore; path: string; dir: string; remove: () => void } {
+  const dir = tempDir();
+  const path = join(dir.path, 'relay.db');
+  const store = new SqliteStore({ path, driver: betterSqliteDriver, ...options });
+  return { store, path, dir: dir.path, remove: dir.remove };
+}
+
+/** Lowercase hex HMAC-SHA256, as MyOperator signs. */
+export function sign(body: string | Uint8Array, secret: string): string {
+  return createHmac('sha256', secret).update(body).digest('hex');
+}
+
+/** What ingest answers: an acceptance or an error body. */
+export interface IngestReply {
+  accepted?: boolean;
+  channel?: string;
+  id?: string;
+  seq?: number;
+  duplicate?: boolean;
+  error?: { code: string; message: string };
+}
+
+/** A running relay-server on 127.0.0.1 port 0 with a real SQLite file. */
+export interface TestRelay {
+  app: FastifyInstance;
+  store: SqliteStore;
+  dbPath: string;
+  url: string;
+  /** Admin token string. */
+  adminToken: string;
+  /** Everything the server logged. */
+  logs: () => string;
+  addChannel(name: string, settings: ChannelSettings): Promise<void>;
+  /** POSTs to /hooks/<channel>. */
+  post(channel: string, body: string | Uint8Array, headers?: Record<string, string>, query?: string): Promise<{ status: number; json: IngestReply }>;
+  close(): Promise<void>;
+}
+
+/** The HMAC secret of the `myoperator` channel every {@link startRelay} creates. */
+export const TEST_SECRET = 'whsec_test_secret_0123456789abcdef';
+
+/** Starts a relay with a `myoperator` HMAC channel signed with {@link TEST_SECRET}. */
+export async function startRelay(config: ServerConfigInput = {}, options: { retention?: boolean; maxBytes?: number } = {}): Promise<TestRelay> {
+  const { store, path, remove } = tempSqliteStore(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {});
+  let logText = '';
+  const logStream = new Writable({
+    write(chunk, _enc, done) {
+      logText += String(chunk);
+      done();
+    },
+  });
+  const app = await buildServer({
+    config: resolveServerConfig({ host: '127.0.0.1', port: 0, logLevel: 'info', rateLimitChannel: 0, rateLimitIp: 0, ...config }),
+    store,
+    logStream,
+    retention: options.retention ?? false,
+  });
+  const addChannel = async (name: string, settings: ChannelSettings): Promise<void> => {
+    await store.createChannel(applyChannelSettings(name, settings).channel);
+  };
+  await addChannel('myoperator', { verify: 'hmac', secret: [TEST_SECRET] });
+  const { token } = await issueToken(store, { name: 'admin', role: 'admin', channels: null });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  return {
+    app,
+    store,
+    dbPath: path,
+    url,
+    adminToken: token,
+    logs: () => logText,
+    addChannel,
+    async post(channel, body, headers = {}, query = '') {
+      const res = await fetch(`${url}/hooks/${channel}${query}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body,
+      });
+      const text = await res.text();
+      return { status: res.status, json: (text ? JSON.parse(text) : {}) as IngestReply };
+    },
+    async close() {
+      await app.close();
+      remove();
+    },
+  };
+}
