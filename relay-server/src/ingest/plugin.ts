@@ -74,10 +74,11 @@ export const ingestPlugin: FastifyPluginAsync<IngestPluginOptions> = async (app,
   const { store, counters, channelLimiter, ipLimiter } = options;
 
   async function admit(request: FastifyRequest<{ Params: { channel: string } }>): Promise<void> {
+    // The per-address limit comes first so a flood of junk never reaches the store.
+    if (!ipLimiter.take(request.ip)) throw new RelayError('RELAY_E_RATE_LIMITED_IP');
     const channel = await store.getChannel(request.params.channel);
     if (!channel) throw new RelayError('RELAY_E_UNKNOWN_CHANNEL', `(channel "${request.params.channel}")`);
     channelOf.set(request, channel.name);
-    if (!ipLimiter.take(request.ip)) throw new RelayError('RELAY_E_RATE_LIMITED_IP');
     if (!channelLimiter.take(channel.name)) throw new RelayError('RELAY_E_RATE_LIMITED_CHANNEL');
     const kind = bodyKind(request.headers['content-type'], channel);
     const queryStart = request.url.indexOf('?');
