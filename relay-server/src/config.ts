@@ -151,6 +151,11 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
     maxDbBytes = size;
   }
 
+  const headersTimeoutMs = duration(input.headersTimeout, 'headers-timeout', SERVER_DEFAULTS.headersTimeoutMs);
+  const requestTimeoutMs = duration(input.requestTimeout, 'request-timeout', SERVER_DEFAULTS.requestTimeoutMs);
+  // Node refuses a request timeout shorter than the headers timeout.
+  if (requestTimeoutMs < headersTimeoutMs) invalid('request-timeout', 'must not be shorter than --headers-timeout');
+
   return Object.freeze({
     host: text(input.host, 'host') ?? SERVER_DEFAULTS.host,
     port: integer(input.port, 'port', SERVER_DEFAULTS.port, 0, 65_535),
@@ -166,8 +171,8 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
     retentionMaxEvents: integer(input.retentionMaxEvents, 'retention-max-events', SERVER_DEFAULTS.retentionMaxEvents, 1, 1_000_000_000),
     retentionIntervalMs: duration(input.retentionInterval, 'retention-interval', SERVER_DEFAULTS.retentionIntervalMs),
     maxDbBytes,
-    headersTimeoutMs: duration(input.headersTimeout, 'headers-timeout', SERVER_DEFAULTS.headersTimeoutMs),
-    requestTimeoutMs: duration(input.requestTimeout, 'request-timeout', SERVER_DEFAULTS.requestTimeoutMs),
+    headersTimeoutMs,
+    requestTimeoutMs,
     keepAliveTimeoutMs: duration(input.keepAliveTimeout, 'keep-alive-timeout', SERVER_DEFAULTS.keepAliveTimeoutMs),
     shutdownTimeoutMs: duration(input.shutdownTimeout, 'shutdown-timeout', SERVER_DEFAULTS.shutdownTimeoutMs),
   });

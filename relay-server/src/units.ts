@@ -38,7 +38,7 @@ export function parseSize(text: string | number): number | undefined {
 
 /** Formats milliseconds for people: `7d`, `2h`, `15m`, `30s`, `250ms`. */
 export function formatDuration(ms: number): string {
-  for (const unit of ['w', 'd', 'h', 'm', 's'] as const) {
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
     const size = DURATION_MS[unit] ?? 1;
     if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
   }

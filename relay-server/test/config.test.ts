@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { SERVER_DEFAULTS, resolveServerConfig } from '../src/config.js';
+import { RelayError } from '../src/errors.js';
+import { formatDuration, parseDuration, parseSize } from '../src/units.js';
+
+describe('resolveServerConfig', () => {
+  it('fills every default and freezes the result', () => {
+    const config = resolveServerConfig({});
+    expect(config).toMatchObject({ ...SERVER_DEFAULTS, trustProxy: [] });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reads strings from flags, environment and files', () => {
+    const config = resolveServerConfig({ port: '9000', retentionMaxAge: '2d', maxDbSize: '1GiB', trustProxy: '127.0.0.1, 10.0.0.0/8', publicUrl: 'https://relay.example.com/' });
+    expect(config.port).toBe(9000);
+    expect(config.retentionMaxAgeMs).toBe(2 * 86_400_000);
+    expect(config.maxDbBytes).toBe(1024 ** 3);
+    expect(config.trustProxy).toEqual(['127.0.0.1', '10.0.0.0/8']);
+    expect(config.publicUrl).toBe('https://relay.example.com');
+  });
+
+  const invalid: [Record<string, unknown>, string][] = [
+    [{ port: '99999' }, '--port'],
+    [{ port: 'eighty' }, '--port'],
+    [{ logLevel: 'loud' }, '--log-level'],
+    [{ publicUrl: 'relay.example.com' }, '--public-url'],
+    [{ publicUrl: 'ftp://relay.example.com' }, '--public-url'],
+    [{ trustProxy: 'my-proxy' }, '--trust-proxy'],
+    [{ tlsCert: 'cert.pem' }, '--tls-key'],
+    [{ retentionMaxAge: 'a week' }, '--retention-max-age'],
+    [{ retentionMaxEvents: 0 }, '--retention-max-events'],
+    [{ maxDbSize: '12' }, '--max-db-size'],
+    [{ headersTimeout: '20s', requestTimeout: '10s' }, '--request-timeout'],
+    [{ rateLimitIp: -1 }, '--rate-limit-ip'],
+  ];
+  for (const [input, setting] of invalid) {
+    it(`names ${setting} when it is invalid (${JSON.stringify(input)})`, () => {
+      let caught: unknown;
+      try {
+        resolveServerConfig(input);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(RelayError);
+      expect((caught as RelayError).code).toBe('RELAY_E_CONFIG_INVALID');
+      expect((caught as RelayError).message).toContain(setting);
+    });
+  }
+});
+
+describe('units', () => {
+  it('parses durations', () => {
+    expect(parseDuration('500ms')).toBe(500);
+    expect(parseDuration('1h30m')).toBe(5_400_000);
+    expect(parseDuration('7d')).toBe(604_800_000);
+    expect(parseDuration('250')).toBe(250);
+    expect(parseDuration('7 days')).toBeUndefined();
+    expect(parseDuration('')).toBeUndefined();
+    expect(formatDuration(604_800_000)).toBe('7d');
+    expect(formatDuration(60_000)).toBe('1m');
+  });
+
+  it('parses sizes', () => {
+    expect(parseSize('1MiB')).toBe(1_048_576);
+    expect(parseSize('1mb')).toBe(1_000_000);
+    expect(parseSize('512k')).toBe(524_288);
+    expect(parseSize('2048')).toBe(2048);
+    expect(parseSize('big')).toBeUndefined();
+  });
+});
