@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 import { runCli } from './cli/main.js';
 import { betterSqliteDriver } from './store/sqlite-better.js';
 
