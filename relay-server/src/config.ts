@@ -147,7 +147,7 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
   let maxDbBytes: number | undefined;
   if (input.maxDbSize !== undefined && input.maxDbSize !== null && input.maxDbSize !== '') {
     const size = typeof input.maxDbSize === 'string' || typeof input.maxDbSize === 'number' ? parseSize(input.maxDbSize) : undefined;
-    if (size === undefined || size < 65_536) invalid('max-db-size', 'expected a size of at least 64KiB, such as 512MiB or 10GiB');
+    if (size === undefined || size < 1_048_576) invalid('max-db-size', 'expected a size of at least 1MiB, such as 512MiB or 10GiB');
     maxDbBytes = size;
   }
 

@@ -69,6 +69,10 @@ export const SERVER_ERRORS = {
     status: 503,
     message: 'The event store is full (disk or --max-db-size reached); the event was not stored. Free space or raise the limit.',
   },
+  RELAY_E_STORE_VERSION: {
+    status: 500,
+    message: 'The database was written by a newer relay-server. Upgrade relay-server, or restore a backup made by this version.',
+  },
   RELAY_E_SHUTTING_DOWN: {
     status: 503,
     message: 'The relay is shutting down and accepts no new events; the sender should retry.',

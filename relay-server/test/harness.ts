@@ -22,8 +22,13 @@ export function tempDir(prefix = 'relay-test-'): { path: string; remove: () => v
 export function tempSqliteStore(options: { maxBytes?: number } = {}): { store: SqliteStore; path: string; dir: string; remove: () => void } {
   const dir = tempDir();
   const path = join(dir.path, 'relay.db');
-  const store = new SqliteStore({ path, driver: betterSqliteDriver, ...options });
-  return { store, path, dir: dir.path, remove: dir.remove };
+  try {
+    const store = new SqliteStore({ path, driver: betterSqliteDriver, ...options });
+    return { store, path, dir: dir.path, remove: dir.remove };
+  } catch (error) {
+    dir.remove();
+    throw error;
+  }
 }
 
 /** Lowercase hex HMAC-SHA256, as MyOperator signs. */

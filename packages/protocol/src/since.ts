@@ -4,14 +4,11 @@
  * against its own clock.
  */
 
-/** Where a subscription starts. */
-export type Since =
-  /** Only events received after the subscribe. */
-  | { kind: 'now' }
-  /** Events received at or after `at`. */
-  | { kind: 'time'; at: Date }
-  /** Events with sequence number `seq` or higher. */
-  | { kind: 'seq'; seq: number };
+/**
+ * Where a subscription starts: `now` (only events received after the subscribe), `time` (events
+ * received at or after `at`) or `seq` (events with sequence number `seq` or higher).
+ */
+export type Since = { kind: 'now' } | { kind: 'time'; at: Date } | { kind: 'seq'; seq: number };
 
 /** Result of {@link parseSince}: the position, or why the text is not one. */
 export type SinceResult = { ok: true; since: Since } | { ok: false; reason: string };

@@ -3,8 +3,16 @@ import { RelayError } from '../errors.js';
 import type { HeaderPairs } from '../ingest/headers.js';
 import type { SqliteDatabase, SqliteDriver, SqliteStatement, SqliteValue } from './sqlite-driver.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
+import { SqliteDeliveries } from './sqlite-delivery.js';
 import type {
   AppendResult,
+  AttemptOutcome,
+  AttemptRecord,
+  ClaimRequest,
+  ConsumerInfo,
+  ConsumerSpec,
+  Delivery,
+  NackResult,
   ChannelStats,
   EventPage,
   EventQuery,
@@ -63,6 +71,46 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_received_at ON events (received_at);
 CREATE INDEX IF NOT EXISTS events_channel_type ON events (channel, event_type, id);
+CREATE TABLE IF NOT EXISTS consumers (
+  channel TEXT NOT NULL,
+  name TEXT NOT NULL,
+  next_seq INTEGER NOT NULL,
+  filter TEXT NOT NULL,
+  max_attempts INTEGER,
+  created_at INTEGER NOT NULL,
+  last_ack_at INTEGER,
+  PRIMARY KEY (channel, name)
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+  channel TEXT NOT NULL,
+  consumer TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  session TEXT,
+  lease_expires_at INTEGER,
+  next_attempt_at INTEGER,
+  replay INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (channel, consumer, seq)
+);
+CREATE INDEX IF NOT EXISTS deliveries_session ON deliveries (session) WHERE session IS NOT NULL;
+CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries (channel, consumer, state, seq);
+CREATE TABLE IF NOT EXISTS attempts (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  channel TEXT NOT NULL,
+  consumer TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  session TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  finished_at INTEGER,
+  status INTEGER,
+  latency_ms REAL,
+  error TEXT,
+  outcome TEXT
+);
+CREATE INDEX IF NOT EXISTS attempts_delivery ON attempts (channel, consumer, seq, attempt);
+CREATE INDEX IF NOT EXISTS attempts_event ON attempts (channel, seq);
 `;
 
 interface Pending {
@@ -96,6 +144,12 @@ function toSummary(row: EventRow): EventSummary {
   };
 }
 
+function toStoredEvent(row: unknown): StoredEvent | undefined {
+  if (!row) return undefined;
+  const r = row as EventRow & { headers: string; body: Uint8Array };
+  return { ...toSummary(r), headers: JSON.parse(r.headers) as HeaderPairs, body: new Uint8Array(r.body) };
+}
+
 interface TokenRow {
   name: string;
   hash: string;
@@ -125,6 +179,7 @@ export class SqliteStore implements Store {
   private readonly driver: SqliteDriver;
   private readonly maxBatch: number;
   private readonly statements: ReturnType<SqliteStore['prepareStatements']>;
+  private readonly deliveries: SqliteDeliveries;
   private queue: Pending[] = [];
   private flushScheduled = false;
   private closed = false;
@@ -138,12 +193,15 @@ export class SqliteStore implements Store {
       this.db.exec('PRAGMA journal_mode = WAL');
       this.db.exec('PRAGMA synchronous = FULL');
       this.db.exec('PRAGMA busy_timeout = 5000');
+      this.migrate();
+      // The cap applies after the schema exists, so a small cap limits events, not start-up.
       if (options.maxBytes !== undefined) {
         const pageSize = Number((this.db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size);
-        this.db.exec(`PRAGMA max_page_count = ${Math.max(1, Math.floor(options.maxBytes / pageSize))}`);
+        const pages = Number((this.db.prepare('PRAGMA page_count').get() as { page_count: number }).page_count);
+        this.db.exec(`PRAGMA max_page_count = ${Math.max(pages, Math.floor(options.maxBytes / pageSize))}`);
       }
-      this.migrate();
       this.statements = this.prepareStatements();
+      this.deliveries = new SqliteDeliveries(this.db, (channel, seq) => this.eventBySeq(channel, seq));
     } catch (error) {
       this.db.close();
       throw this.storeError(error);
@@ -156,7 +214,7 @@ export class SqliteStore implements Store {
       const row = this.db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined;
       const version = row ? Number(row.value) : 0;
       if (version > SCHEMA_VERSION) {
-        throw new Error(`database schema version ${version} is newer than this relay-server supports (${SCHEMA_VERSION}); upgrade relay-server`);
+        throw new RelayError('RELAY_E_STORE_VERSION', `(schema version ${version}; this relay-server supports up to ${SCHEMA_VERSION})`);
       }
       this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
     });
@@ -189,10 +247,19 @@ export class SqliteStore implements Store {
         `SELECT id, channel, seq, event_id, event_type, received_at, source_ip, length(body) AS size, synthetic, headers, body
          FROM events WHERE channel = ? AND event_id = ?`,
       ),
-      pruneAge: p('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at < ? ORDER BY received_at LIMIT ?)'),
+      getEventBySeq: p(
+        `SELECT id, channel, seq, event_id, event_type, received_at, source_ip, length(body) AS size, synthetic, headers, body
+         FROM events WHERE channel = ? AND seq = ?`,
+      ),
+      pruneAge: p('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at < ? ORDER BY received_at LIMIT ?) RETURNING channel, seq'),
       channelNames: p('SELECT name FROM channels'),
       countChannel: p('SELECT COUNT(*) AS n FROM events WHERE channel = ?'),
-      pruneOldest: p('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE channel = ? ORDER BY seq LIMIT ?)'),
+      pruneOldest: p('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE channel = ? ORDER BY seq LIMIT ?) RETURNING channel, seq'),
+      pruneDeliveries: p('DELETE FROM deliveries WHERE channel = ? AND seq = ?'),
+      pruneAttempts: p('DELETE FROM attempts WHERE channel = ? AND seq = ?'),
+      deleteChannelConsumers: p('DELETE FROM consumers WHERE channel = ?'),
+      deleteChannelDeliveries: p('DELETE FROM deliveries WHERE channel = ?'),
+      deleteChannelAttempts: p('DELETE FROM attempts WHERE channel = ?'),
       ping: p('SELECT 1'),
     };
   }
@@ -283,6 +350,9 @@ export class SqliteStore implements Store {
     return this.run(() =>
       this.transaction(() => {
         this.statements.deleteChannelEvents.run(name);
+        this.statements.deleteChannelConsumers.run(name);
+        this.statements.deleteChannelDeliveries.run(name);
+        this.statements.deleteChannelAttempts.run(name);
         return Number(this.statements.deleteChannel.run(name).changes) > 0;
       }),
     );
@@ -370,11 +440,11 @@ export class SqliteStore implements Store {
   }
 
   getEvent(channel: string, id: string): Promise<StoredEvent | undefined> {
-    return this.run(() => {
-      const row = this.statements.getEvent.get(channel, id) as (EventRow & { headers: string; body: Uint8Array }) | undefined;
-      if (!row) return undefined;
-      return { ...toSummary(row), headers: JSON.parse(row.headers) as HeaderPairs, body: new Uint8Array(row.body) };
-    });
+    return this.run(() => toStoredEvent(this.statements.getEvent.get(channel, id)));
+  }
+
+  private eventBySeq(channel: string, seq: number): StoredEvent | undefined {
+    return toStoredEvent(this.statements.getEventBySeq.get(channel, seq));
   }
 
   listEvents(query: EventQuery): Promise<EventPage> {
@@ -423,15 +493,58 @@ export class SqliteStore implements Store {
     return this.run(() =>
       this.transaction(() => {
         const s = this.statements;
-        let removed = Number(s.pruneAge.run(now.getTime() - policy.maxAgeMs, batchSize).changes);
+        const gone = s.pruneAge.all(now.getTime() - policy.maxAgeMs, batchSize) as { channel: string; seq: number }[];
         for (const { name } of s.channelNames.all() as { name: string }[]) {
-          if (removed >= batchSize) break;
+          if (gone.length >= batchSize) break;
           const excess = Number((s.countChannel.get(name) as { n: number }).n) - policy.maxEventsPerChannel;
-          if (excess > 0) removed += Number(s.pruneOldest.run(name, Math.min(excess, batchSize - removed)).changes);
+          if (excess > 0) gone.push(...(s.pruneOldest.all(name, Math.min(excess, batchSize - gone.length)) as { channel: string; seq: number }[]));
         }
-        return removed;
+        // Delivery state of a removed event goes with it.
+        for (const { channel, seq } of gone) {
+          s.pruneDeliveries.run(channel, seq);
+          s.pruneAttempts.run(channel, seq);
+        }
+        return gone.length;
       }),
     );
+  }
+
+  openConsumer(spec: ConsumerSpec, now: Date): Promise<{ created: boolean }> {
+    return this.run(() => this.transaction(() => this.deliveries.openConsumer(spec, now)));
+  }
+
+  claimDeliveries(request: ClaimRequest): Promise<Delivery[]> {
+    return this.run(() => this.transaction(() => this.deliveries.claim(request)));
+  }
+
+  ackDelivery(outcome: AttemptOutcome): Promise<boolean> {
+    return this.run(() => this.transaction(() => this.deliveries.ack(outcome)));
+  }
+
+  nackDelivery(outcome: AttemptOutcome, retryAt: Date): Promise<NackResult> {
+    return this.run(() =>
+      this.transaction(() => this.deliveries.nack(outcome, retryAt, this.deliveries.maxAttempts(outcome.channel, outcome.consumer))),
+    );
+  }
+
+  releaseSession(session: string, now: Date, reason: string): Promise<number> {
+    return this.run(() => this.transaction(() => this.deliveries.release(session, now, reason)));
+  }
+
+  nextDueAt(channel: string, consumer: string): Promise<Date | null> {
+    return this.run(() => this.deliveries.nextDueAt(channel, consumer));
+  }
+
+  listConsumers(channel: string): Promise<ConsumerInfo[]> {
+    return this.run(() => this.deliveries.listConsumers(channel));
+  }
+
+  deleteConsumer(channel: string, name: string): Promise<boolean> {
+    return this.run(() => this.transaction(() => this.deliveries.deleteConsumer(channel, name)));
+  }
+
+  listAttempts(channel: string, eventId: string): Promise<AttemptRecord[] | undefined> {
+    return this.run(() => this.deliveries.listAttempts(channel, eventId));
   }
 
   ping(): Promise<void> {

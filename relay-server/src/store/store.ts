@@ -91,7 +91,7 @@ export interface RetentionPolicy {
  * same conformance suite. Every method may reject with a `RelayError` coded
  * `RELAY_E_STORE_UNAVAILABLE` or `RELAY_E_STORE_FULL` when the engine fails.
  */
-export interface Store {
+export interface Store extends DeliveryStore {
   /** Engine name for logs and `/readyz`. */
   readonly engine: string;
 
@@ -131,4 +131,119 @@ export interface Store {
   ping(): Promise<void>;
   /** Finishes pending writes and releases the engine. */
   close(): Promise<void>;
+}
+
+/** Where a new consumer starts reading its channel. */
+export type ConsumerStart = { kind: 'now' } | { kind: 'time'; at: Date } | { kind: 'seq'; seq: number };
+
+/** What a session asks for when it subscribes. */
+export interface ConsumerSpec {
+  channel: string;
+  name: string;
+  /** Used only when the consumer is new; an existing consumer resumes where it was. */
+  start: ConsumerStart;
+  /** Event-type globs (`*` any run of characters, `?` one); empty means every type. */
+  filter: readonly string[];
+  /** After this many failed attempts an event is parked as failed; `null` means never. */
+  maxAttempts: number | null;
+}
+
+/** An event handed to a session, with the number of this attempt (1 for the first). */
+export interface Delivery {
+  event: StoredEvent;
+  attempt: number;
+  /** Queued again on request (replay), not by a failure. */
+  replay: boolean;
+}
+
+/** A session's request for events to send. */
+export interface ClaimRequest {
+  channel: string;
+  consumer: string;
+  /** Session id; holds the claimed events until acked, nacked, released or the lease ends. */
+  session: string;
+  /** Most events to claim. */
+  limit: number;
+  /** Only one event of this consumer may be unacknowledged at a time, in sequence order. */
+  ordered: boolean;
+  now: Date;
+  /** How long the session holds an event without answering before it goes to another. */
+  leaseMs: number;
+}
+
+/** The local handler's answer to one attempt, as the client reported it. */
+export interface AttemptOutcome {
+  channel: string;
+  consumer: string;
+  seq: number;
+  attempt: number;
+  session: string;
+  now: Date;
+  latencyMs: number;
+  /** HTTP status from the local handler, when it answered. */
+  status?: number;
+  /** Why the attempt failed without a status (refused, timeout, redirect…). */
+  error?: string;
+}
+
+/** What a negative acknowledgement did. */
+export type NackResult =
+  | { state: 'retry'; nextAttemptAt: Date }
+  | { state: 'failed' }
+  /** The delivery was already settled, or the nack was for an older attempt. */
+  | { state: 'ignored' };
+
+/** One consumer as `GET /api/consumers` shows it. */
+export interface ConsumerInfo {
+  channel: string;
+  name: string;
+  createdAt: Date;
+  filter: string[];
+  maxAttempts: number | null;
+  /** Events waiting for this consumer: in flight, waiting to be retried, or not yet sent. */
+  pending: number;
+  oldestPendingAt: Date | null;
+  lastAckAt: Date | null;
+  /** Events parked after `maxAttempts`. */
+  failed: number;
+}
+
+/** One attempt to deliver an event to a consumer. */
+export interface AttemptRecord {
+  consumer: string;
+  attempt: number;
+  session: string;
+  startedAt: Date;
+  finishedAt: Date | null;
+  status: number | null;
+  latencyMs: number | null;
+  error: string | null;
+  /** `null` while the attempt is in flight. */
+  outcome: 'acked' | 'retry' | 'failed' | 'abandoned' | null;
+}
+
+/** Delivery state kept per consumer: durable subscriptions, leases and the attempt log. */
+export interface DeliveryStore {
+  /** Creates the consumer or updates its filter and max attempts. */
+  openConsumer(spec: ConsumerSpec, now: Date): Promise<{ created: boolean }>;
+  /**
+   * Hands out up to `limit` events for the session: first deliveries due again (retry time
+   * reached, or lease expired), then events after the consumer's position that match its filter.
+   * Each claimed event starts a new attempt, leased to the session.
+   */
+  claimDeliveries(request: ClaimRequest): Promise<Delivery[]>;
+  /** Records a 2xx from the local handler; the event is done for this consumer. False when it already was. */
+  ackDelivery(outcome: AttemptOutcome): Promise<boolean>;
+  /** Records a failed attempt; the event is retried at `retryAt` or parked after max attempts. */
+  nackDelivery(outcome: AttemptOutcome, retryAt: Date): Promise<NackResult>;
+  /** Returns the session's unanswered events to their consumers at once (session closed). */
+  releaseSession(session: string, now: Date, reason: string): Promise<number>;
+  /** Earliest time a retry or a lease expiry of this consumer falls due; null when none. */
+  nextDueAt(channel: string, consumer: string): Promise<Date | null>;
+  /** Consumers of a channel with their counts. */
+  listConsumers(channel: string): Promise<ConsumerInfo[]>;
+  /** Deletes the consumer with its delivery state. False when it did not exist. */
+  deleteConsumer(channel: string, name: string): Promise<boolean>;
+  /** Every attempt to deliver the event, oldest first; undefined when the event does not exist. */
+  listAttempts(channel: string, eventId: string): Promise<AttemptRecord[] | undefined>;
 }

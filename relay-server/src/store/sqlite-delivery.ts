@@ -1,0 +1,263 @@
+import type { SqliteDatabase, SqliteStatement, SqliteValue } from './sqlite-driver.js';
+import type {
+  AttemptOutcome,
+  AttemptRecord,
+  ClaimRequest,
+  ConsumerInfo,
+  ConsumerSpec,
+  Delivery,
+  NackResult,
+  StoredEvent,
+} from './store.js';
+
+/** SQL for "event_type matches one of the globs"; SQLite's GLOB has the same `*` and `?`. */
+export function globClause(filter: readonly string[]): { sql: string; params: string[] } {
+  if (filter.length === 0) return { sql: '1', params: [] };
+  // `[` starts a character class in GLOB; patterns mean it literally.
+  return { sql: `(${filter.map(() => 'event_type GLOB ?').join(' OR ')})`, params: filter.map((p) => p.replaceAll('[', '[[]')) };
+}
+
+interface ConsumerRow {
+  channel: string;
+  name: string;
+  next_seq: number;
+  filter: string;
+  max_attempts: number | null;
+  created_at: number;
+  last_ack_at: number | null;
+}
+
+interface DeliveryRow {
+  seq: number;
+  state: 'inflight' | 'retry' | 'acked' | 'failed';
+  attempts: number;
+  session: string | null;
+  lease_expires_at: number | null;
+  next_attempt_at: number | null;
+  replay: number;
+}
+
+function prepareStatements(db: SqliteDatabase) {
+  const p = (sql: string): SqliteStatement => db.prepare(sql);
+  return {
+    consumer: p('SELECT * FROM consumers WHERE channel = ? AND name = ?'),
+    insertConsumer: p('INSERT INTO consumers (channel, name, next_seq, filter, max_attempts, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
+    updateConsumerSettings: p('UPDATE consumers SET filter = ?, max_attempts = ? WHERE channel = ? AND name = ?'),
+    lastSeq: p('SELECT last_seq FROM channels WHERE name = ?'),
+    firstSeqSince: p('SELECT MIN(seq) AS seq FROM events WHERE channel = ? AND received_at >= ?'),
+    setNextSeq: p('UPDATE consumers SET next_seq = ? WHERE channel = ? AND name = ?'),
+    due: p(
+      `SELECT * FROM deliveries WHERE channel = ? AND consumer = ?
+         AND ((state = 'retry' AND next_attempt_at <= ?) OR (state = 'inflight' AND lease_expires_at <= ?))
+       ORDER BY seq LIMIT ?`,
+    ),
+    firstOpen: p(`SELECT * FROM deliveries WHERE channel = ? AND consumer = ? AND state IN ('inflight', 'retry') ORDER BY seq LIMIT 1`),
+    delivery: p('SELECT * FROM deliveries WHERE channel = ? AND consumer = ? AND seq = ?'),
+    upsertInflight: p(
+      `INSERT INTO deliveries (channel, consumer, seq, state, attempts, session, lease_expires_at, next_attempt_at, replay)
+       VALUES (?, ?, ?, 'inflight', 1, ?, ?, NULL, 0)
+       ON CONFLICT (channel, consumer, seq) DO UPDATE SET
+         state = 'inflight', attempts = attempts + 1, session = excluded.session,
+         lease_expires_at = excluded.lease_expires_at, next_attempt_at = NULL
+       RETURNING attempts, replay`,
+    ),
+    deleteDelivery: p('DELETE FROM deliveries WHERE channel = ? AND consumer = ? AND seq = ?'),
+    insertAttempt: p('INSERT INTO attempts (channel, consumer, seq, attempt, session, started_at) VALUES (?, ?, ?, ?, ?, ?)'),
+    finishAttempt: p(
+      `UPDATE attempts SET finished_at = ?, status = ?, latency_ms = ?, error = ?, outcome = ?
+       WHERE channel = ? AND consumer = ? AND seq = ? AND attempt = ? AND outcome IS NULL`,
+    ),
+    settle: p(`UPDATE deliveries SET state = ?, session = NULL, lease_expires_at = NULL, next_attempt_at = ? WHERE channel = ? AND consumer = ? AND seq = ?`),
+    touchAck: p('UPDATE consumers SET last_ack_at = ? WHERE channel = ? AND name = ?'),
+    sessionInflight: p(`SELECT channel, consumer, seq, attempts FROM deliveries WHERE session = ? AND state = 'inflight'`),
+    nextDue: p(
+      `SELECT MIN(CASE state WHEN 'retry' THEN next_attempt_at ELSE lease_expires_at END) AS at
+       FROM deliveries WHERE channel = ? AND consumer = ? AND state IN ('retry', 'inflight')`,
+    ),
+    consumersOf: p('SELECT * FROM consumers WHERE channel = ? ORDER BY name'),
+    openCount: p(
+      `SELECT COUNT(*) AS n, MIN(e.received_at) AS oldest FROM deliveries d JOIN events e ON e.channel = d.channel AND e.seq = d.seq
+       WHERE d.channel = ? AND d.consumer = ? AND d.state IN ('inflight', 'retry')`,
+    ),
+    failedCount: p(`SELECT COUNT(*) AS n FROM deliveries WHERE channel = ? AND consumer = ? AND state = 'failed'`),
+    deleteConsumer: p('DELETE FROM consumers WHERE channel = ? AND name = ?'),
+    deleteConsumerDeliveries: p('DELETE FROM deliveries WHERE channel = ? AND consumer = ?'),
+    deleteConsumerAttempts: p('DELETE FROM attempts WHERE channel = ? AND consumer = ?'),
+    eventSeq: p('SELECT seq FROM events WHERE channel = ? AND event_id = ?'),
+    attemptsOf: p('SELECT * FROM attempts WHERE channel = ? AND seq = ? ORDER BY started_at, id'),
+  };
+}
+
+/**
+ * The delivery half of the SQLite store: consumers, leases and attempts. Every method runs inside
+ * a transaction opened by the caller, so a claim can never hand one event to two sessions.
+ */
+export class SqliteDeliveries {
+  private readonly s: ReturnType<typeof prepareStatements>;
+
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly loadEvent: (channel: string, seq: number) => StoredEvent | undefined,
+  ) {
+    this.s = prepareStatements(db);
+  }
+
+  openConsumer(spec: ConsumerSpec, now: Date): { created: boolean } {
+    const filter = JSON.stringify(spec.filter);
+    if (this.s.consumer.get(spec.channel, spec.name)) {
+      this.s.updateConsumerSettings.run(filter, spec.maxAttempts, spec.channel, spec.name);
+      return { created: false };
+    }
+    const last = Number((this.s.lastSeq.get(spec.channel) as { last_seq: number } | undefined)?.last_seq ?? 0);
+    let nextSeq = last + 1;
+    if (spec.start.kind === 'seq') nextSeq = Math.max(1, spec.start.seq);
+    if (spec.start.kind === 'time') {
+      const first = (this.s.firstSeqSince.get(spec.channel, spec.start.at.getTime()) as { seq: number | null }).seq;
+      nextSeq = first === null ? last + 1 : Number(first);
+    }
+    this.s.insertConsumer.run(spec.channel, spec.name, nextSeq, filter, spec.maxAttempts, now.getTime());
+    return { created: true };
+  }
+
+  claim(request: ClaimRequest): Delivery[] {
+    const { channel, consumer, now, limit } = request;
+    const row = this.s.consumer.get(channel, consumer) as ConsumerRow | undefined;
+    if (!row || limit <= 0) return [];
+    const t = now.getTime();
+    const candidates: { seq: number; previous: DeliveryRow | undefined }[] = [];
+    if (request.ordered) {
+      const open = this.s.firstOpen.get(channel, consumer) as DeliveryRow | undefined;
+      if (open) {
+        const due = (open.state === 'retry' && (open.next_attempt_at ?? 0) <= t) || (open.state === 'inflight' && (open.lease_expires_at ?? 0) <= t);
+        if (due) candidates.push({ seq: Number(open.seq), previous: open });
+      } else {
+        candidates.push(...this.takeNew(row, 1));
+      }
+    } else {
+      for (const due of this.s.due.all(channel, consumer, t, t, limit) as DeliveryRow[]) candidates.push({ seq: Number(due.seq), previous: due });
+      if (candidates.length < limit) candidates.push(...this.takeNew(row, limit - candidates.length));
+    }
+
+    const deliveries: Delivery[] = [];
+    for (const { seq, previous } of candidates) {
+      const event = this.loadEvent(channel, seq);
+      if (!event) {
+        // Retention removed the event; its delivery state goes with it.
+        this.s.deleteDelivery.run(channel, consumer, seq);
+        continue;
+      }
+      if (previous?.state === 'inflight') {
+        this.s.finishAttempt.run(t, null, null, 'no ack before the lease ended', 'abandoned', channel, consumer, seq, previous.attempts);
+      }
+      const claimed = this.s.upsertInflight.get(channel, consumer, seq, request.session, t + request.leaseMs) as { attempts: number; replay: number };
+      const attempt = Number(claimed.attempts);
+      this.s.insertAttempt.run(channel, consumer, seq, attempt, request.session, t);
+      deliveries.push({ event, attempt, replay: claimed.replay === 1 });
+    }
+    return deliveries;
+  }
+
+  /** Takes the next events after the consumer's position that match its filter, and moves the position past them. */
+  private takeNew(row: ConsumerRow, limit: number): { seq: number; previous: undefined }[] {
+    const glob = globClause(JSON.parse(row.filter) as string[]);
+    const params: SqliteValue[] = [row.channel, row.next_seq, ...glob.params, limit];
+    const seqs = (this.db.prepare(`SELECT seq FROM events WHERE channel = ? AND seq >= ? AND ${glob.sql} ORDER BY seq LIMIT ?`).all(...params) as { seq: number }[]).map((r) => Number(r.seq));
+    // Fewer matches than asked for means every event up to the channel's last seq was looked at.
+    const last = Number((this.s.lastSeq.get(row.channel) as { last_seq: number } | undefined)?.last_seq ?? 0);
+    const nextSeq = seqs.length === limit ? (seqs[seqs.length - 1] ?? 0) + 1 : Math.max(Number(row.next_seq), last + 1);
+    if (nextSeq !== Number(row.next_seq)) this.s.setNextSeq.run(nextSeq, row.channel, row.name);
+    return seqs.map((seq) => ({ seq, previous: undefined }));
+  }
+
+  ack(o: AttemptOutcome): boolean {
+    const t = o.now.getTime();
+    this.s.finishAttempt.run(t, o.status ?? null, o.latencyMs, null, 'acked', o.channel, o.consumer, o.seq, o.attempt);
+    const d = this.s.delivery.get(o.channel, o.consumer, o.seq) as DeliveryRow | undefined;
+    if (!d || d.state === 'acked') return false;
+    // The handler answered 2xx: the event is delivered, even if this ack is late for its lease.
+    this.s.settle.run('acked', null, o.channel, o.consumer, o.seq);
+    this.s.touchAck.run(t, o.channel, o.consumer);
+    return true;
+  }
+
+  nack(o: AttemptOutcome, retryAt: Date, maxAttempts: number | null): NackResult {
+    const t = o.now.getTime();
+    const d = this.s.delivery.get(o.channel, o.consumer, o.seq) as DeliveryRow | undefined;
+    const current = d !== undefined && d.state === 'inflight' && Number(d.attempts) === o.attempt;
+    const failed = current && maxAttempts !== null && o.attempt >= maxAttempts;
+    this.s.finishAttempt.run(t, o.status ?? null, o.latencyMs, o.error ?? null, failed ? 'failed' : 'retry', o.channel, o.consumer, o.seq, o.attempt);
+    if (!current) return { state: 'ignored' };
+    if (failed) {
+      this.s.settle.run('failed', null, o.channel, o.consumer, o.seq);
+      return { state: 'failed' };
+    }
+    this.s.settle.run('retry', retryAt.getTime(), o.channel, o.consumer, o.seq);
+    return { state: 'retry', nextAttemptAt: retryAt };
+  }
+
+  maxAttempts(channel: string, consumer: string): number | null {
+    const row = this.s.consumer.get(channel, consumer) as ConsumerRow | undefined;
+    return row?.max_attempts ?? null;
+  }
+
+  release(session: string, now: Date, reason: string): number {
+    const t = now.getTime();
+    const held = this.s.sessionInflight.all(session) as { channel: string; consumer: string; seq: number; attempts: number }[];
+    for (const d of held) {
+      this.s.finishAttempt.run(t, null, null, reason, 'abandoned', d.channel, d.consumer, d.seq, d.attempts);
+      this.s.settle.run('retry', t, d.channel, d.consumer, d.seq);
+    }
+    return held.length;
+  }
+
+  nextDueAt(channel: string, consumer: string): Date | null {
+    const at = (this.s.nextDue.get(channel, consumer) as { at: number | null }).at;
+    return at === null ? null : new Date(Number(at));
+  }
+
+  listConsumers(channel: string): ConsumerInfo[] {
+    return (this.s.consumersOf.all(channel) as ConsumerRow[]).map((row) => {
+      const filter = JSON.parse(row.filter) as string[];
+      const open = this.s.openCount.get(channel, row.name) as { n: number; oldest: number | null };
+      const glob = globClause(filter);
+      const unsent = this.db
+        .prepare(`SELECT COUNT(*) AS n, MIN(received_at) AS oldest FROM events WHERE channel = ? AND seq >= ? AND ${glob.sql}`)
+        .get(channel, row.next_seq, ...glob.params) as { n: number; oldest: number | null };
+      const oldest = [open.oldest, unsent.oldest].filter((v): v is number => v !== null).map(Number);
+      return {
+        channel,
+        name: row.name,
+        createdAt: new Date(Number(row.created_at)),
+        filter,
+        maxAttempts: row.max_attempts === null ? null : Number(row.max_attempts),
+        pending: Number(open.n) + Number(unsent.n),
+        oldestPendingAt: oldest.length ? new Date(Math.min(...oldest)) : null,
+        lastAckAt: row.last_ack_at === null ? null : new Date(Number(row.last_ack_at)),
+        failed: Number((this.s.failedCount.get(channel, row.name) as { n: number }).n),
+      };
+    });
+  }
+
+  deleteConsumer(channel: string, name: string): boolean {
+    this.s.deleteConsumerDeliveries.run(channel, name);
+    this.s.deleteConsumerAttempts.run(channel, name);
+    return Number(this.s.deleteConsumer.run(channel, name).changes) > 0;
+  }
+
+  listAttempts(channel: string, eventId: string): AttemptRecord[] | undefined {
+    const event = this.s.eventSeq.get(channel, eventId) as { seq: number } | undefined;
+    if (!event) return undefined;
+    type Row = { consumer: string; attempt: number; session: string; started_at: number; finished_at: number | null; status: number | null; latency_ms: number | null; error: string | null; outcome: AttemptRecord['outcome'] };
+    return (this.s.attemptsOf.all(channel, event.seq) as Row[]).map((r) => ({
+      consumer: r.consumer,
+      attempt: Number(r.attempt),
+      session: r.session,
+      startedAt: new Date(Number(r.started_at)),
+      finishedAt: r.finished_at === null ? null : new Date(Number(r.finished_at)),
+      status: r.status === null ? null : Number(r.status),
+      latencyMs: r.latency_ms === null ? null : Number(r.latency_ms),
+      error: r.error,
+      outcome: r.outcome,
+    }));
+  }
+}

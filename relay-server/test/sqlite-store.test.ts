@@ -1,0 +1,344 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RelayError } from '../src/errors.js';
+import { betterSqliteDriver } from '../src/store/sqlite-better.js';
+import type { SqliteDatabase, SqliteDriver } from '../src/store/sqlite-driver.js';
+import { SqliteStore } from '../src/store/sqlite-store.js';
+import type { NewEvent, TokenRecord } from '../src/store/store.js';
+import { tempDir, tempSqliteStore } from './harness.js';
+import { describeStoreConformance, expectRelayError, hex, newEvent, plainChannel, rejectionOf, seqOf, T0 } from './store-conformance.js';
+
+describeStoreConformance('sqlite', async () => {
+  const { store, remove } = tempSqliteStore();
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      remove();
+    },
+  };
+});
+
+// Disposers of the current test, run newest first so connections close before their directory goes.
+const disposers: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (disposers.length > 0) await disposers.pop()?.();
+});
+
+/** A store in a fresh temp dir, closed and removed after the test. */
+function openTemp(options: { maxBytes?: number } = {}): ReturnType<typeof tempSqliteStore> {
+  const opened = tempSqliteStore(options);
+  disposers.push(opened.remove, () => opened.store.close());
+  return opened;
+}
+
+/** Another store on the same file, as an admin CLI process opens it; closed after the test. */
+function openAgain(path: string, options: { maxBytes?: number } = {}): SqliteStore {
+  const store = new SqliteStore({ path, driver: betterSqliteDriver, ...options });
+  disposers.push(() => store.close());
+  return store;
+}
+
+/** A plain better-sqlite3 connection to the file, for looking at it from outside the store. */
+function peer(path: string): Database.Database {
+  const db = new Database(path);
+  disposers.push(() => {
+    db.close();
+  });
+  return db;
+}
+
+/** The real driver, keeping hold of the connections it opens so a test can ask them per-connection pragmas. */
+function recordingDriver(): { driver: SqliteDriver; connections: SqliteDatabase[] } {
+  const connections: SqliteDatabase[] = [];
+  const driver: SqliteDriver = {
+    name: betterSqliteDriver.name,
+    open(path: string): SqliteDatabase {
+      const db = betterSqliteDriver.open(path);
+      connections.push(db);
+      return db;
+    },
+    errorKind: (error: unknown) => betterSqliteDriver.errorKind(error),
+  };
+  return { driver, connections };
+}
+
+/** The single value a one-column pragma row holds. */
+function pragmaValue(row: unknown): unknown {
+  if (typeof row !== 'object' || row === null) throw new Error(`not a pragma row: ${String(row)}`);
+  const values = Object.values(row);
+  if (values.length !== 1) throw new Error(`expected one column, got ${JSON.stringify(row)}`);
+  return values[0];
+}
+
+function token(name: string): TokenRecord {
+  return {
+    name,
+    hash: createHash('sha256').update(`token-of-${name}`).digest('hex'),
+    role: 'developer',
+    channels: ['sales'],
+    createdAt: new Date(T0),
+  };
+}
+
+/** `count` events with random bodies of `bytes` each. */
+function bigEvents(prefix: string, count: number, bytes: number): NewEvent[] {
+  return Array.from({ length: count }, (_, i) => newEvent('sales', `${prefix}-${i}`, { body: new Uint8Array(randomBytes(bytes)) }));
+}
+
+describe('SqliteStore', () => {
+  describe('durability settings', () => {
+    it('keeps the file in WAL mode', async () => {
+      const { store, path } = openTemp();
+      await store.createChannel(plainChannel('sales'));
+      expect(peer(path).pragma('journal_mode', { simple: true })).toBe('wal');
+    });
+
+    it('runs its own connection with synchronous=FULL and a busy timeout', () => {
+      // synchronous is per connection, so it is read on the store's connection itself. This
+      // better-sqlite3 build defaults WAL connections to NORMAL, which loses commits on power failure.
+      const dir = tempDir();
+      disposers.push(dir.remove);
+      const { driver, connections } = recordingDriver();
+      const store = new SqliteStore({ path: join(dir.path, 'relay.db'), driver });
+      disposers.push(() => store.close());
+      expect(connections).toHaveLength(1);
+      const connection = connections[0];
+      if (connection === undefined) throw new Error('the store opened no connection');
+      const FULL = 2;
+      expect(pragmaValue(connection.prepare('PRAGMA synchronous').get())).toBe(FULL);
+      expect(pragmaValue(connection.prepare('PRAGMA journal_mode').get())).toBe('wal');
+      expect(pragmaValue(connection.prepare('PRAGMA busy_timeout').get())).toBe(5000);
+    });
+
+    it('keeps synchronous=FULL when it reopens a file that is already in WAL mode', async () => {
+      const { store, path } = openTemp();
+      await store.close();
+      const { driver, connections } = recordingDriver();
+      const reopened = new SqliteStore({ path, driver });
+      disposers.push(() => reopened.close());
+      const connection = connections[0];
+      if (connection === undefined) throw new Error('the store opened no connection');
+      expect(pragmaValue(connection.prepare('PRAGMA synchronous').get())).toBe(2);
+    });
+  });
+
+  describe('restart', () => {
+    it('gives back channels, tokens, meta and exact events after close and reopen', async () => {
+      const { store, path } = openTemp();
+      const channel = plainChannel('sales');
+      await store.createChannel(channel);
+      await store.createToken(token('asha'));
+      await store.setMeta('relay_id', 'relay-123');
+      const events = [
+        newEvent('sales', 'all-bytes', {
+          body: Uint8Array.from({ length: 256 }, (_, i) => i),
+          headers: [
+            ['X-Dup', 'a'],
+            ['x-dup', 'b'],
+          ],
+          receivedAt: new Date(T0 + 7),
+          synthetic: true,
+        }),
+        newEvent('sales', 'empty', { body: new Uint8Array(0), sourceIp: '2001:db8::1' }),
+        newEvent('sales', 'bad-utf8', { body: Uint8Array.from([0xff, 0xc0, 0xaf, 0xed, 0xa0, 0x80]) }),
+      ];
+      for (const e of events) seqOf(await store.appendEvent(e));
+      await store.close();
+
+      const reopened = openAgain(path);
+      expect(await reopened.getChannel('sales')).toEqual(channel);
+      expect(await reopened.findTokenByHash(token('asha').hash)).toEqual(token('asha'));
+      expect(await reopened.getMeta('relay_id')).toBe('relay-123');
+      for (const [i, e] of events.entries()) {
+        const stored = await reopened.getEvent('sales', e.eventId);
+        expect(stored, e.eventId).toMatchObject({ seq: i + 1, receivedAt: e.receivedAt, sourceIp: e.sourceIp, synthetic: e.synthetic, headers: e.headers });
+        expect(hex(stored?.body ?? Uint8Array.from([0xde, 0xad])), e.eventId).toBe(hex(e.body));
+      }
+      // MyOperator retries across a relay restart: the retry is still recognised.
+      expect(await reopened.appendEvent(newEvent('sales', 'all-bytes'))).toEqual({ ok: true, seq: 1, duplicate: true });
+      expect(seqOf(await reopened.appendEvent(newEvent('sales', 'after-restart')))).toBe(4);
+    });
+
+    it('has written the appends that were pending when close() was called', async () => {
+      const { store, path } = openTemp();
+      await store.createChannel(plainChannel('sales'));
+      const events = bigEvents('pending', 20, 100);
+      const pending = events.map((e) => store.appendEvent(e));
+      await store.close();
+      expect((await Promise.all(pending)).map(seqOf).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+
+      const reopened = openAgain(path);
+      for (const e of events) expect(hex((await reopened.getEvent('sales', e.eventId))?.body ?? new Uint8Array()), e.eventId).toBe(hex(e.body));
+    });
+
+    it('refuses a file written by a newer schema and leaves it untouched', async () => {
+      const { store, path } = openTemp();
+      await store.setMeta('schema_version', '99');
+      await store.close();
+      const refusal = (() => {
+        try {
+          openAgain(path);
+          return undefined;
+        } catch (error) {
+          return error;
+        }
+      })();
+      expect(refusal).toBeInstanceOf(RelayError);
+      if (refusal instanceof RelayError) expect(refusal.code).toBe('RELAY_E_STORE_VERSION');
+      expect(pragmaValue(peer(path).prepare("SELECT value FROM meta WHERE key = 'schema_version'").get())).toBe('99');
+    });
+  });
+
+  describe('a second connection (admin CLI)', () => {
+    it('adds, changes and removes channels that the running store sees without reopening', async () => {
+      const { store: server, path } = openTemp();
+      const admin = openAgain(path);
+      expect(await server.appendEvent(newEvent('sales', 'early'))).toEqual({ ok: false, reason: 'unknown-channel' });
+
+      const channel = plainChannel('sales');
+      await admin.createChannel(channel);
+      expect(await server.getChannel('sales')).toEqual(channel);
+      expect((await server.listChannels()).map((c) => c.name)).toEqual(['sales']);
+      expect(await server.appendEvent(newEvent('sales', 'e1'))).toEqual({ ok: true, seq: 1, duplicate: false });
+      expect((await admin.getEvent('sales', 'e1'))?.seq).toBe(1);
+
+      const updated = { ...channel, maxBodyBytes: 4096 };
+      await admin.updateChannel(updated);
+      expect(await server.getChannel('sales')).toEqual(updated);
+
+      await admin.createToken(token('asha'));
+      expect(await server.findTokenByHash(token('asha').hash)).toEqual(token('asha'));
+
+      expect(await admin.removeChannel('sales')).toBe(true);
+      expect(await server.getChannel('sales')).toBeUndefined();
+      expect(await server.appendEvent(newEvent('sales', 'e2'))).toEqual({ ok: false, reason: 'unknown-channel' });
+      expect(await server.getEvent('sales', 'e1')).toBeUndefined();
+    });
+
+    it('interleaves its writes with the store\'s batches without losing or renumbering events', async () => {
+      const { store: server, path } = openTemp();
+      const admin = openAgain(path);
+      await admin.createChannel(plainChannel('sales'));
+      const first = bigEvents('a', 50, 64).map((e) => server.appendEvent(e));
+      await admin.createChannel(plainChannel('ops'));
+      const second = bigEvents('b', 50, 64).map((e) => server.appendEvent(e));
+      const seqs = (await Promise.all([...first, ...second])).map(seqOf);
+      expect(seqs.sort((a, b) => a - b)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+      expect(await admin.channelStats('sales')).toMatchObject({ events: 100, lastSeq: 100 });
+      expect(await server.getChannel('ops')).toBeDefined();
+    });
+  });
+
+  describe('maxBytes', () => {
+    // Room for the schema plus a dozen 8 KiB events, so the tests do not depend on the schema's size.
+    const MAX = 256 * 1024;
+
+    it('opens and stores events under a cap smaller than the schema itself', async () => {
+      // The cap limits events, never start-up: the schema always fits.
+      const { store } = openTemp({ maxBytes: 4 * 1024 });
+      await store.createChannel(plainChannel('sales'));
+      const event = newEvent('sales', 'small', { body: new Uint8Array(randomBytes(1024)) });
+      expect(await store.appendEvent(event)).toEqual({ ok: true, seq: 1, duplicate: false });
+      expect(hex((await store.getEvent('sales', 'small'))?.body ?? new Uint8Array())).toBe(hex(event.body));
+    });
+
+    it('refuses with RELAY_E_STORE_FULL once full, stores nothing of the refused event and keeps the rest intact', async () => {
+      const { store, path } = openTemp({ maxBytes: MAX });
+      await store.createChannel(plainChannel('sales'));
+      const accepted: NewEvent[] = [];
+      let refused: { event: NewEvent; error: unknown } | undefined;
+      for (const event of bigEvents('big', 64, 8 * 1024)) {
+        const outcome = await store.appendEvent(event).then(
+          (result) => ({ result }),
+          (error: unknown) => ({ error }),
+        );
+        if ('error' in outcome) {
+          refused = { event, error: outcome.error };
+          break;
+        }
+        seqOf(outcome.result);
+        accepted.push(event);
+      }
+      if (refused === undefined) throw new Error(`64 appends of 8 KiB all fit under maxBytes ${MAX}`);
+      expect(accepted.length).toBeGreaterThan(1);
+      expect(refused.error).toBeInstanceOf(RelayError);
+      if (refused.error instanceof RelayError) expect(refused.error.code).toBe('RELAY_E_STORE_FULL');
+      expect(accepted.length).toBeGreaterThan(0);
+
+      expect(await store.getEvent('sales', refused.event.eventId)).toBeUndefined();
+      for (const e of accepted) expect(hex((await store.getEvent('sales', e.eventId))?.body ?? new Uint8Array()), e.eventId).toBe(hex(e.body));
+      // The refused append consumed no seq: the counter rolled back with it.
+      expect(await store.channelStats('sales')).toMatchObject({ events: accepted.length, lastSeq: accepted.length });
+      await expect(store.ping()).resolves.toBeUndefined();
+      // Small writes that fit still work; the store did not wedge.
+      await store.setMeta('still', 'writable');
+
+      const outside = peer(path);
+      expect(outside.pragma('integrity_check', { simple: true })).toBe('ok');
+      expect(pragmaValue(outside.prepare('SELECT COUNT(*) FROM events').get())).toBe(accepted.length);
+      expect(pragmaValue(outside.prepare('PRAGMA page_count').get())).toBeLessThanOrEqual(MAX / 4096);
+    });
+
+    it('accepts events again after pruning freed space, continuing the seq', async () => {
+      const { store } = openTemp({ maxBytes: MAX });
+      await store.createChannel(plainChannel('sales'));
+      let stored = 0;
+      for (const event of bigEvents('fill', 64, 8 * 1024)) {
+        const error = await store.appendEvent(event).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        if (error !== undefined) break;
+        stored++;
+      }
+      await expectRelayError(store.appendEvent(newEvent('sales', 'more', { body: new Uint8Array(randomBytes(8 * 1024)) })), 'RELAY_E_STORE_FULL');
+      expect(await store.prune({ maxAgeMs: 365 * 24 * 3600_000, maxEventsPerChannel: 1 }, new Date(T0), 1000)).toBe(stored - 1);
+      const again = newEvent('sales', 'again', { body: new Uint8Array(randomBytes(8 * 1024)) });
+      expect(await store.appendEvent(again)).toEqual({ ok: true, seq: stored + 1, duplicate: false });
+      expect(hex((await store.getEvent('sales', again.eventId))?.body ?? new Uint8Array())).toBe(hex(again.body));
+    });
+
+    it('under concurrent load, stores every append that resolved and none that was refused', async () => {
+      const { store, path } = openTemp({ maxBytes: MAX });
+      await store.createChannel(plainChannel('sales'));
+      const events = bigEvents('load', 80, 6 * 1024);
+      // Waves of concurrent appends, so several group-commit batches meet the limit at different points.
+      const outcomes: PromiseSettledResult<unknown>[] = [];
+      for (let wave = 0; wave < 8; wave++) {
+        outcomes.push(...(await Promise.allSettled(events.slice(wave * 10, wave * 10 + 10).map((e) => store.appendEvent(e)))));
+      }
+      let refusedCount = 0;
+      for (const [i, outcome] of outcomes.entries()) {
+        const event = events[i];
+        if (event === undefined) throw new Error('outcome without event');
+        const stored = await store.getEvent('sales', event.eventId);
+        if (outcome.status === 'fulfilled') {
+          expect(hex(stored?.body ?? new Uint8Array()), event.eventId).toBe(hex(event.body));
+        } else {
+          refusedCount++;
+          expect(outcome.reason).toBeInstanceOf(RelayError);
+          if (outcome.reason instanceof RelayError) expect(outcome.reason.code).toBe('RELAY_E_STORE_FULL');
+          expect(stored, event.eventId).toBeUndefined();
+        }
+      }
+      expect(refusedCount).toBeGreaterThan(0);
+      const stats = await store.channelStats('sales');
+      expect(stats.events).toBe(outcomes.length - refusedCount);
+      expect(stats.lastSeq).toBe(stats.events);
+      expect(peer(path).pragma('integrity_check', { simple: true })).toBe('ok');
+    });
+  });
+
+  it('rejects reads after close() with RELAY_E_STORE_UNAVAILABLE', async () => {
+    const { store } = openTemp();
+    await store.close();
+    for (const call of [store.getMeta('x'), store.listChannels(), store.listEvents({ visibleChannels: null, limit: 1 })]) {
+      const error = await rejectionOf(call);
+      expect(error).toBeInstanceOf(RelayError);
+      if (error instanceof RelayError) expect(error.code).toBe('RELAY_E_STORE_UNAVAILABLE');
+    }
+  });
+});
