@@ -100,7 +100,7 @@ export async function startRelay(config: ServerConfigInput = {}, options: { rete
       const res = await fetch(`${url}/hooks/${channel}${query}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...headers },
-        body,
+        body: typeof body === 'string' ? body : new Uint8Array(body),
       });
       const text = await res.text();
       return { status: res.status, json: (text ? JSON.parse(text) : {}) as IngestReply };
