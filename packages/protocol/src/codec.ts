@@ -199,6 +199,7 @@ const SCHEMAS: Schemas = {
       since: optional(text(64)),
       window: optional(integer(1, MAX_WINDOW)),
       ordered: optional(boolean),
+      maxAttempts: optional(integer(1, 1000)),
     },
   },
   ack: {

@@ -138,19 +138,13 @@ export const PROTOCOL_ERRORS = {
     closeCode: null,
     reconnect: false,
     message:
-      'The subscription id is not active on this connection (never subscribed, unsubscribed or replaced). Use the sub from the subscribed reply of this connection.',
+      'The subscription id is not active on this connection (never subscribed, or unsubscribed). Use the sub from the subscribed reply of this connection.',
   },
   RELAY_E_WS_NOT_IN_FLIGHT: {
     closeCode: null,
     reconnect: false,
     message:
       'The ack or nack names an event that is not awaiting an answer on this subscription (already answered or never delivered here). The answer was ignored.',
-  },
-  RELAY_E_WS_SUBSCRIPTION_REPLACED: {
-    closeCode: null,
-    reconnect: false,
-    message:
-      'Another subscription took over this channel and consumer, so this one ended. If that was not you, give each client its own --consumer name.',
   },
 } as const satisfies Record<string, ProtocolErrorSpec>;
 

@@ -109,6 +109,8 @@ export interface SubscribeMessage {
   window?: number;
   /** Deliver strictly in sequence order, one at a time (window 1). Default false. */
   ordered?: boolean;
+  /** Park an event as failed for this consumer after this many failed attempts, 1-1000. Default: no limit. */
+  maxAttempts?: number;
 }
 
 /** The local handler answered an event with a 2xx; the event is done for this consumer. */
@@ -234,7 +236,7 @@ export interface EventMessage {
   body: string;
   /** Whether the relay made the event itself (e.g. a test event) instead of MyOperator. */
   synthetic: boolean;
-  /** Whether this consumer had already acknowledged the event (delivered again because of `since`). */
+  /** Whether the event was queued again on request (a replay), not because an attempt failed. */
   replay: boolean;
 }
 

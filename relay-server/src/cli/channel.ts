@@ -2,7 +2,7 @@ import { applyChannelSettings, rotateSecret, type ChannelSettings } from '../cha
 import { viewChannel, type Channel } from '../channel.js';
 import { RelayError } from '../errors.js';
 import type { Store } from '../store/store.js';
-import { json, line, table } from './output.js';
+import { json, line, table } from '@myop-relay/cli-support';
 
 function describeVerification(channel: Channel): string {
   const v = channel.verification;

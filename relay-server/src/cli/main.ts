@@ -1,4 +1,4 @@
-import yargs, { type ArgumentsCamelCase, type Argv } from 'yargs';
+import yargs, { type ArgumentsCamelCase, type Argv, type MiddlewareFunction } from 'yargs';
 import type { ChannelSettings } from '../channel-settings.js';
 import { resolveServerConfig } from '../config.js';
 import { RelayError } from '../errors.js';
@@ -6,7 +6,7 @@ import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { channelCommands } from './channel.js';
 import { channelOptions, readConfigFile, serverOptions, storeOptions } from './options.js';
-import { line } from './output.js';
+import { UsageError, assertKnownFlags, line, type KnownOptions } from '@myop-relay/cli-support';
 import type { CliRuntime } from './runtime.js';
 import { runStart } from './start.js';
 import { tokenCommands } from './token.js';
@@ -52,9 +52,12 @@ function channelCommand(y: Argv, runtime: CliRuntime): Argv {
       (c) =>
         channelOptions(c.positional('name', { type: 'string', demandOption: true }).option('json', jsonOption))
           .example('$0 channel add sales', 'HMAC channel with a generated secret')
-          .example('$0 channel add support --verify basic --basic myop:s3cret-pass', 'Basic auth')
-          .example('$0 channel add crm --verify apikey --api-key-header x-webhook-token --api-key <key>', 'API key in a header')
-          .example('$0 channel add lab --verify none --allow-ip 103.21.77.0/24', 'No credentials, MyOperator\'s IP range only'),
+          .example('$0 channel add sup --verify basic --basic u:pw', 'Basic auth')
+          .epilogue(
+            'More examples:\n' +
+              '  relay-server channel add crm --verify apikey --api-key-header x-webhook-token --api-key <key>\n' +
+              '  relay-server channel add lab --verify none --allow-ip 103.21.77.0/24',
+          ),
       (a) => withStore(a, runtime, (s) => channelCommands.add(s, out, a.name, settingsFrom(a), a.json)),
     )
     .command(
@@ -63,7 +66,7 @@ function channelCommand(y: Argv, runtime: CliRuntime): Argv {
       (c) =>
         channelOptions(c.positional('name', { type: 'string', demandOption: true }).option('json', jsonOption))
           .example('$0 channel update myoperator --max-body 2MiB', 'Raise the body limit')
-          .example('$0 channel update myoperator --secret <s1> --secret <s2>', 'Replace the active HMAC secrets'),
+          .example('$0 channel update x --secret <s1> --secret <s2>', 'Replace the HMAC secrets'),
       (a) => withStore(a, runtime, (s) => channelCommands.update(s, out, a.name, settingsFrom(a), a.json)),
     )
     .command(
@@ -111,7 +114,7 @@ function tokenCommand(y: Argv, runtime: CliRuntime): Argv {
           .option('role', { choices: ['admin', 'developer'] as const, default: 'developer' as const, describe: 'admin sees every channel' })
           .option('channels', { type: 'string', describe: 'Comma-separated channels a developer token may read (default: all)' })
           .option('json', jsonOption)
-          .example('$0 token create --name asha --channels myoperator', 'Developer token for one channel')
+          .example('$0 token create --name asha --channels myoperator', 'Token for one channel')
           .example('$0 token create --name ops --role admin --json', ''),
       (a) =>
         withStore(a, runtime, (s) =>
@@ -142,11 +145,21 @@ function tokenCommand(y: Argv, runtime: CliRuntime): Argv {
     .demandCommand(1, 'Name a token command: create, list or revoke.');
 }
 
+/**
+ * Middleware refusing unknown flags of the command being run. yargs passes the command's own
+ * instance as the second argument, which its type declarations leave out.
+ */
+function checkFlags(argv: readonly string[]): MiddlewareFunction {
+  const check = (_args: unknown, y: { getOptions(): unknown }): void => assertKnownFlags(argv, y.getOptions() as KnownOptions);
+  return check as unknown as MiddlewareFunction;
+}
+
 /** Parses `argv` (without the node and script entries) and runs the command. Sets `process.exitCode` on failure. */
 export async function runCli(argv: string[], runtime: CliRuntime): Promise<void> {
   const parser = yargs(argv)
     .scriptName('relay-server')
-    .usage('$0 <command> [options]\n\nReceives MyOperator webhooks, verifies them, stores the exact bytes and serves them to relay-client.')
+    .usage('$0 <command> [options]')
+    .epilogue('Receives MyOperator webhooks, verifies them, stores the exact bytes and serves them to relay-client.\nDocs: docs/configuration.md, docs/deployment.md, docs/errors.md')
     .env('RELAY')
     .config('config', 'JSON file with any of the long options as keys', readConfigFile)
     .command(
@@ -155,24 +168,27 @@ export async function runCli(argv: string[], runtime: CliRuntime): Promise<void>
       (y) =>
         serverOptions(y)
           .example('$0 start', 'Listen on :8080 with the store in ./.relay')
-          .example('$0 start --public-url https://relay.example.com --trust-proxy 127.0.0.1', 'Behind a reverse proxy')
+          .example('$0 start --public-url https://relay.example.com', 'Behind a reverse proxy')
           .example('RELAY_PORT=9000 $0 start --config relay.json', 'Settings from the environment and a file'),
       (a) => runStart(a, runtime),
     )
     .command('channel', 'Manage channels (MyOperator webhooks)', (y) => storeOptions(channelCommand(y, runtime)))
     .command('token', 'Manage API and WebSocket tokens', (y) => storeOptions(tokenCommand(y, runtime)))
     .demandCommand(1, 'Name a command: start, channel or token.')
-    .strict()
+    // yargs' own strict mode would also refuse RELAY_* variables and config keys meant for other
+    // commands; only the typed command line is checked.
+    .strictCommands()
+    .middleware(checkFlags(argv), true)
     .help()
     .alias('help', 'h')
     .version(false)
-    .wrap(Math.min(110, (runtime.stdout as { columns?: number }).columns ?? 100))
+    .wrap(Math.min(120, (runtime.stdout as { columns?: number }).columns ?? 120))
     .exitProcess(false)
     .fail((message: string | undefined, error: Error | undefined, y: Argv) => {
-      if (error) throw error;
+      if (error && !(error instanceof UsageError)) throw error;
       y.showHelp((text: string) => line(runtime.stderr, text));
       line(runtime.stderr, '');
-      line(runtime.stderr, message ?? 'invalid command line');
+      line(runtime.stderr, error?.message ?? message ?? 'invalid command line');
       process.exitCode = 2;
     });
   try {
@@ -181,6 +197,11 @@ export async function runCli(argv: string[], runtime: CliRuntime): Promise<void>
     if (error instanceof RelayError) {
       line(runtime.stderr, `error ${error.code}: ${error.message}`);
       process.exitCode = 1;
+      return;
+    }
+    if (error instanceof UsageError) {
+      line(runtime.stderr, `${error.message}. See \`relay-server ${argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')} --help\`.`);
+      process.exitCode = 2;
       return;
     }
     throw error;

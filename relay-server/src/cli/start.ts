@@ -3,7 +3,7 @@ import { bootstrapStore, type FirstStart } from '../bootstrap.js';
 import { resolveServerConfig, type ServerConfig, type ServerConfigInput } from '../config.js';
 import { buildServer } from '../server.js';
 import { openStore, sqlitePath } from '../store/open.js';
-import { line } from './output.js';
+import { line } from '@myop-relay/cli-support';
 import type { CliRuntime } from './runtime.js';
 
 function derivedPublicUrl(config: ServerConfig, port: number): string {
@@ -45,7 +45,9 @@ export async function runStart(input: ServerConfigInput, runtime: CliRuntime): P
   const publicUrl = config.publicUrl ?? derivedPublicUrl(config, port);
   if (first) printFirstStart(runtime.stdout, publicUrl, first);
   const channels = (await store.listChannels()).map((c) => c.name);
-  app.log.info({ url: publicUrl, port, store: sqlitePath(config.dataDir), channels }, `relay-server ready: webhooks go to ${publicUrl}/hooks/<channel>`);
+  // Printed whatever the log level, so scripts and people always learn the port (e.g. with --port 0).
+  line(runtime.stdout, `relay-server ready: ${publicUrl} (port ${port}, store ${sqlitePath(config.dataDir)}, channels ${channels.join(', ') || 'none'})`);
+  app.log.info({ url: publicUrl, port, store: sqlitePath(config.dataDir), channels }, 'relay-server ready');
 
   let stopping = false;
   runtime.onShutdownSignal((signal) => {

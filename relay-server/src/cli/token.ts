@@ -1,7 +1,7 @@
 import { RelayError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { issueToken } from '../tokens.js';
-import { json, line, table } from './output.js';
+import { json, line, table } from '@myop-relay/cli-support';
 
 /** Operations behind `relay-server token …`. */
 export const tokenCommands = {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { RelayError } from '../errors.js';
 import { join } from 'node:path';
 import type { SqliteDriver } from './sqlite-driver.js';
@@ -29,8 +29,13 @@ export function openStore(location: StoreLocation, driver: SqliteDriver, create 
     );
   }
   mkdirSync(location.dataDir, { recursive: true, mode: 0o700 });
+  const path = sqlitePath(location.dataDir);
+  // The file holds signing secrets: owner-only, whatever the umask or the data dir's mode.
+  // SQLite gives the -wal and -shm files the database file's mode.
+  closeSync(openSync(path, 'a', 0o600));
+  chmodSync(path, 0o600);
   return new SqliteStore({
-    path: sqlitePath(location.dataDir),
+    path,
     driver,
     ...(location.maxDbBytes !== undefined ? { maxBytes: location.maxDbBytes } : {}),
   });

@@ -1,0 +1,2 @@
+export { UsageError, unknownFlags, assertKnownFlags, type KnownOptions } from './flags.js';
+export { line, json, table } from './output.js';
