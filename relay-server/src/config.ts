@@ -39,6 +39,16 @@ export interface ServerConfig {
   readonly keepAliveTimeoutMs: number;
   /** On SIGINT/SIGTERM, in-flight requests get this long to finish. Default 10 s. */
   readonly shutdownTimeoutMs: number;
+  /** An event sent to a client and not answered within this long goes out again. Default 30 s. */
+  readonly ackTimeoutMs: number;
+  /** Delay before the second attempt of a failed event; doubles per attempt. Default 1 s. */
+  readonly retryInitialMs: number;
+  /** Longest delay between attempts. Default 60 s. */
+  readonly retryMaxMs: number;
+  /** WebSocket heartbeat interval; a silent peer is dropped after two. Default 15 s. */
+  readonly heartbeatMs: number;
+  /** How often waiting consumers look for work they were not woken for. Default 5 s. */
+  readonly pollIntervalMs: number;
 }
 
 /** Every default in one place; documented in docs/configuration.md. */
@@ -61,6 +71,11 @@ export const SERVER_DEFAULTS = Object.freeze({
   requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 5_000,
   shutdownTimeoutMs: 10_000,
+  ackTimeoutMs: 30_000,
+  retryInitialMs: 1_000,
+  retryMaxMs: 60_000,
+  heartbeatMs: 15_000,
+  pollIntervalMs: 5_000,
 } satisfies ServerConfig);
 
 /** Raw settings as they come from flags, environment or a config file (strings or numbers). */
@@ -83,6 +98,11 @@ export interface ServerConfigInput {
   requestTimeout?: unknown;
   keepAliveTimeout?: unknown;
   shutdownTimeout?: unknown;
+  ackTimeout?: unknown;
+  retryInitial?: unknown;
+  retryMax?: unknown;
+  heartbeatInterval?: unknown;
+  pollInterval?: unknown;
 }
 
 function invalid(setting: string, problem: string): never {
@@ -156,6 +176,16 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
   // Node refuses a request timeout shorter than the headers timeout.
   if (requestTimeoutMs < headersTimeoutMs) invalid('request-timeout', 'must not be shorter than --headers-timeout');
 
+  const retryInitialMs = duration(input.retryInitial, 'retry-initial', SERVER_DEFAULTS.retryInitialMs);
+  const retryMaxMs = duration(input.retryMax, 'retry-max', SERVER_DEFAULTS.retryMaxMs);
+  if (retryMaxMs < retryInitialMs) invalid('retry-max', 'must not be shorter than --retry-initial');
+  const heartbeatMs = duration(input.heartbeatInterval, 'heartbeat-interval', SERVER_DEFAULTS.heartbeatMs);
+  if (heartbeatMs < 100) invalid('heartbeat-interval', 'must be at least 100ms');
+  const ackTimeoutMs = duration(input.ackTimeout, 'ack-timeout', SERVER_DEFAULTS.ackTimeoutMs);
+  if (ackTimeoutMs < 1000) invalid('ack-timeout', 'must be at least 1s');
+  const pollIntervalMs = duration(input.pollInterval, 'poll-interval', SERVER_DEFAULTS.pollIntervalMs);
+  if (pollIntervalMs < 50) invalid('poll-interval', 'must be at least 50ms');
+
   return Object.freeze({
     host: text(input.host, 'host') ?? SERVER_DEFAULTS.host,
     port: integer(input.port, 'port', SERVER_DEFAULTS.port, 0, 65_535),
@@ -175,5 +205,10 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
     requestTimeoutMs,
     keepAliveTimeoutMs: duration(input.keepAliveTimeout, 'keep-alive-timeout', SERVER_DEFAULTS.keepAliveTimeoutMs),
     shutdownTimeoutMs: duration(input.shutdownTimeout, 'shutdown-timeout', SERVER_DEFAULTS.shutdownTimeoutMs),
+    ackTimeoutMs,
+    retryInitialMs,
+    retryMaxMs,
+    heartbeatMs,
+    pollIntervalMs,
   });
 }

@@ -93,6 +93,10 @@ export const SERVER_ERRORS = {
     status: 404,
     message: 'No stored event with this id on this channel (it may have been pruned by retention).',
   },
+  RELAY_E_CONSUMER_NOT_FOUND: {
+    status: 404,
+    message: 'No consumer with this name on this channel. See GET /api/consumers?channel=<channel>.',
+  },
   RELAY_E_INVALID_QUERY: {
     status: 400,
     message: 'A query parameter is invalid.',

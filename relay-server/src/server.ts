@@ -9,7 +9,10 @@ import { healthPlugin } from './health.js';
 import { IngestCounters } from './ingest/counters.js';
 import { ingestPlugin } from './ingest/plugin.js';
 import { RateLimiter } from './ingest/rate-limit.js';
+import { DeliveryHub } from './delivery/hub.js';
+import { socketPlugin } from './delivery/socket-plugin.js';
 import { RetentionPruner } from './retention.js';
+import { SERVER_VERSION } from './version.js';
 import type { Store } from './store/store.js';
 
 /** What {@link buildServer} needs. */
@@ -26,6 +29,7 @@ export interface BuildServerOptions {
 export interface RelayServerParts {
   counters: IngestCounters;
   retention: RetentionPruner;
+  hub: DeliveryHub;
 }
 
 declare module 'fastify' {
@@ -80,7 +84,15 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     intervalMs: config.retentionIntervalMs,
     log: app.log,
   });
-  app.decorate('relay', { counters, retention });
+  const hub = new DeliveryHub({
+    store,
+    log: app.log,
+    ackTimeoutMs: config.ackTimeoutMs,
+    retryInitialMs: config.retryInitialMs,
+    retryMaxMs: config.retryMaxMs,
+    pollIntervalMs: config.pollIntervalMs,
+  });
+  app.decorate('relay', { counters, retention, hub });
 
   let closing = false;
   app.addHook('preClose', async () => {
@@ -113,8 +125,10 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     counters,
     channelLimiter: new RateLimiter({ ratePerSecond: config.rateLimitChannel, burst: config.rateLimitChannel * 2 }),
     ipLimiter: new RateLimiter({ ratePerSecond: config.rateLimitIp, burst: config.rateLimitIp * 2 }),
+    onStored: (channel) => hub.notify(channel),
   });
-  await app.register(apiPlugin, { store, counters });
+  await app.register(apiPlugin, { store, counters, hub });
+  await app.register(socketPlugin, { store, hub, heartbeatMs: config.heartbeatMs, serverVersion: SERVER_VERSION });
 
   if (options.retention ?? true) app.addHook('onReady', async () => retention.start());
   return app;

@@ -72,3 +72,49 @@ export interface EventDetailView extends EventSummaryView {
 export interface ErrorBody {
   error: { code: string; message: string };
 }
+
+/** One consumer in `GET /api/consumers?channel=`. */
+export interface ConsumerView {
+  channel: string;
+  name: string;
+  createdAt: string;
+  /** Event-type globs it receives; empty means all. */
+  filter: string[];
+  maxAttempts: number | null;
+  /** Sessions subscribed as this consumer on the relay-server that answered. */
+  connectedSessions: number;
+  /** Events in flight, waiting for a retry, or not yet sent. */
+  pending: number;
+  /** Age in milliseconds of the oldest pending event; null when none is pending. */
+  oldestPendingAgeMs: number | null;
+  lastAckAt: string | null;
+  /** Events parked after max attempts. */
+  failed: number;
+}
+
+/** `GET /api/consumers?channel=`. */
+export interface ConsumerListView {
+  consumers: ConsumerView[];
+}
+
+/** One attempt in `GET /api/events/<channel>/<id>/deliveries`. */
+export interface DeliveryAttemptView {
+  consumer: string;
+  attempt: number;
+  session: string;
+  startedAt: string;
+  finishedAt: string | null;
+  /** Local handler's HTTP status, when it answered. */
+  status: number | null;
+  latencyMs: number | null;
+  error: string | null;
+  /** `acked`, `retry` (failed, tried again later), `failed` (parked), `abandoned` (no answer), null while in flight. */
+  outcome: 'acked' | 'retry' | 'failed' | 'abandoned' | null;
+}
+
+/** `GET /api/events/<channel>/<id>/deliveries`. */
+export interface DeliveryListView {
+  channel: string;
+  id: string;
+  attempts: DeliveryAttemptView[];
+}

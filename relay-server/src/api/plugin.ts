@@ -1,7 +1,16 @@
-import type { ChannelInfo, ChannelList, EventDetailView, EventListView, EventSummaryView } from '@myop-relay/protocol';
+import type {
+  ChannelInfo,
+  ChannelList,
+  ConsumerListView,
+  DeliveryListView,
+  EventDetailView,
+  EventListView,
+  EventSummaryView,
+} from '@myop-relay/protocol';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { viewChannel } from '../channel.js';
 import { RelayError } from '../errors.js';
+import type { DeliveryHub } from '../delivery/hub.js';
 import type { IngestCounters } from '../ingest/counters.js';
 import { decodeCursor } from '../store/cursor.js';
 import type { EventSummary, Store, TokenRecord } from '../store/store.js';
@@ -12,6 +21,7 @@ import { parseDuration } from '../units.js';
 export interface ApiPluginOptions {
   store: Store;
   counters: IngestCounters;
+  hub: DeliveryHub;
 }
 
 const tokens = new WeakMap<FastifyRequest, TokenRecord>();
@@ -48,8 +58,11 @@ function timeParam(name: string, value: string | undefined, now: Date): Date | u
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** `GET /api/channels`, `GET /api/events`, `GET /api/events/:channel/:id`, all behind a bearer token. */
-export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (app, { store, counters }) => {
+/**
+ * The HTTP API behind a bearer token: channels, events, one event with its delivery attempts,
+ * and consumers. Developer tokens see only their channels.
+ */
+export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (app, { store, counters, hub }) => {
   app.addHook('onRequest', async (request) => {
     tokens.set(request, await authenticate(store, request.headers.authorization));
   });
@@ -115,5 +128,62 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (app, { sto
       bodyBase64: Buffer.from(event.body).toString('base64'),
       bodyText,
     };
+  });
+
+  /** Throws unless the token may read the channel. */
+  function assertReadable(token: TokenRecord, channel: string): void {
+    if (!mayReadChannel(token, channel)) throw new RelayError('RELAY_E_CHANNEL_FORBIDDEN', `(channel "${channel}")`);
+  }
+
+  app.get<{ Params: { channel: string; id: string } }>('/api/events/:channel/:id/deliveries', async (request): Promise<DeliveryListView> => {
+    const { channel, id } = request.params;
+    assertReadable(requestToken(request), channel);
+    const attempts = await store.listAttempts(channel, id);
+    if (!attempts) throw new RelayError('RELAY_E_EVENT_NOT_FOUND', `(channel "${channel}", id "${id}")`);
+    return {
+      channel,
+      id,
+      attempts: attempts.map((a) => ({
+        consumer: a.consumer,
+        attempt: a.attempt,
+        session: a.session,
+        startedAt: a.startedAt.toISOString(),
+        finishedAt: a.finishedAt?.toISOString() ?? null,
+        status: a.status,
+        latencyMs: a.latencyMs,
+        error: a.error,
+        outcome: a.outcome,
+      })),
+    };
+  });
+
+  app.get<{ Querystring: { channel?: string } }>('/api/consumers', async (request): Promise<ConsumerListView> => {
+    const token = requestToken(request);
+    const channel = request.query.channel;
+    if (channel === undefined || channel === '') throw new RelayError('RELAY_E_INVALID_QUERY', '(channel: required)');
+    assertReadable(token, channel);
+    if (!(await store.getChannel(channel))) throw new RelayError('RELAY_E_UNKNOWN_CHANNEL', `(channel "${channel}")`);
+    const now = Date.now();
+    return {
+      consumers: (await store.listConsumers(channel)).map((c) => ({
+        channel: c.channel,
+        name: c.name,
+        createdAt: c.createdAt.toISOString(),
+        filter: c.filter,
+        maxAttempts: c.maxAttempts,
+        connectedSessions: hub.connected(c.channel, c.name),
+        pending: c.pending,
+        oldestPendingAgeMs: c.oldestPendingAt ? Math.max(0, now - c.oldestPendingAt.getTime()) : null,
+        lastAckAt: c.lastAckAt?.toISOString() ?? null,
+        failed: c.failed,
+      })),
+    };
+  });
+
+  app.delete<{ Params: { channel: string; name: string } }>('/api/consumers/:channel/:name', async (request, reply) => {
+    const { channel, name } = request.params;
+    assertReadable(requestToken(request), channel);
+    if (!(await store.deleteConsumer(channel, name))) throw new RelayError('RELAY_E_CONSUMER_NOT_FOUND', `(channel "${channel}", consumer "${name}")`);
+    return reply.code(204).send();
   });
 };

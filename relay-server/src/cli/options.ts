@@ -47,7 +47,12 @@ export function serverOptions<T>(y: Argv<T>) {
     .option('headers-timeout', { type: 'string', describe: 'Time a sender has to send request headers', default: formatDuration(d.headersTimeoutMs) })
     .option('request-timeout', { type: 'string', describe: 'Time a sender has to send a whole request', default: formatDuration(d.requestTimeoutMs) })
     .option('keep-alive-timeout', { type: 'string', describe: 'Idle keep-alive connections close after this', default: formatDuration(d.keepAliveTimeoutMs) })
-    .option('shutdown-timeout', { type: 'string', describe: 'On SIGINT/SIGTERM, time in-flight requests get to finish', default: formatDuration(d.shutdownTimeoutMs) });
+    .option('shutdown-timeout', { type: 'string', describe: 'On SIGINT/SIGTERM, time in-flight requests get to finish', default: formatDuration(d.shutdownTimeoutMs) })
+    .option('ack-timeout', { type: 'string', describe: 'Send an event again when its client has not answered in this long', default: formatDuration(d.ackTimeoutMs) })
+    .option('retry-initial', { type: 'string', describe: 'Delay before retrying a failed delivery; doubles per attempt', default: formatDuration(d.retryInitialMs) })
+    .option('retry-max', { type: 'string', describe: 'Longest delay between delivery attempts', default: formatDuration(d.retryMaxMs) })
+    .option('heartbeat-interval', { type: 'string', describe: 'WebSocket heartbeat; silent clients are dropped after two', default: formatDuration(d.heartbeatMs) })
+    .option('poll-interval', { type: 'string', describe: 'How often idle consumers look for missed work', default: formatDuration(d.pollIntervalMs) });
 }
 
 /** Options that shape a channel, shared by `channel add` and `channel update`. */

@@ -17,6 +17,8 @@ export interface IngestPluginOptions {
   channelLimiter: RateLimiter;
   /** Per source address. */
   ipLimiter: RateLimiter;
+  /** Called after a new (not duplicate) event is durable, to wake its consumers. */
+  onStored: (channel: string) => void;
 }
 
 /** The body of a 200 answer to MyOperator. */
@@ -71,7 +73,7 @@ function identify(kind: 'json' | 'form', body: Uint8Array): EventIdentity {
  * need the body runs before the body is read.
  */
 export const ingestPlugin: FastifyPluginAsync<IngestPluginOptions> = async (app, options) => {
-  const { store, counters, channelLimiter, ipLimiter } = options;
+  const { store, counters, channelLimiter, ipLimiter, onStored } = options;
 
   async function admit(request: FastifyRequest<{ Params: { channel: string } }>): Promise<void> {
     // The per-address limit comes first so a flood of junk never reaches the store.
@@ -132,6 +134,7 @@ export const ingestPlugin: FastifyPluginAsync<IngestPluginOptions> = async (app,
       });
       if (!result.ok) throw new RelayError('RELAY_E_UNKNOWN_CHANNEL', `(channel "${state.channel.name}" was removed)`);
       counters.accepted(state.channel.name, result.duplicate);
+      if (!result.duplicate) onStored(state.channel.name);
       request.log.info(
         { channel: state.channel.name, seq: result.seq, type: identity.type, eventId: identity.id, duplicate: result.duplicate },
         result.duplicate ? 'duplicate event acknowledged' : 'event stored',

@@ -1,0 +1,280 @@
+import { randomUUID } from 'node:crypto';
+import {
+  DEFAULT_WINDOW,
+  HEARTBEAT_TIMEOUT_INTERVALS,
+  HELLO_TIMEOUT_MS,
+  MAX_MESSAGE_BYTES,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  createErrorMessage,
+  decodeClientMessage,
+  encodeBody,
+  encodeMessage,
+  parseSince,
+  validateEventPattern,
+  type AckMessage,
+  type ClientMessage,
+  type ErrorCode,
+  type NackMessage,
+  type ServerMessage,
+  type SubscribeMessage,
+} from '@myop-relay/protocol';
+import type { FastifyBaseLogger } from 'fastify';
+import type { WebSocket } from 'ws';
+import { sha256Hex } from '../secrets.js';
+import type { ConsumerStart, Delivery, Store, TokenRecord } from '../store/store.js';
+import { mayReadChannel } from '../tokens.js';
+import type { DeliveryHub } from './hub.js';
+import { Subscription, type SubscriptionOwner } from './subscription.js';
+
+/** What a session needs from the server around it. */
+export interface SessionContext {
+  store: Store;
+  hub: DeliveryHub;
+  log: FastifyBaseLogger;
+  heartbeatMs: number;
+  serverVersion: string;
+}
+
+/**
+ * One relay-client connection: the hello handshake, its subscriptions, acks and heartbeats.
+ * Anything the client sends that breaks the protocol closes this connection only.
+ */
+export class Session implements SubscriptionOwner {
+  readonly id = randomUUID();
+  private token: TokenRecord | undefined;
+  private readonly subscriptions = new Map<string, Subscription>();
+  private lastHeard = Date.now();
+  private readonly helloTimer: NodeJS.Timeout;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private closed = false;
+  private nextSub = 1;
+  /** Messages are handled one at a time, in arrival order. */
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly context: SessionContext,
+    /** Token from the upgrade's Authorization header, already checked; undefined when hello must carry it. */
+    private readonly headerToken: TokenRecord | undefined,
+  ) {
+    this.helloTimer = setTimeout(() => this.fail('RELAY_E_WS_HELLO_TIMEOUT'), HELLO_TIMEOUT_MS);
+    this.helloTimer.unref();
+    socket.on('message', (data: Buffer, isBinary: boolean) => {
+      this.lastHeard = Date.now();
+      const input = isBinary ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : data.toString('utf8');
+      this.queue = this.queue.then(() => this.receive(input)).catch((error: unknown) => {
+        this.context.log.error({ err: error, session: this.id }, 'websocket message failed');
+        this.fail('RELAY_E_WS_INTERNAL');
+      });
+    });
+    socket.on('close', () => void this.cleanup('connection closed before the ack'));
+    socket.on('error', (error) => this.context.log.info({ err: error, session: this.id }, 'websocket error'));
+  }
+
+  private log(): FastifyBaseLogger {
+    return this.context.log.child({ session: this.id, token: this.token?.name });
+  }
+
+  private send(message: ServerMessage): void {
+    if (this.closed || this.socket.readyState !== this.socket.OPEN) return;
+    this.socket.send(encodeMessage(message));
+  }
+
+  /** Sends the error and, when the code closes connections, closes this one with its close code. */
+  private fail(cause: ErrorCode | ProtocolError, options: { ref?: string; sub?: string; detail?: string } = {}): void {
+    const message = createErrorMessage(cause, options);
+    this.send(message);
+    const error = cause instanceof ProtocolError ? cause : new ProtocolError(cause);
+    if (error.closeCode !== null && !this.closed) {
+      this.log().info({ code: error.code }, 'closing websocket');
+      this.socket.close(error.closeCode, error.code);
+      void this.cleanup(`connection closed: ${error.code}`);
+    }
+  }
+
+  private async receive(input: string | Uint8Array): Promise<void> {
+    if (this.closed) return;
+    const decoded = decodeClientMessage(input, { maxBytes: MAX_MESSAGE_BYTES });
+    if (!decoded.ok) {
+      this.fail(decoded.error);
+      return;
+    }
+    const message = decoded.message;
+    if (this.token === undefined && message.type !== 'hello') {
+      this.fail('RELAY_E_WS_HELLO_REQUIRED');
+      return;
+    }
+    await this.handle(message);
+  }
+
+  private async handle(message: ClientMessage): Promise<void> {
+    switch (message.type) {
+      case 'hello':
+        return this.hello(message.protocol, message.token, message.agent);
+      case 'subscribe':
+        return this.subscribe(message);
+      case 'ack':
+      case 'nack':
+        return this.answer(message);
+      case 'unsubscribe': {
+        const subscription = this.subscriptions.get(message.sub);
+        if (!subscription) return this.fail('RELAY_E_WS_UNKNOWN_SUBSCRIPTION', { sub: message.sub });
+        this.subscriptions.delete(message.sub);
+        this.context.hub.leave(subscription);
+        await this.context.hub.releaseSession(this.id, 'unsubscribed before the ack', this.subscriptions.values());
+        return;
+      }
+      case 'ping':
+        return this.send({ type: 'pong', ts: message.ts });
+      case 'pong':
+        return;
+    }
+  }
+
+  private async hello(protocol: number, token: string | undefined, agent: string): Promise<void> {
+    if (this.token !== undefined) return this.fail('RELAY_E_WS_UNEXPECTED_HELLO');
+    if (protocol !== PROTOCOL_VERSION) return this.fail('RELAY_E_WS_PROTOCOL_VERSION', { detail: `client speaks ${protocol}, server ${PROTOCOL_VERSION}` });
+    let record = this.headerToken;
+    if (record === undefined) {
+      if (token === undefined) return this.fail('RELAY_E_WS_AUTH_REQUIRED');
+      record = await this.context.store.findTokenByHash(sha256Hex(token));
+      if (!record) return this.fail('RELAY_E_WS_TOKEN_INVALID');
+    }
+    clearTimeout(this.helloTimer);
+    this.token = record;
+    this.send({
+      type: 'welcome',
+      protocol: PROTOCOL_VERSION,
+      session: this.id,
+      server: this.context.serverVersion,
+      heartbeatMs: this.context.heartbeatMs,
+      maxMessageBytes: MAX_MESSAGE_BYTES,
+    });
+    this.startHeartbeat();
+    this.log().info({ agent }, 'relay-client connected');
+  }
+
+  private startHeartbeat(): void {
+    const interval = this.context.heartbeatMs;
+    this.heartbeat = setInterval(() => {
+      if (Date.now() - this.lastHeard > interval * HEARTBEAT_TIMEOUT_INTERVALS) {
+        this.fail('RELAY_E_WS_HEARTBEAT_TIMEOUT');
+        this.socket.terminate();
+        return;
+      }
+      void this.checkToken();
+      this.send({ type: 'ping', ts: Date.now() });
+    }, interval);
+    this.heartbeat.unref();
+  }
+
+  /** A revoked token ends its sessions at the next heartbeat. */
+  private async checkToken(): Promise<void> {
+    if (!this.token) return;
+    const current = await this.context.store.findTokenByHash(this.token.hash).catch(() => this.token);
+    if (!current) this.fail('RELAY_E_WS_TOKEN_INVALID', { detail: 'the token was revoked' });
+  }
+
+  private async subscribe(message: SubscribeMessage): Promise<void> {
+    const { store, hub } = this.context;
+    const token = this.token;
+    if (!token) return;
+    const channel = await store.getChannel(message.channel);
+    if (!mayReadChannel(token, message.channel)) return this.fail('RELAY_E_WS_CHANNEL_FORBIDDEN', { ref: message.ref });
+    if (!channel) return this.fail('RELAY_E_WS_UNKNOWN_CHANNEL', { ref: message.ref });
+    for (const pattern of message.events ?? []) {
+      const problem = validateEventPattern(pattern);
+      if (problem) return this.fail('RELAY_E_WS_INVALID_MESSAGE', { ref: message.ref, detail: problem });
+    }
+    let start: ConsumerStart = { kind: 'now' };
+    if (message.since !== undefined) {
+      const parsed = parseSince(message.since, new Date());
+      if (!parsed.ok) return this.fail('RELAY_E_WS_BAD_SINCE', { ref: message.ref, detail: parsed.reason });
+      start = parsed.since.kind === 'time' ? { kind: 'time', at: parsed.since.at } : parsed.since.kind === 'seq' ? { kind: 'seq', seq: parsed.since.seq } : { kind: 'now' };
+    }
+    const { created } = await store.openConsumer(
+      { channel: message.channel, name: message.consumer, start, filter: message.events ?? [], maxAttempts: message.maxAttempts ?? null },
+      new Date(),
+    );
+    const pending = (await store.listConsumers(message.channel)).find((c) => c.name === message.consumer)?.pending ?? 0;
+    const sub = `s${this.nextSub++}`;
+    const subscription = new Subscription(sub, this, message.channel, message.consumer, message.window ?? DEFAULT_WINDOW, message.ordered ?? false, pending);
+    this.subscriptions.set(sub, subscription);
+    this.send({ type: 'subscribed', ref: message.ref, sub, channel: message.channel, consumer: message.consumer, created, pending });
+    this.log().info({ channel: message.channel, consumer: message.consumer, created, pending }, 'subscribed');
+    hub.join(subscription);
+  }
+
+  private async answer(message: AckMessage | NackMessage): Promise<void> {
+    const subscription = this.subscriptions.get(message.sub);
+    if (!subscription) return this.fail('RELAY_E_WS_UNKNOWN_SUBSCRIPTION', { sub: message.sub });
+    if (!subscription.awaits(message.seq, message.attempt)) return this.fail('RELAY_E_WS_NOT_IN_FLIGHT', { sub: message.sub, detail: `seq ${message.seq} attempt ${message.attempt}` });
+    const outcome = {
+      channel: subscription.channel,
+      consumer: subscription.consumer,
+      seq: message.seq,
+      attempt: message.attempt,
+      session: this.id,
+      now: new Date(),
+      latencyMs: message.latencyMs,
+      ...(message.status !== undefined ? { status: message.status } : {}),
+      ...(message.type === 'nack' && message.error !== undefined ? { error: message.error } : {}),
+    };
+    if (message.type === 'ack') {
+      await this.context.hub.ack(subscription, outcome);
+      return;
+    }
+    const result = await this.context.hub.nack(subscription, outcome);
+    if (result.state === 'failed') this.log().warn({ channel: subscription.channel, consumer: subscription.consumer, seq: message.seq }, 'event parked as failed after max attempts');
+  }
+
+  sendEvent(subscription: Subscription, delivery: Delivery): void {
+    const e = delivery.event;
+    this.send({
+      type: 'event',
+      sub: subscription.id,
+      channel: e.channel,
+      consumer: subscription.consumer,
+      seq: e.seq,
+      id: e.id,
+      eventType: e.type,
+      attempt: delivery.attempt,
+      receivedAt: e.receivedAt.toISOString(),
+      headers: e.headers,
+      body: encodeBody(e.body),
+      synthetic: e.synthetic,
+      replay: delivery.replay,
+    });
+  }
+
+  sendBacklog(subscription: Subscription, delivered: number, total: number): void {
+    this.send({ type: 'backlog', sub: subscription.id, delivered, total });
+  }
+
+  /** Closes the connection because the server stops; unanswered events stay for redelivery. */
+  async shutdown(): Promise<void> {
+    this.fail('RELAY_E_WS_SERVER_SHUTDOWN');
+    await this.cleanup('relay-server stopped before the ack');
+  }
+
+  private cleanupDone: Promise<void> | undefined;
+
+  private cleanup(reason: string): Promise<void> {
+    this.cleanupDone ??= (async () => {
+      this.closed = true;
+      clearTimeout(this.helloTimer);
+      if (this.heartbeat) clearInterval(this.heartbeat);
+      const subscriptions = [...this.subscriptions.values()];
+      this.subscriptions.clear();
+      for (const subscription of subscriptions) this.context.hub.leave(subscription);
+      try {
+        await this.context.hub.releaseSession(this.id, reason, subscriptions);
+      } catch (error) {
+        // The leases run out by themselves; the events are delivered again after the ack timeout.
+        this.context.log.warn({ err: error, session: this.id }, 'could not release the session\'s events at once');
+      }
+    })();
+    return this.cleanupDone;
+  }
+}
