@@ -93,6 +93,8 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     pollIntervalMs: config.pollIntervalMs,
   });
   app.decorate('relay', { counters, retention, hub });
+  const stopRemoteEvents = store.onRemoteEvent?.((channel) => hub.notify(channel));
+  app.addHook('preClose', async () => stopRemoteEvents?.());
 
   let closing = false;
   app.addHook('preClose', async () => {

@@ -127,6 +127,13 @@ export interface Store extends DeliveryStore {
   /** Removes at most `batchSize` events that the policy no longer keeps; resolves with how many. */
   prune(policy: RetentionPolicy, now: Date, batchSize: number): Promise<number>;
 
+  /**
+   * Engines shared by several relay-server processes call `listener` when another process stored
+   * an event, so its consumers here wake at once. Returns a function that stops the calls.
+   * Single-process engines (SQLite) leave it out; the hub's poll is the safety net either way.
+   */
+  onRemoteEvent?(listener: (channel: string) => void): () => void;
+
   /** Resolves when the store can serve requests, rejects otherwise. */
   ping(): Promise<void>;
   /** Finishes pending writes and releases the engine. */
