@@ -5,6 +5,7 @@ import { applyChannelSettings } from '../src/channel-settings.js';
 import { RelayError, type ServerErrorCode } from '../src/errors.js';
 import type { HeaderPairs } from '../src/ingest/headers.js';
 import type { AppendResult, EventQuery, EventSummary, NewEvent, Store, TokenRecord } from '../src/store/store.js';
+import { describeDeliveryConformance } from './delivery-conformance.js';
 
 /** A freshly opened, empty store and the way to dispose of it. */
 export interface OpenedStore {
@@ -796,4 +797,5 @@ export function describeStoreConformance(engine: string, open: OpenStore): void 
         }));
     });
   });
+  describeDeliveryConformance(engine, open);
 }

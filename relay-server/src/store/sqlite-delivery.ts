@@ -85,6 +85,13 @@ function prepareStatements(db: SqliteDatabase) {
     deleteConsumerAttempts: p('DELETE FROM attempts WHERE channel = ? AND consumer = ?'),
     eventSeq: p('SELECT seq FROM events WHERE channel = ? AND event_id = ?'),
     attemptsOf: p('SELECT * FROM attempts WHERE channel = ? AND seq = ? ORDER BY started_at, id'),
+    eventExists: p('SELECT 1 AS found FROM events WHERE channel = ? AND seq = ?'),
+    requeue: p(
+      `INSERT INTO deliveries (channel, consumer, seq, state, attempts, session, lease_expires_at, next_attempt_at, replay)
+       VALUES (?, ?, ?, 'retry', 0, NULL, NULL, ?, 1)
+       ON CONFLICT (channel, consumer, seq) DO UPDATE SET
+         state = 'retry', session = NULL, lease_expires_at = NULL, next_attempt_at = excluded.next_attempt_at, replay = 1`,
+    ),
   };
 }
 
@@ -160,8 +167,17 @@ export class SqliteDeliveries {
   /** Takes the next events after the consumer's position that match its filter, and moves the position past them. */
   private takeNew(row: ConsumerRow, limit: number): { seq: number; previous: undefined }[] {
     const glob = globClause(JSON.parse(row.filter) as string[]);
-    const params: SqliteValue[] = [row.channel, row.next_seq, ...glob.params, limit];
-    const seqs = (this.db.prepare(`SELECT seq FROM events WHERE channel = ? AND seq >= ? AND ${glob.sql} ORDER BY seq LIMIT ?`).all(...params) as { seq: number }[]).map((r) => Number(r.seq));
+    const params: SqliteValue[] = [row.channel, row.next_seq, ...glob.params, row.name, limit];
+    // Events already queued for this consumer (a replay ahead of its position) are not taken twice.
+    const seqs = (
+      this.db
+        .prepare(
+          `SELECT seq FROM events e WHERE channel = ? AND seq >= ? AND ${glob.sql}
+             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.channel = e.channel AND d.consumer = ? AND d.seq = e.seq)
+           ORDER BY seq LIMIT ?`,
+        )
+        .all(...params) as { seq: number }[]
+    ).map((r) => Number(r.seq));
     // Fewer matches than asked for means every event up to the channel's last seq was looked at.
     const last = Number((this.s.lastSeq.get(row.channel) as { last_seq: number } | undefined)?.last_seq ?? 0);
     const nextSeq = seqs.length === limit ? (seqs[seqs.length - 1] ?? 0) + 1 : Math.max(Number(row.next_seq), last + 1);
@@ -236,6 +252,18 @@ export class SqliteDeliveries {
         failed: Number((this.s.failedCount.get(channel, row.name) as { n: number }).n),
       };
     });
+  }
+
+  /** Returns undefined when the consumer does not exist. */
+  requeue(channel: string, consumer: string, seqs: readonly number[], now: Date): number | undefined {
+    if (!this.s.consumer.get(channel, consumer)) return undefined;
+    let queued = 0;
+    for (const seq of new Set(seqs)) {
+      if (!this.s.eventExists.get(channel, seq)) continue;
+      this.s.requeue.run(channel, consumer, seq, now.getTime());
+      queued += 1;
+    }
+    return queued;
   }
 
   deleteConsumer(channel: string, name: string): boolean {

@@ -543,6 +543,16 @@ export class SqliteStore implements Store {
     return this.run(() => this.transaction(() => this.deliveries.deleteConsumer(channel, name)));
   }
 
+  requeueDeliveries(channel: string, consumer: string, seqs: readonly number[], now: Date): Promise<number> {
+    return this.run(() =>
+      this.transaction(() => {
+        const queued = this.deliveries.requeue(channel, consumer, seqs, now);
+        if (queued === undefined) throw new RelayError('RELAY_E_CONSUMER_NOT_FOUND', `(channel "${channel}", consumer "${consumer}")`);
+        return queued;
+      }),
+    );
+  }
+
   listAttempts(channel: string, eventId: string): Promise<AttemptRecord[] | undefined> {
     return this.run(() => this.deliveries.listAttempts(channel, eventId));
   }

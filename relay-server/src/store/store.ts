@@ -251,6 +251,13 @@ export interface DeliveryStore {
   listConsumers(channel: string): Promise<ConsumerInfo[]>;
   /** Deletes the consumer with its delivery state. False when it did not exist. */
   deleteConsumer(channel: string, name: string): Promise<boolean>;
+  /**
+   * Queues stored events (by seq) again for an existing consumer, whatever their state, marked as
+   * a replay; each goes out with the next attempt number. Resolves with how many were queued
+   * (seqs of events that no longer exist are skipped); rejects with RELAY_E_CONSUMER_NOT_FOUND
+   * when the consumer does not exist.
+   */
+  requeueDeliveries(channel: string, consumer: string, seqs: readonly number[], now: Date): Promise<number>;
   /** Every attempt to deliver the event, oldest first; undefined when the event does not exist. */
   listAttempts(channel: string, eventId: string): Promise<AttemptRecord[] | undefined>;
 }

@@ -1,0 +1,184 @@
+import { describe, expect, it } from 'vitest';
+import type { ClaimRequest, Delivery, Store } from '../src/store/store.js';
+import { T0, expectRelayError, newEvent, plainChannel, seqOf, type OpenStore } from './store-conformance.js';
+
+const SECOND = 1000;
+
+/**
+ * The delivery half of the Store contract: consumers, leased claims, acks, nacks, releases,
+ * replays and the attempt log. Runs against every engine, like the rest of the conformance suite.
+ */
+export function describeDeliveryConformance(engine: string, open: OpenStore): void {
+  async function withStore(work: (store: Store) => Promise<void>): Promise<void> {
+    const { store, cleanup } = await open();
+    try {
+      await work(store);
+    } finally {
+      await cleanup();
+    }
+  }
+
+  /** A channel `sales` with `count` events of the given types (cycled), received one second apart. */
+  async function seed(store: Store, count: number, types: string[] = ['call.answered']): Promise<void> {
+    await store.createChannel(plainChannel('sales'));
+    for (let i = 1; i <= count; i++) {
+      seqOf(await store.appendEvent(newEvent('sales', `e${i}`, { eventType: types[(i - 1) % types.length] ?? 'x', receivedAt: new Date(T0 + i * SECOND) })));
+    }
+  }
+
+  function claim(store: Store, fields: Partial<ClaimRequest> = {}): Promise<Delivery[]> {
+    return store.claimDeliveries({ channel: 'sales', consumer: 'c', session: 'S1', limit: 10, ordered: false, now: new Date(T0 + 100 * SECOND), leaseMs: 30 * SECOND, ...fields });
+  }
+
+  function outcome(seq: number, attempt: number, at: number, fields: { status?: number; error?: string; session?: string } = {}) {
+    return { channel: 'sales', consumer: 'c', seq, attempt, session: 'S1', now: new Date(at), latencyMs: 5, ...fields };
+  }
+
+  const seqs = (deliveries: Delivery[]): number[] => deliveries.map((d) => d.event.seq);
+
+  describe(`Delivery conformance: ${engine}`, () => {
+    it('creates a consumer once and starts it where asked', () =>
+      withStore(async (store) => {
+        await seed(store, 5);
+        const start = new Date(T0 + 200 * SECOND);
+        expect(await store.openConsumer({ channel: 'sales', name: 'c', start: { kind: 'now' }, filter: [], maxAttempts: null }, start)).toEqual({ created: true });
+        expect(await store.openConsumer({ channel: 'sales', name: 'c', start: { kind: 'seq', seq: 1 }, filter: [], maxAttempts: null }, start)).toEqual({ created: false });
+        expect(await claim(store)).toEqual([]);
+        await store.openConsumer({ channel: 'sales', name: 'from3', start: { kind: 'seq', seq: 3 }, filter: [], maxAttempts: null }, start);
+        expect(seqs(await claim(store, { consumer: 'from3' }))).toEqual([3, 4, 5]);
+        await store.openConsumer({ channel: 'sales', name: 'timed', start: { kind: 'time', at: new Date(T0 + 4 * SECOND) }, filter: [], maxAttempts: null }, start);
+        expect(seqs(await claim(store, { consumer: 'timed' }))).toEqual([4, 5]);
+        seqOf(await store.appendEvent(newEvent('sales', 'e6')));
+        expect(seqs(await claim(store))).toEqual([6]);
+      }));
+
+    it('hands out events in order, up to the limit, each once, with their bytes', () =>
+      withStore(async (store) => {
+        await seed(store, 5);
+        await store.openConsumer({ channel: 'sales', name: 'c', start: { kind: 'seq', seq: 1 }, filter: [], maxAttempts: null }, new Date(T0));
+        const first = await claim(store, { limit: 2 });
+        expect(seqs(first)).toEqual([1, 2]);
+        expect(first[0]).toMatchObject({ attempt: 1, replay: false, event: { id: 'e1', channel: 'sales' } });
+        expect(new TextDecoder().decode(first[0]?.event.body)).toBe('{"id":"e1","channel":"sales"}');
+        expect(seqs(await claim(store, { session: 'S2', limit: 10 }))).toEqual([3, 4, 5]);
+        expect(await claim(store)).toEqual([]);
+      }));
+
+    it('filters by event-type globs, and filtered events are not pending', () =>
+      withStore(async (store) => {
+        await seed(store, 6, ['call.answered', 'call.end', 'message.received']);
+        await store.openConsumer({ channel: 'sales', name: 'c', start: { kind: 'seq', seq: 1 }, filter: ['call.e*', 'message.*'], maxAttempts: null }, new Date(T0));
+        expect((await store.listConsumers('sales'))[0]?.pending).toBe(4);
+        expect(seqs(await claim(store))).toEqual([2, 3, 5, 6]);
+        await store.openConsumer({ channel: 'sales', name: 'lit', start: { kind: 'seq', seq: 1 }, filter: ['call.[ab]nswered', 'call_end', 'call%'], maxAttempts: null }, new Date(T0));
+        expect(await claim(store, { consumer: 'lit' })).toEqual([]);
+      }));
+
+    it('acks settle an event; pending, last ack and attempts reflect it', () =>
+      withStore(async (store) => {
+        await seed(store, 2);
+        await store.openConsumer({ channel: 'sales', name: 'c', start: { kind: 'seq', seq: 1 }, filter: [], maxAttempts: null }, new Date(T0));
+        await claim(store);
+        expect(await store.ackDelivery(outcome(1, 1, T0 + 101 * SECOND, { status: 200 }))).toBe(true);
+        expect(await store.ackDelivery(outcome(1, 1, T0 + 102 * SECOND, { status: 200 }))).toBe(false);
+        const [info] = await store.listConsumers('sales');
+        expect(info).toMatchObject({ name: 'c', pending: 1, failed: 0, lastAckAt: new Date(T0 + 101 * SECOND) });
+        expect(await store.listAttempts('sales', 'e1')).toEqual([
+          { consumer: 'c', attempt: 1, session: 'S1', startedAt: new Date(T0 + 100 * SECOND), finishedAt: new Date(T0 + 101 * SECOND), status: 200, latencyMs: 5, error: null, outcome: 'acked' },
+        ]);
+        expect(await store.listAttempts('sales', 'nope')).toBeUndefined();
+      }));
+
+    it('nacks schedule a retry that falls due later, with the next attempt number', () =>
+      withStore(async (store) => {
+        await seed(store, 1);
+        await store.openConsumer({ channel: 'sales', name: 'c', start: { kind: 'seq', seq: 1 }, filter: [], maxAttempts: null }, new Date(T0));
+        await claim(store);
+        const retryAt = new Date(T0 + 110 * SECOND);
+        expect(await store.nackDelivery(outcome(1, 1, T0 + 101 * SECOND, { status: 500 }), retryAt)).toEqual({ state: 'retry', nextAttemptAt: retryAt });
+        expect(await store.nextDueAt('sales', 'c')).toEqual(retryAt);
+        expect(await claim(store, { now: new Date(T0 + 109 * SECOND) })).toEqual([]);
+        const again = await claim(store, { now: new Date(T0 + 110 * SECOND) });
+        expect(again.map((d) => [d.event.seq, d.attempt])).toEqual([[1, 2]]);
+        expect(await store.nackDelivery(outcome(1, 1, T0 + 111 * SECOND, { error: 'stale' }), retryAt)).toEqual({ state: 'ignored' });
+        expect((await store.listAttempts('sales', 'e1'))?.map((a) => [a.attempt, a.outcome, a.status, a.error])).toEqual([
+          [1, 'retry', 500, null],
+          [2, null, null, null],
+        ]);
+      }));
+
+    it('parks an event as failed after max attempts', () =>
+      withStore(async (store) => {
+        await seed(store, 2);
+        await store.openConsumer({ channel: 'sales', name: 'c', start: { kind: 'seq', seq: 1 }, filter: [], maxAttempts: 2 }, new Date(T0));
+        await claim(store, { limit: 1 });
+        await store.nackDelivery(outcome(1, 1, T0 + 101 * SECOND, { error: 'ECONNREFUSED' }), new Date(T0 + 101 * SECOND));
+        expect(seqs(await claim(store, { now: new Date(T0 + 102 * SECOND), limit: 1 }))).toEqual([1]);
+        expect(await store.nackDelivery(outcome(1, 2, T0 + 103 * SECOND, { status: 502 }), new Date(T0 + 104 * SECOND))).toEqual({ state: 'failed' });
+        expect(seqs(await claim(store, { now: new Date(T0 + 200 * SECOND) }))).toEqual([2]);
+        expect((await store.listConsumers('sales'))[0]).toMatchObject({ failed: 1, pending: 1 });
+      }));
+
+    it('gives an expired lease to another session, and a released session\'s events at once', () =>
+      withStore(async (store) => {
+        await seed(store, 2);
+        await store.openConsumer({ channel: 'sales', name: 'c', start: { kind: 'seq', seq: 1 }, filter: [], maxAttempts: null }, new Date(T0));
+        await claim(store, { limit: 1, leaseMs: 10 * SECOND });
+        expect(await store.nextDueAt('sales', 'c')).toEqual(new Date(T0 + 110 * SECOND));
+        expect(seqs(await claim(store, { session: 'S2', now: new Date(T0 + 105 * SECOND) }))).toEqual([2]);
+        const taken = await claim(store, { session: 'S2', now: new Date(T0 + 110 * SECOND) });
+        expect(taken.map((d) => [d.event.seq, d.attempt])).toEqual([[1, 2]]);
+        expect(await store.releaseSession('S2', new Date(T0 + 111 * SECOND), 'connection closed')).toBe(2);
+        expect(seqs(await claim(store, { session: 'S3', now: new Date(T0 + 111 * SECOND) }))).toEqual([1, 2]);
+        expect((await store.listAttempts('sales', 'e1'))?.map((a) => [a.session, a.outcome])).toEqual([
+          ['S1', 'abandoned'],
+          ['S2', 'abandoned'],
+          ['S3', null],
+        ]);
+      }));
+
+    it('keeps one event open at a time in ordered mode', () =>
+      withStore(async (store) => {
+        await seed(store, 3);
+        await store.openConsumer({ channel: 'sales', name: 'c', start: { kind: 'seq', seq: 1 }, filter: [], maxAttempts: null }, new Date(T0));
+        expect(seqs(await claim(store, { ordered: true }))).toEqual([1]);
+        expect(await claim(store, { ordered: true, session: 'S2' })).toEqual([]);
+        await store.nackDelivery(outcome(1, 1, T0 + 101 * SECOND, { status: 500 }), new Date(T0 + 105 * SECOND));
+        expect(await claim(store, { ordered: true, now: new Date(T0 + 102 * SECOND) })).toEqual([]);
+        expect(seqs(await claim(store, { ordered: true, now: new Date(T0 + 105 * SECOND) }))).toEqual([1]);
+        await store.ackDelivery(outcome(1, 2, T0 + 106 * SECOND, { status: 200 }));
+        expect(seqs(await claim(store, { ordered: true, now: new Date(T0 + 106 * SECOND) }))).toEqual([2]);
+      }));
+
+    it('requeues events as replays with the next attempt number, and refuses an unknown consumer', () =>
+      withStore(async (store) => {
+        await seed(store, 3);
+        await store.openConsumer({ channel: 'sales', name: 'c', start: { kind: 'seq', seq: 1 }, filter: [], maxAttempts: null }, new Date(T0));
+        await claim(store, { limit: 1 });
+        await store.ackDelivery(outcome(1, 1, T0 + 101 * SECOND, { status: 200 }));
+        expect(await store.requeueDeliveries('sales', 'c', [1, 3, 99], new Date(T0 + 102 * SECOND))).toBe(2);
+        const replayed = await claim(store, { now: new Date(T0 + 102 * SECOND) });
+        expect(replayed.map((d) => [d.event.seq, d.attempt, d.replay])).toEqual([
+          [1, 2, true],
+          [3, 1, true],
+          [2, 1, false],
+        ]);
+        expect(await claim(store, { now: new Date(T0 + 103 * SECOND) })).toEqual([]);
+        await expectRelayError(store.requeueDeliveries('sales', 'nobody', [1], new Date(T0)), 'RELAY_E_CONSUMER_NOT_FOUND');
+      }));
+
+    it('deletes a consumer with its state, and prunes delivery state with its events', () =>
+      withStore(async (store) => {
+        await seed(store, 3);
+        await store.openConsumer({ channel: 'sales', name: 'c', start: { kind: 'seq', seq: 1 }, filter: [], maxAttempts: null }, new Date(T0));
+        await claim(store);
+        expect(await store.prune({ maxAgeMs: 1e12, maxEventsPerChannel: 1 }, new Date(T0), 100)).toBe(2);
+        expect(await store.listAttempts('sales', 'e1')).toBeUndefined();
+        expect((await store.listConsumers('sales'))[0]?.pending).toBe(1);
+        expect(await store.deleteConsumer('sales', 'c')).toBe(true);
+        expect(await store.deleteConsumer('sales', 'c')).toBe(false);
+        expect(await store.listConsumers('sales')).toEqual([]);
+        expect(await store.listAttempts('sales', 'e3')).toEqual([]);
+      }));
+  });
+}
