@@ -8,8 +8,18 @@ export interface ServerConfig {
   readonly host: string;
   /** TCP port. Default 8080; 0 picks a free one. */
   readonly port: number;
-  /** Directory of the embedded store (`relay.db`). Default `./.relay`. */
+  /** Directory of the embedded store (`relay.db`). Default `./.relay`. Unused when {@link databaseUrl} is set. */
   readonly dataDir: string;
+  /**
+   * `postgres://` or `postgresql://` URL of a shared Postgres store; several relay-server processes
+   * may use one. A schema is chosen with `?options=-c%20search_path%3D<schema>`. Default: none, the
+   * embedded SQLite store in {@link dataDir}.
+   */
+  readonly databaseUrl: string | undefined;
+  /** With Postgres, wake other processes' consumers at once through LISTEN/NOTIFY; off, they rely on the poll. Default true. */
+  readonly pgNotify: boolean;
+  /** Most Postgres connections this process opens (plus one for LISTEN). Default 10. */
+  readonly pgPoolSize: number;
   /** The URL MyOperator and developers reach this relay at, for printed instructions. Default: derived from host and port. */
   readonly publicUrl: string | undefined;
   /** Addresses/CIDRs of reverse proxies whose X-Forwarded-For is believed. Default: none. */
@@ -56,6 +66,9 @@ export const SERVER_DEFAULTS = Object.freeze({
   host: '0.0.0.0',
   port: 8080,
   dataDir: './.relay',
+  databaseUrl: undefined,
+  pgNotify: true,
+  pgPoolSize: 10,
   publicUrl: undefined,
   trustProxy: [] as readonly string[],
   tlsCert: undefined,
@@ -83,6 +96,9 @@ export interface ServerConfigInput {
   host?: unknown;
   port?: unknown;
   dataDir?: unknown;
+  databaseUrl?: unknown;
+  pgNotify?: unknown;
+  pgPoolSize?: unknown;
   publicUrl?: unknown;
   trustProxy?: unknown;
   tlsCert?: unknown;
@@ -129,6 +145,29 @@ function duration(value: unknown, setting: string, fallback: number): number {
   return ms;
 }
 
+function flag(value: unknown, setting: string, fallback: boolean): boolean {
+  if (value === undefined || value === null || value === '') return fallback;
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  invalid(setting, `expected true or false, got "${String(value)}"`);
+}
+
+/** Checks the scheme and shape; the message never repeats the URL, which may hold a password. */
+function databaseUrl(value: unknown): string | undefined {
+  const url = text(value, 'database-url');
+  if (url === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    invalid('database-url', 'not a URL; expected postgres://user:password@host:5432/database');
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    invalid('database-url', `expected a postgres:// or postgresql:// URL, got the scheme "${parsed.protocol}"`);
+  }
+  return url;
+}
+
 function list(value: unknown): string[] {
   if (value === undefined || value === null || value === '') return [];
   const items = Array.isArray(value) ? value : [value];
@@ -170,6 +209,9 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
     if (size === undefined || size < 1_048_576) invalid('max-db-size', 'expected a size of at least 1MiB, such as 512MiB or 10GiB');
     maxDbBytes = size;
   }
+  const database = databaseUrl(input.databaseUrl);
+  // Postgres has its own limits (disk, quotas); a cap here would only pretend to enforce one.
+  if (database !== undefined && maxDbBytes !== undefined) invalid('max-db-size', 'applies to the embedded SQLite store only; limit a Postgres store with Postgres itself');
 
   const headersTimeoutMs = duration(input.headersTimeout, 'headers-timeout', SERVER_DEFAULTS.headersTimeoutMs);
   const requestTimeoutMs = duration(input.requestTimeout, 'request-timeout', SERVER_DEFAULTS.requestTimeoutMs);
@@ -190,6 +232,9 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
     host: text(input.host, 'host') ?? SERVER_DEFAULTS.host,
     port: integer(input.port, 'port', SERVER_DEFAULTS.port, 0, 65_535),
     dataDir: text(input.dataDir, 'data-dir') ?? SERVER_DEFAULTS.dataDir,
+    databaseUrl: database,
+    pgNotify: flag(input.pgNotify, 'pg-notify', SERVER_DEFAULTS.pgNotify),
+    pgPoolSize: integer(input.pgPoolSize, 'pg-pool-size', SERVER_DEFAULTS.pgPoolSize, 1, 1000),
     publicUrl: publicUrl?.replace(/\/+$/, ''),
     trustProxy: Object.freeze(trustProxy),
     tlsCert,

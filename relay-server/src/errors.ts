@@ -113,6 +113,18 @@ export const SERVER_ERRORS = {
     status: 408,
     message: 'The request was not received completely in time.',
   },
+  RELAY_E_UNKNOWN_EVENT_TYPE: {
+    status: 400,
+    message: 'The relay cannot generate a sample of that event type or flow; the valid ones are listed here.',
+  },
+  RELAY_E_INVALID_SAMPLE_FIELD: {
+    status: 400,
+    message: 'A --set field path cannot be applied to the sample event.',
+  },
+  RELAY_E_LEGACY_FORM_REFUSED: {
+    status: 400,
+    message: 'Legacy v1 samples are form bodies, and this channel refuses them. Enable --accept-legacy-form on the channel or pick a v2 or seed type.',
+  },
   RELAY_E_CONFIG_INVALID: {
     status: 400,
     message: 'A setting is invalid; fix the setting named here and start again.',

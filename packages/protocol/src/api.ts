@@ -118,3 +118,46 @@ export interface DeliveryListView {
   id: string;
   attempts: DeliveryAttemptView[];
 }
+
+/** `POST /api/channels/<channel>/trigger` request: one sample type, or a whole flow. */
+export interface TriggerRequest {
+  type?: string;
+  flow?: string;
+  /** `v2` (default), `seed` or `v1` (legacy form bodies). */
+  shape?: 'v2' | 'seed' | 'v1';
+  /** Field overrides by dotted path, e.g. `{ "payload.status": "missed" }`; values that parse as JSON are JSON. */
+  set?: Record<string, string>;
+}
+
+/** `POST /api/channels/<channel>/trigger` answer: the stored sample events, in order. */
+export interface TriggerResult {
+  channel: string;
+  events: { type: string; id: string; seq: number; duplicate: boolean }[];
+}
+
+/** `GET /api/samples`: what `trigger` can generate. */
+export interface SampleCatalogue {
+  /** Event types per payload shape. */
+  shapes: Record<string, string[]>;
+  /** Flow name → shape → event types in order. */
+  flows: Record<string, Record<string, string[]>>;
+}
+
+/** `POST /api/consumers/<channel>/<name>/replay` request: event ids, or a time range with an optional type. */
+export interface ReplayRequest {
+  ids?: string[];
+  /** ISO time or a duration back from now (`2h`). */
+  since?: string;
+  before?: string;
+  type?: string;
+}
+
+/** `POST /api/consumers/<channel>/<name>/replay` answer. */
+export interface ReplayResult {
+  channel: string;
+  consumer: string;
+  /** Events queued again. */
+  queued: number;
+  /** Requested ids that are not stored (never received, or pruned). */
+  missing: string[];
+}

@@ -7,7 +7,7 @@ import type {
   EventListView,
   EventSummaryView,
 } from '@myop-relay/protocol';
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { viewChannel } from '../channel.js';
 import { RelayError } from '../errors.js';
 import type { DeliveryHub } from '../delivery/hub.js';
@@ -15,22 +15,15 @@ import type { IngestCounters } from '../ingest/counters.js';
 import { decodeCursor } from '../store/cursor.js';
 import type { EventSummary, Store, TokenRecord } from '../store/store.js';
 import { authenticate, mayReadChannel, visibleChannels } from '../tokens.js';
-import { parseDuration } from '../units.js';
+import { timeParam } from './params.js';
+import { workflowRoutes } from './samples.js';
+import { requestToken, setRequestToken } from './token.js';
 
 /** Dependencies of the read API. */
 export interface ApiPluginOptions {
   store: Store;
   counters: IngestCounters;
   hub: DeliveryHub;
-}
-
-const tokens = new WeakMap<FastifyRequest, TokenRecord>();
-
-/** The token that authenticated this API request (set by the plugin's onRequest hook). */
-export function requestToken(request: FastifyRequest): TokenRecord {
-  const token = tokens.get(request);
-  if (!token) throw new RelayError('RELAY_E_AUTH_REQUIRED');
-  return token;
 }
 
 function summaryView(event: EventSummary): EventSummaryView {
@@ -46,16 +39,6 @@ function summaryView(event: EventSummary): EventSummaryView {
   };
 }
 
-/** Reads `since`/`before`: an ISO time, or a duration meaning that long ago. */
-function timeParam(name: string, value: string | undefined, now: Date): Date | undefined {
-  if (value === undefined || value === '') return undefined;
-  const ago = /^\d+$/.test(value) ? undefined : parseDuration(value);
-  if (ago !== undefined) return new Date(now.getTime() - ago);
-  const at = new Date(value);
-  if (Number.isNaN(at.getTime())) throw new RelayError('RELAY_E_INVALID_QUERY', `(${name}: expected an ISO time or a duration such as 2h, got "${value}")`);
-  return at;
-}
-
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
@@ -64,8 +47,9 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
  */
 export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (app, { store, counters, hub }) => {
   app.addHook('onRequest', async (request) => {
-    tokens.set(request, await authenticate(store, request.headers.authorization));
+    setRequestToken(request, await authenticate(store, request.headers.authorization));
   });
+  await app.register(workflowRoutes, { accept: { store, counters, onStored: (channel) => hub.notify(channel) }, store, hub });
 
   app.get('/api/channels', async (request): Promise<ChannelList> => {
     const token = requestToken(request);

@@ -4,10 +4,10 @@ import { RelayError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { readBody } from './body.js';
 import { UNKNOWN_CHANNEL_KEY, type IngestCounters } from './counters.js';
+import { acceptWebhook, bodyKind, type IngestAnswer } from './accept.js';
 import { storedHeaders } from './headers.js';
-import { identifyJsonEvent, identifyLegacyForm, type EventIdentity } from './identity.js';
 import type { RateLimiter } from './rate-limit.js';
-import { credentialHeaders, verifyBeforeBody, verifyBody, type VerifiableRequest } from './verify.js';
+import { credentialHeaders, verifyBeforeBody, type VerifiableRequest } from './verify.js';
 
 /** Dependencies of the ingest plugin. */
 export interface IngestPluginOptions {
@@ -21,15 +21,6 @@ export interface IngestPluginOptions {
   onStored: (channel: string) => void;
 }
 
-/** The body of a 200 answer to MyOperator. */
-export interface IngestAnswer {
-  accepted: true;
-  channel: string;
-  id: string;
-  seq: number;
-  duplicate: boolean;
-}
-
 interface IngestState {
   channel: Channel;
   kind: 'json' | 'form';
@@ -40,33 +31,6 @@ const states = new WeakMap<FastifyRequest, IngestState>();
 /** The channel a request was addressed to, once known, so refusals are counted against it. */
 const channelOf = new WeakMap<FastifyRequest, string>();
 
-const JSON_MEDIA = /^application\/(?:[a-z0-9.+-]+\+)?json$/;
-const FORM_MEDIA = 'application/x-www-form-urlencoded';
-
-function bodyKind(contentType: string | undefined, channel: Channel): 'json' | 'form' {
-  const media = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-  if (JSON_MEDIA.test(media)) return 'json';
-  if (media === FORM_MEDIA && channel.acceptLegacyForm) return 'form';
-  throw new RelayError('RELAY_E_UNSUPPORTED_CONTENT_TYPE', `(got ${media ? `"${media}"` : 'no Content-Type'})`);
-}
-
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-
-function identify(kind: 'json' | 'form', body: Uint8Array): EventIdentity {
-  if (kind === 'form') {
-    const identity = identifyLegacyForm(body);
-    if (!identity) throw new RelayError('RELAY_E_INVALID_LEGACY_FORM');
-    return identity;
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(strictUtf8.decode(body));
-  } catch (error) {
-    throw new RelayError('RELAY_E_INVALID_JSON', error instanceof SyntaxError ? `(${error.message})` : '(not UTF-8)');
-  }
-  return identifyJsonEvent(value, body);
-}
-
 /**
  * `POST /hooks/:channel`: admits, verifies and durably stores MyOperator webhooks, answering
  * 200 only once the event is on disk. Checks run cheapest first, and everything that does not
@@ -74,6 +38,7 @@ function identify(kind: 'json' | 'form', body: Uint8Array): EventIdentity {
  */
 export const ingestPlugin: FastifyPluginAsync<IngestPluginOptions> = async (app, options) => {
   const { store, counters, channelLimiter, ipLimiter, onStored } = options;
+  const deps = { store, counters, onStored };
 
   async function admit(request: FastifyRequest<{ Params: { channel: string } }>): Promise<void> {
     // The per-address limit comes first so a flood of junk never reaches the store.
@@ -119,28 +84,18 @@ export const ingestPlugin: FastifyPluginAsync<IngestPluginOptions> = async (app,
     async (request, reply): Promise<IngestAnswer> => {
       const state = states.get(request);
       if (!state) throw new RelayError('RELAY_E_INTERNAL', '(request was not admitted)');
-      const body = request.body ?? Buffer.alloc(0);
-      verifyBody(state.channel, state.verifiable, body);
-      const identity = identify(state.kind, body);
-      const result = await store.appendEvent({
-        channel: state.channel.name,
-        eventId: identity.id,
-        eventType: identity.type,
-        body,
+      const answer = await acceptWebhook(deps, {
+        channel: state.channel,
+        kind: state.kind,
+        verifiable: state.verifiable,
         headers: storedHeaders(request.raw.rawHeaders, credentialHeaders(state.channel)),
-        receivedAt: new Date(),
+        body: request.body ?? Buffer.alloc(0),
         sourceIp: request.ip,
         synthetic: false,
+        log: request.log,
       });
-      if (!result.ok) throw new RelayError('RELAY_E_UNKNOWN_CHANNEL', `(channel "${state.channel.name}" was removed)`);
-      counters.accepted(state.channel.name, result.duplicate);
-      if (!result.duplicate) onStored(state.channel.name);
-      request.log.info(
-        { channel: state.channel.name, seq: result.seq, type: identity.type, eventId: identity.id, duplicate: result.duplicate },
-        result.duplicate ? 'duplicate event acknowledged' : 'event stored',
-      );
       reply.code(200);
-      return { accepted: true, channel: state.channel.name, id: identity.id, seq: result.seq, duplicate: result.duplicate };
+      return answer;
     },
   );
 
