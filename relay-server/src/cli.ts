@@ -1,12 +1,6 @@
 import { runCli } from './cli/main.js';
+import { processRuntime } from './cli/node-runtime.js';
 import { betterSqliteDriver } from './store/sqlite-better.js';
 
-await runCli(process.argv.slice(2), {
-  sqliteDriver: betterSqliteDriver,
-  stdout: process.stdout,
-  stderr: process.stderr,
-  onShutdownSignal(handler) {
-    process.on('SIGINT', () => handler('SIGINT'));
-    process.on('SIGTERM', () => handler('SIGTERM'));
-  },
-});
+// Node entry: the embedded store runs on better-sqlite3.
+await runCli(process.argv.slice(2), processRuntime(betterSqliteDriver));
