@@ -13,13 +13,17 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The built relay-server CLI (`npx tsc -b` from the repo root produces it). */
 export const SERVER_CLI = join(REPO_ROOT, 'relay-server', 'dist', 'cli.js');
 
+/** The built relay-client CLI. */
+export const CLIENT_CLI = join(REPO_ROOT, 'relay-client', 'dist', 'cli.js');
+
 /** How a child process ended. */
 export interface ExitStatus {
   code: number | null;
   signal: NodeJS.Signals | null;
 }
 
-type RelayChild = ChildProcessByStdio<null, Readable, Readable>;
+/** A CLI child process with piped output. */
+export type RelayChild = ChildProcessByStdio<null, Readable, Readable>;
 
 /** Every child spawned here that may still run; {@link killAllChildren} ends them. */
 const liveChildren = new Map<RelayChild, Promise<ExitStatus>>();
@@ -37,8 +41,14 @@ export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...env, ...extra };
 }
 
-function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv, cwd: string): { child: RelayChild; exited: Promise<ExitStatus> } {
-  const child = spawn(process.execPath, [SERVER_CLI, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Spawns `node <script> …args`, tracked so {@link killAllChildren} can end it. */
+export function spawnCli(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  script: string = SERVER_CLI,
+): { child: RelayChild; exited: Promise<ExitStatus> } {
+  const child = spawn(process.execPath, [script, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<ExitStatus>((resolve, reject) => {
     child.once('exit', (code, signal) => {
       liveChildren.delete(child);

@@ -1,0 +1,20 @@
+import { homedir } from 'node:os';
+import { createNodeSocket } from './adapters/node-websocket.js';
+import { runCli } from './cli/main.js';
+
+await runCli(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+  homeDir: homedir(),
+  createSocket: createNodeSocket,
+  onShutdownSignal(handler) {
+    const once = (signal: NodeJS.Signals): void => {
+      process.off('SIGINT', once);
+      process.off('SIGTERM', once);
+      handler(signal);
+    };
+    process.on('SIGINT', once);
+    process.on('SIGTERM', once);
+  },
+});

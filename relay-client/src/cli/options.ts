@@ -1,0 +1,140 @@
+/** The options of `relay-client listen`: their yargs definitions, the config file, and the conversion to {@link ListenOptions}. */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Argv } from 'yargs';
+import { LISTEN_DEFAULTS, type ListenOptions } from '../config.js';
+import { ClientError } from '../errors.js';
+import { formatDuration, parseDuration } from '../units.js';
+
+function invalid(flag: string, problem: string): never {
+  throw new ClientError('RELAY_E_CLIENT_CONFIG_INVALID', `--${flag}: ${problem}`);
+}
+
+/** Reads a `--config` JSON file; its keys are the long option names (kebab- or camelCase). */
+export function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    invalid('config', `cannot read "${path}" (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    invalid('config', `"${path}" is not JSON (${(error as Error).message})`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) invalid('config', `"${path}" must hold a JSON object`);
+  return value as Record<string, unknown>;
+}
+
+/**
+ * The config file read when `--config` is not given: `$XDG_CONFIG_HOME/myop-relay/client.json`,
+ * else `~/.config/myop-relay/client.json`, if that file exists.
+ */
+export function defaultConfigPath(env: Readonly<Record<string, string | undefined>>, homeDir: string): string | undefined {
+  const base = env['XDG_CONFIG_HOME'] || join(homeDir, '.config');
+  const path = join(base, 'myop-relay', 'client.json');
+  return existsSync(path) ? path : undefined;
+}
+
+/** Defines the options of `listen` on `y`. */
+export function listenOptions<T>(y: Argv<T>, consumerDefault: string) {
+  return y
+    .option('relay', {
+      type: 'string',
+      alias: 'url',
+      describe: 'relay-server URL, e.g. https://relay.example.com (env RELAY_URL)',
+    })
+    .option('token', {
+      type: 'string',
+      describe: 'Relay token (env RELAY_TOKEN); create one with `relay-server token create --name <you>`',
+    })
+    .option('channel', {
+      type: 'string',
+      array: true,
+      describe: 'Channel to receive; repeat or separate with commas for several',
+      default: [...LISTEN_DEFAULTS.channels],
+    })
+    .option('consumer', { type: 'string', describe: `Durable consumer name; the relay resumes it where it stopped (default ${consumerDefault})` })
+    .option('forward-to', { type: 'string', describe: 'Local handler URL each event is POSTed to' })
+    .option('events', { type: 'string', array: true, describe: "Only these event types, comma-separated globs, e.g. 'call.*,message.received'" })
+    .option('since', { type: 'string', describe: 'Start of a new consumer: now, a duration (15m, 2h), an ISO-8601 time or a sequence number' })
+    .option('window', { type: 'string', describe: 'Events forwarded at once per channel, 1-1024 (relay default 8)' })
+    .option('ordered', { type: 'boolean', describe: 'One event at a time, in order; a failing event holds back the rest' })
+    .option('max-attempts', { type: 'string', describe: 'Give up on an event after this many failed attempts, 1-1000 (default: never)' })
+    .option('timeout', { type: 'string', describe: 'Time the local handler gets per event', default: formatDuration(LISTEN_DEFAULTS.timeoutMs) })
+    .option('resign-secret', { type: 'string', describe: 'Replace the signature with an HMAC-SHA256 of the body under this secret' })
+    .option('signature-header', { type: 'string', describe: 'Header --resign-secret writes', default: LISTEN_DEFAULTS.signatureHeader })
+    .option('json', { type: 'boolean', describe: 'Print one JSON object per line', default: false })
+    .option('quiet', { type: 'boolean', describe: 'Print only failures, errors and the summary', default: false });
+}
+
+function text(value: unknown, flag: string): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (Array.isArray(value)) return text(value[value.length - 1], flag);
+  if (typeof value !== 'string' && typeof value !== 'number') invalid(flag, 'expected a single value');
+  return String(value);
+}
+
+/** Repeated flags, comma-separated values and JSON arrays from a config file, flattened. */
+function list(value: unknown, flag: string): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  const items = Array.isArray(value) ? (value as unknown[]) : [value];
+  return items.flatMap((item) => (text(item, flag) ?? '').split(',')).map((s) => s.trim()).filter(Boolean);
+}
+
+function integer(value: unknown, flag: string): number | undefined {
+  const raw = text(value, flag);
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d+$/.test(raw.trim())) invalid(flag, `expected a whole number, got "${raw.slice(0, 50)}"`);
+  return Number(raw.trim());
+}
+
+function flag(value: unknown, name: string): boolean | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'boolean') return value;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  invalid(name, 'expected true or false');
+}
+
+/**
+ * Converts parsed arguments (command line, `RELAY_*` environment and config file, merged by
+ * yargs) into {@link ListenOptions}; `resolveListenConfig` checks the rest.
+ *
+ * @throws ClientError `RELAY_E_CLIENT_CONFIG_INVALID` naming the flag.
+ */
+export function listenOptionsFromArgs(args: Readonly<Record<string, unknown>>): ListenOptions {
+  const timeoutText = text(args['timeout'], 'timeout');
+  let timeoutMs: number | undefined;
+  if (timeoutText !== undefined) {
+    timeoutMs = parseDuration(timeoutText);
+    if (timeoutMs === undefined) invalid('timeout', `expected a duration such as 10s or 500ms, got "${timeoutText.slice(0, 50)}"`);
+  }
+  const options: ListenOptions = {
+    relay: text(args['relay'], 'relay') ?? '',
+    token: text(args['token'], 'token') ?? '',
+    forwardTo: text(args['forwardTo'], 'forward-to') ?? '',
+  };
+  const channels = list(args['channel'], 'channel');
+  if (channels !== undefined) options.channels = channels;
+  const consumer = text(args['consumer'], 'consumer');
+  if (consumer !== undefined) options.consumer = consumer;
+  const events = list(args['events'], 'events');
+  if (events !== undefined && events.length > 0) options.events = events;
+  const since = text(args['since'], 'since');
+  if (since !== undefined) options.since = since;
+  const window = integer(args['window'], 'window');
+  if (window !== undefined) options.window = window;
+  const ordered = flag(args['ordered'], 'ordered');
+  if (ordered !== undefined) options.ordered = ordered;
+  const maxAttempts = integer(args['maxAttempts'], 'max-attempts');
+  if (maxAttempts !== undefined) options.maxAttempts = maxAttempts;
+  if (timeoutMs !== undefined) options.timeoutMs = timeoutMs;
+  const resignSecret = text(args['resignSecret'], 'resign-secret');
+  if (resignSecret !== undefined) options.resignSecret = resignSecret;
+  const signatureHeader = text(args['signatureHeader'], 'signature-header');
+  if (signatureHeader !== undefined) options.signatureHeader = signatureHeader;
+  return options;
+}

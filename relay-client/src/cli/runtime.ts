@@ -1,0 +1,21 @@
+import type { SocketFactory } from '../socket.js';
+
+/** What the CLI gets from the runtime it runs on (Node or Deno), chosen by the entry file. */
+export interface CliRuntime {
+  /** Event lines and the summary; `isTTY` decides colours. */
+  stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  /** Usage errors, warnings and connection trouble. */
+  stderr: NodeJS.WritableStream;
+  /** Environment, for `RELAY_*` settings, `NO_COLOR` and the default config file location. */
+  env: Readonly<Record<string, string | undefined>>;
+  /** The home directory, for `~/.config/myop-relay/client.json`. */
+  homeDir: string;
+  /** Opens WebSockets. */
+  createSocket: SocketFactory;
+  /**
+   * Registers a handler for the first SIGINT/SIGTERM. A second signal is left to the runtime's
+   * default (ending the process), so a user who does not want to wait for in-flight forwards can
+   * press Ctrl-C again.
+   */
+  onShutdownSignal(handler: (signal: string) => void): void;
+}

@@ -1,0 +1,197 @@
+/**
+ * The settings of `listen`, validated once into a frozen {@link ListenConfig}. Errors name the
+ * command-line flag, since that is where most settings come from.
+ */
+import { hostname, userInfo } from 'node:os';
+import {
+  MAX_EVENT_PATTERNS,
+  MAX_NAME_LENGTH,
+  MAX_WINDOW,
+  parseSince,
+  validateChannelName,
+  validateConsumerName,
+  validateEventPattern,
+} from '@myop-relay/protocol';
+import { ClientError } from './errors.js';
+import { DEFAULT_SIGNATURE_HEADER, type Resign } from './forward-headers.js';
+import { FORWARDER_DEFAULTS, parseForwardTarget, type ForwardTarget } from './forwarder.js';
+import { relayWebSocketUrl } from './transport.js';
+
+/** Settings of {@link listen}; only `relay`, `token` and `forwardTo` are required. */
+export interface ListenOptions {
+  /** The relay-server's URL, `https://relay.example.com` (or `http://`, `ws://`, `wss://`); the client connects to `<relay>/ws`. */
+  relay: string;
+  /** Relay token (`relay-server token create`). Sent only in the upgrade's `Authorization` header; never printed. */
+  token: string;
+  /** Local handler URL every event is POSTed to. */
+  forwardTo: string;
+  /** Channels to receive. Default `['myoperator']`. */
+  channels?: readonly string[];
+  /** Durable consumer name: the relay keeps this client's position under it. Default `<user>@<hostname>`. */
+  consumer?: string;
+  /** Event-type globs, e.g. `['call.*', 'message.received']`. Default: every type. */
+  events?: readonly string[];
+  /** Start of a new consumer: `now`, `15m`, an ISO-8601 time or a sequence number. Default: the relay's (resume, or `now`). */
+  since?: string;
+  /** Events in flight per channel, 1-1024. Default: the relay's (8). */
+  window?: number;
+  /** One event at a time, in sequence order. Default false. */
+  ordered?: boolean;
+  /** Park an event as failed after this many failed attempts, 1-1000. Default: retry without limit. */
+  maxAttempts?: number;
+  /**
+   * Time the local handler gets per event, in milliseconds. Default 10 000. Keep it under the
+   * relay's ack timeout (30 s by default), after which the relay delivers the event again anyway.
+   */
+  timeoutMs?: number;
+  /** Re-sign each body with this HMAC-SHA256 secret. Default: keep the original signature. */
+  resignSecret?: string;
+  /** Header `resignSecret` writes. Default `X-MyOperator-Signature`. */
+  signatureHeader?: string;
+}
+
+/** Validated, frozen settings. */
+export interface ListenConfig {
+  readonly relay: URL;
+  /** `<relay>/ws` with a `ws:`/`wss:` scheme. */
+  readonly webSocketUrl: string;
+  readonly token: string;
+  readonly channels: readonly string[];
+  readonly consumer: string;
+  readonly target: ForwardTarget;
+  readonly events: readonly string[] | undefined;
+  readonly since: string | undefined;
+  readonly window: number | undefined;
+  readonly ordered: boolean;
+  readonly maxAttempts: number | undefined;
+  readonly timeoutMs: number;
+  readonly resign: Resign | undefined;
+}
+
+/** Defaults of {@link ListenOptions}; the consumer default depends on the machine, see {@link defaultConsumer}. */
+export const LISTEN_DEFAULTS = Object.freeze({
+  channels: Object.freeze(['myoperator']) as readonly string[],
+  ordered: false,
+  timeoutMs: FORWARDER_DEFAULTS.timeoutMs,
+  signatureHeader: DEFAULT_SIGNATURE_HEADER,
+});
+
+/** Longest accepted `--timeout`: 10 minutes. */
+export const MAX_TIMEOUT_MS = 600_000;
+
+const HTTP_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const TOKEN = /^[\x21-\x7e]{1,4096}$/;
+
+function invalid(flag: string, problem: string): never {
+  throw new ClientError('RELAY_E_CLIENT_CONFIG_INVALID', `--${flag}: ${problem}`);
+}
+
+function missing(flag: string, what: string): never {
+  throw new ClientError('RELAY_E_CLIENT_CONFIG_INVALID', `--${flag} is required: ${what}`);
+}
+
+/**
+ * `<user>@<hostname>`, so each developer's laptop gets its own position on the relay. Falls back
+ * to `$USER` when the account has no passwd entry (containers), and is cut to 128 characters.
+ */
+export function defaultConsumer(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  let user: string | undefined;
+  try {
+    user = userInfo().username;
+  } catch {
+    user = env['USER'] ?? env['USERNAME'];
+  }
+  const name = `${user || 'user'}@${hostname() || 'localhost'}`.replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
+  return Array.from(name).slice(0, MAX_NAME_LENGTH).join('');
+}
+
+function relayUrl(text: string): URL {
+  if (text === '') missing('relay', 'the relay-server\'s URL, e.g. --relay https://relay.example.com (or RELAY_URL)');
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    invalid('relay', `"${text.slice(0, 200)}" is not a URL; use e.g. https://relay.example.com`);
+  }
+  if (!['http:', 'https:', 'ws:', 'wss:'].includes(url.protocol)) invalid('relay', `must be an https:// (or http://, wss://, ws://) URL, got ${url.protocol}`);
+  // Credentials in a URL end up in logs and shell history; the token has its own flag.
+  if (url.username !== '' || url.password !== '') invalid('relay', 'must not contain user:password@; pass the token with --token or RELAY_TOKEN');
+  if (url.search !== '') invalid('relay', 'must not have a query string; pass the token with --token or RELAY_TOKEN');
+  return url;
+}
+
+function integer(value: number | undefined, flag: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || value < min || value > max) invalid(flag, `must be a whole number from ${min} to ${max}, got ${String(value)}`);
+  return value;
+}
+
+/**
+ * Validates `options` and fills defaults.
+ *
+ * @param now - clock for checking `since` durations. Default: now.
+ * @throws ClientError `RELAY_E_CLIENT_CONFIG_INVALID` naming the flag of the first bad setting.
+ *   Messages never contain the token.
+ */
+export function resolveListenConfig(options: ListenOptions, now: Date = new Date()): ListenConfig {
+  const relay = relayUrl(options.relay);
+  if (options.token === '') missing('token', 'create one on the relay host with `relay-server token create --name <you>` and pass it with --token or RELAY_TOKEN');
+  if (!TOKEN.test(options.token)) invalid('token', 'must be 1-4096 visible ASCII characters (no spaces); check that it was copied whole');
+
+  if (options.forwardTo === '') missing('forward-to', 'the local handler URL each event is POSTed to, e.g. --forward-to http://localhost:3000/webhooks/myoperator');
+  const parsedTarget = parseForwardTarget(options.forwardTo);
+  if (!parsedTarget.ok) invalid('forward-to', parsedTarget.reason);
+
+  const channels = [...new Set(options.channels ?? LISTEN_DEFAULTS.channels)];
+  if (channels.length === 0) invalid('channel', 'name at least one channel');
+  for (const channel of channels) {
+    const problem = validateChannelName(channel);
+    if (problem !== undefined) invalid('channel', `"${channel.slice(0, 200)}" ${problem}`);
+  }
+
+  const consumer = options.consumer ?? defaultConsumer();
+  const consumerProblem = validateConsumerName(consumer);
+  if (consumerProblem !== undefined) invalid('consumer', consumerProblem);
+
+  let events: string[] | undefined;
+  if (options.events !== undefined && options.events.length > 0) {
+    events = [...new Set(options.events)];
+    if (events.length > MAX_EVENT_PATTERNS) invalid('events', `at most ${MAX_EVENT_PATTERNS} patterns`);
+    for (const pattern of events) {
+      const problem = validateEventPattern(pattern);
+      if (problem !== undefined) invalid('events', `"${pattern.slice(0, 200)}" ${problem}`);
+    }
+  }
+
+  if (options.since !== undefined) {
+    const since = parseSince(options.since, now);
+    if (!since.ok) invalid('since', since.reason);
+  }
+
+  const timeoutMs = options.timeoutMs ?? LISTEN_DEFAULTS.timeoutMs;
+  if (!Number.isFinite(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS) invalid('timeout', `must be from 1ms to 10m, got ${String(timeoutMs)} ms`);
+
+  let resign: Resign | undefined;
+  const signatureHeader = options.signatureHeader ?? LISTEN_DEFAULTS.signatureHeader;
+  if (!HTTP_TOKEN.test(signatureHeader)) invalid('signature-header', `"${signatureHeader.slice(0, 200)}" is not an HTTP header name`);
+  if (options.resignSecret !== undefined) {
+    if (options.resignSecret === '') invalid('resign-secret', 'must not be empty');
+    resign = Object.freeze({ secret: options.resignSecret, header: signatureHeader });
+  }
+
+  return Object.freeze({
+    relay,
+    webSocketUrl: relayWebSocketUrl(relay),
+    token: options.token,
+    channels: Object.freeze(channels),
+    consumer,
+    target: parsedTarget.target,
+    events: events === undefined ? undefined : Object.freeze(events),
+    since: options.since,
+    window: integer(options.window, 'window', 1, MAX_WINDOW),
+    ordered: options.ordered ?? LISTEN_DEFAULTS.ordered,
+    maxAttempts: integer(options.maxAttempts, 'max-attempts', 1, 1000),
+    timeoutMs,
+    resign,
+  });
+}

@@ -1,0 +1,127 @@
+/**
+ * The request headers of a forwarded event: the original ones in order and spelling, minus what
+ * describes the relay's connection rather than the event, plus the `X-Relay-*` headers.
+ */
+import { createHmac } from 'node:crypto';
+import type { EventMessage } from '@myop-relay/protocol';
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection and are never forwarded. */
+export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** Header naming the relay's event id; the same on every redelivery, so handlers can deduplicate. */
+export const EVENT_ID_HEADER = 'X-Relay-Event-Id';
+
+/** The headers relay-client adds. Originals of the same names are dropped so a handler can trust them. */
+const RELAY_HEADERS: ReadonlySet<string> = new Set(
+  [EVENT_ID_HEADER, 'X-Relay-Channel', 'X-Relay-Seq', 'X-Relay-Attempt', 'X-Relay-Received-At', 'X-Relay-Synthetic', 'X-Relay-Replay'].map((h) =>
+    h.toLowerCase(),
+  ),
+);
+
+/** Default header of `--resign-secret`: MyOperator's signature header. */
+export const DEFAULT_SIGNATURE_HEADER = 'X-MyOperator-Signature';
+
+/** Replacing the signature (`--resign-secret`) for handlers that verify with their own secret. */
+export interface Resign {
+  /** HMAC-SHA256 key. */
+  secret: string;
+  /** Header to replace or add, matched case-insensitively. Default {@link DEFAULT_SIGNATURE_HEADER}. */
+  header?: string;
+}
+
+/** Lowercase hex HMAC-SHA256 of `body` under `secret`: MyOperator's signature format. */
+export function signBody(body: Uint8Array, secret: string): string {
+  return createHmac('sha256', secret).update(body).digest('hex');
+}
+
+/**
+ * Node writes header strings as Latin-1, one byte per character, which is exactly how the relay
+ * read them; only text above U+00FF (which Node refuses) can have come from UTF-8, so it goes
+ * back out as its UTF-8 bytes.
+ */
+function wireValue(value: string): string {
+  return /[^\u0000-\u00ff]/.test(value) ? Buffer.from(value, 'utf8').toString('latin1') : value;
+}
+
+/** Event ids may be any Unicode; a header gets visible ASCII, percent-encoded (UTF-8) otherwise. */
+function asciiValue(value: string): string {
+  return /^[\x20-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
+}
+
+/**
+ * The headers to send, as a flat `[name, value, name, value, ...]` list (Node's `rawHeaders`
+ * form), which keeps order, spelling and duplicates.
+ *
+ * - Hop-by-hop headers and those the original `Connection` header names are dropped.
+ * - `Host` takes the `--forward-to` authority and `Content-Length` the body length, each in the
+ *   place (and spelling) of the original, or added (Host first, Content-Length after the
+ *   originals) when the original had none.
+ * - With `resign`, the signature header gets the body's HMAC under the new secret, in place, or is
+ *   added after the originals.
+ * - `X-Relay-Event-Id`, `-Channel`, `-Seq`, `-Attempt`, `-Received-At`, and `-Synthetic: 1` /
+ *   `-Replay: 1` when set, come last.
+ *
+ * @param event - the delivered event.
+ * @param body - its decoded body bytes.
+ * @param host - the `Host` value for the local target, e.g. `localhost:3000`.
+ * @param resign - see {@link Resign}; default: the original signature is kept.
+ */
+export function buildForwardHeaders(event: EventMessage, body: Uint8Array, host: string, resign?: Resign): string[] {
+  const connectionNamed = new Set<string>();
+  for (const [name, value] of event.headers) {
+    if (name.toLowerCase() === 'connection') for (const token of value.split(',')) connectionNamed.add(token.trim().toLowerCase());
+  }
+  const signatureHeader = resign === undefined ? undefined : (resign.header ?? DEFAULT_SIGNATURE_HEADER);
+  const signatureLower = signatureHeader?.toLowerCase();
+  const signature = resign === undefined ? undefined : signBody(body, resign.secret);
+  const length = String(body.byteLength);
+
+  const out: string[] = [];
+  let hasHost = false;
+  let hasLength = false;
+  let hasSignature = false;
+  for (const [name, value] of event.headers) {
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP_HEADERS.has(lower) || connectionNamed.has(lower) || RELAY_HEADERS.has(lower)) continue;
+    if (lower === 'host') {
+      if (!hasHost) out.push(name, host);
+      hasHost = true;
+    } else if (lower === 'content-length') {
+      if (!hasLength) out.push(name, length);
+      hasLength = true;
+    } else if (signature !== undefined && lower === signatureLower) {
+      if (!hasSignature) out.push(name, signature);
+      hasSignature = true;
+    } else {
+      out.push(name, wireValue(value));
+    }
+  }
+  if (!hasHost) out.unshift('Host', host);
+  if (!hasLength) out.push('Content-Length', length);
+  if (signature !== undefined && signatureHeader !== undefined && !hasSignature) out.push(signatureHeader, signature);
+  out.push(
+    EVENT_ID_HEADER,
+    asciiValue(event.id),
+    'X-Relay-Channel',
+    event.channel,
+    'X-Relay-Seq',
+    String(event.seq),
+    'X-Relay-Attempt',
+    String(event.attempt),
+    'X-Relay-Received-At',
+    event.receivedAt,
+  );
+  if (event.synthetic) out.push('X-Relay-Synthetic', '1');
+  if (event.replay) out.push('X-Relay-Replay', '1');
+  return out;
+}

@@ -1,0 +1,287 @@
+/**
+ * The session logic of `relay-client listen`: every event the relay sends is forwarded at once
+ * (the relay enforces the window), acked after a 2xx and nacked otherwise; a stop lets running
+ * forwards finish and answers them before the socket closes.
+ */
+import {
+  retryDelayMs,
+  type BacklogMessage,
+  type ErrorMessage,
+  type EventMessage,
+  type NackMessage,
+  type SubscribedMessage,
+  type WelcomeMessage,
+} from '@myop-relay/protocol';
+import { createNodeSocket } from './adapters/node-websocket.js';
+import type { BackoffOptions } from './backoff.js';
+import type { Clock } from './clock.js';
+import { resolveListenConfig, type ListenConfig, type ListenOptions } from './config.js';
+import { ClientError } from './errors.js';
+import { failureError, type ConnectionFailure } from './failure.js';
+import { Forwarder } from './forwarder.js';
+import type { AnswerSent, DeliveryInfo, ListenSummary, Renderer } from './renderer/renderer.js';
+import { silentRenderer } from './renderer/silent.js';
+import type { SocketFactory } from './socket.js';
+import { Transport, type Session, type SubscriptionRequest, type TransportHandlers } from './transport.js';
+import { userAgent } from './version.js';
+
+/** What `listen` gets from its caller besides settings: the runtime's pieces and the stop signal. */
+export interface ListenDeps {
+  /** Opens WebSockets. Default: the Node `ws` adapter, {@link createNodeSocket}. */
+  createSocket?: SocketFactory;
+  /** Receives everything to show. Default: shows nothing. */
+  renderer?: Renderer;
+  /** Aborting it stops `listen` gracefully (what Ctrl-C does in the CLI). */
+  signal?: AbortSignal;
+  /** Default: the system clock. */
+  clock?: Clock;
+  /** Uniform in [0, 1) for reconnect jitter. Default `Math.random`. */
+  random?: () => number;
+  /** Reconnect backoff. Default: 500 ms doubling to 30 s, full jitter. */
+  backoff?: BackoffOptions;
+  /** Time to reach `welcome` before a connection attempt counts as failed. Default 10 000 ms. */
+  connectTimeoutMs?: number;
+  /** `hello.agent`. Default `relay-client/<version> node/<version>`. */
+  agent?: string;
+  /**
+   * Authenticate with `hello.token` instead of the `Authorization` header, for WebSocket
+   * adapters that cannot send headers. Default false.
+   */
+  tokenInHello?: boolean;
+}
+
+/** Per-connection subscription ids, mapped to their channel. */
+type Subscriptions = Map<string, string>;
+
+/** The `listen` state between start and summary. */
+class Listener implements TransportHandlers {
+  #stopping = false;
+  #delivered = 0;
+  #failed = 0;
+  /** Events, by channel and seq, whose latest delivery here did not end in an ack. */
+  readonly #outstanding = new Set<string>();
+  readonly #inFlight = new Set<Promise<void>>();
+  #session: Session | undefined;
+  #subscriptions: Subscriptions = new Map();
+  #refuse!: (error: ClientError) => void;
+  /** Resolves when the relay refuses a subscription, which ends the run. */
+  readonly refused = new Promise<ClientError>((resolve) => (this.#refuse = resolve));
+
+  constructor(
+    private readonly config: ListenConfig,
+    private readonly forwarder: Forwarder,
+    private readonly renderer: Renderer,
+  ) {}
+
+  summary(): ListenSummary {
+    return { delivered: this.#delivered, failed: this.#failed, pending: this.#outstanding.size };
+  }
+
+  /** Stops taking events and tells the relay, so it sends no more; answers for running forwards still go out. */
+  beginStop(): void {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    if (this.#inFlight.size > 0) this.renderer.stopping({ inFlight: this.#inFlight.size, timeoutMs: this.config.timeoutMs });
+    const session = this.#session;
+    if (session !== undefined) for (const sub of this.#subscriptions.keys()) session.send({ type: 'unsubscribe', sub });
+  }
+
+  /** Resolves when every running forward has finished and been answered. */
+  async drain(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+  }
+
+  // --- TransportHandlers
+
+  connecting(info: { url: string; attempt: number }): void {
+    this.renderer.connecting(info);
+  }
+
+  connected(session: Session, welcome: WelcomeMessage): void {
+    this.#session = session;
+    this.#subscriptions = new Map();
+    this.renderer.connected({ url: this.config.webSocketUrl, session: welcome.session, server: welcome.server });
+  }
+
+  subscribed(request: SubscriptionRequest, reply: SubscribedMessage, session: Session): void {
+    if (session !== this.#session) return;
+    this.#subscriptions.set(reply.sub, request.channel);
+    if (this.#stopping) {
+      // The stop came while this subscribe was on its way.
+      session.send({ type: 'unsubscribe', sub: reply.sub });
+      return;
+    }
+    this.renderer.subscribed({ channel: reply.channel, consumer: reply.consumer, created: reply.created, pending: reply.pending });
+  }
+
+  subscribeRefused(request: SubscriptionRequest, error: ErrorMessage): void {
+    this.#refuse(new ClientError('RELAY_E_CLIENT_SUBSCRIBE_REFUSED', `channel "${request.channel}": ${error.code}: ${error.message}`));
+  }
+
+  message(message: EventMessage | BacklogMessage | ErrorMessage, session: Session): void {
+    switch (message.type) {
+      case 'event':
+        this.#received(message, session);
+        return;
+      case 'backlog':
+        if (!this.#stopping) {
+          const channel = this.#subscriptions.get(message.sub) ?? message.sub;
+          this.renderer.backlog({ channel, delivered: message.delivered, total: message.total });
+        }
+        return;
+      case 'error':
+        this.renderer.error({ code: message.code, message: message.message, fatal: false });
+        return;
+    }
+  }
+
+  invalidMessage(error: { code: string; message: string }): void {
+    this.renderer.error({ code: error.code, message: `ignored a message from the relay: ${error.message}`, fatal: false });
+  }
+
+  disconnected(failure: ConnectionFailure, retry: { delayMs: number; attempt: number } | undefined): void {
+    // Fatal failures end the run; listen() reports them once, with the summary.
+    if (retry !== undefined) this.renderer.reconnecting({ failure, delayMs: retry.delayMs, attempt: retry.attempt });
+  }
+
+  // --- Deliveries
+
+  #received(event: EventMessage, session: Session): void {
+    const key = `${event.channel}\n${event.seq}`;
+    if (this.#stopping) {
+      // Not forwarded: the relay gets it back when the connection closes and delivers it again.
+      this.#outstanding.add(key);
+      return;
+    }
+    const delivery = deliveryInfo(event);
+    this.renderer.eventReceived({ ...delivery, bytes: base64Bytes(event.body) });
+    const running = this.#deliver(event, delivery, key, session);
+    this.#inFlight.add(running);
+    void running.finally(() => this.#inFlight.delete(running));
+  }
+
+  async #deliver(event: EventMessage, delivery: DeliveryInfo, key: string, session: Session): Promise<void> {
+    const outcome = await this.forwarder.forward(event);
+    const { sub, seq, attempt } = event;
+    const latencyMs = outcome.latencyMs;
+    let answer: AnswerSent;
+    let nextAttemptMs: number | undefined;
+    if (outcome.ok && outcome.status !== undefined) {
+      answer = session.send({ type: 'ack', sub, seq, attempt, status: outcome.status, latencyMs }) ? 'ack' : 'lost';
+      if (answer === 'ack') {
+        this.#delivered++;
+        this.#outstanding.delete(key);
+      } else {
+        this.#outstanding.add(key);
+      }
+    } else {
+      this.#failed++;
+      const nack: NackMessage = { type: 'nack', sub, seq, attempt, latencyMs };
+      // The protocol takes statuses 100-599; anything else a handler manages to send is described instead.
+      if (outcome.status !== undefined && outcome.status >= 100 && outcome.status <= 599) nack.status = outcome.status;
+      const error = outcome.error ?? (nack.status === undefined ? `invalid HTTP status ${String(outcome.status)}` : undefined);
+      if (error !== undefined) nack.error = error;
+      answer = session.send(nack) ? 'nack' : 'lost';
+      const parked = this.config.maxAttempts !== undefined && attempt >= this.config.maxAttempts;
+      if (answer === 'nack' && parked) this.#outstanding.delete(key);
+      else this.#outstanding.add(key);
+      if (answer === 'nack' && !parked) nextAttemptMs = retryDelayMs(attempt);
+    }
+    this.renderer.forwarded({
+      ...delivery,
+      method: 'POST',
+      url: this.forwarder.target.display,
+      outcome,
+      answer,
+      ...(nextAttemptMs === undefined ? {} : { nextAttemptMs }),
+    });
+  }
+}
+
+function deliveryInfo(event: EventMessage): DeliveryInfo {
+  const { channel, seq, id, eventType, attempt, receivedAt, synthetic, replay } = event;
+  return { channel, seq, id, eventType, attempt, receivedAt, synthetic, replay };
+}
+
+/** Size of the bytes a padded base64 text stands for. */
+function base64Bytes(b64: string): number {
+  const padding = b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0;
+  return (b64.length / 4) * 3 - padding;
+}
+
+/**
+ * Receives the events of `options.channels` from the relay and replays each one to
+ * `options.forwardTo`, until `deps.signal` is aborted or a failure that reconnecting cannot fix.
+ *
+ * Connection trouble that can pass (relay restarting, network down) is reported through the
+ * renderer and retried with backoff; it never ends the run. On stop, no new events are taken,
+ * forwards already running finish (bounded by the forward timeout) and are answered, the socket
+ * is closed with code 1000, and the summary is rendered. Events left unanswered stay with the
+ * relay, which delivers them again.
+ *
+ * @param options - see {@link ListenOptions}; validated before anything connects.
+ * @param deps - see {@link ListenDeps}.
+ * @returns the run's counts, once stopped through `deps.signal`.
+ * @throws ClientError `RELAY_E_CLIENT_CONFIG_INVALID` for bad options (nothing rendered), or the
+ *   error that ended the run (token refused, protocol mismatch, subscription refused, ...),
+ *   after rendering it and the summary.
+ */
+export async function listen(options: ListenOptions, deps: ListenDeps = {}): Promise<ListenSummary> {
+  const config = resolveListenConfig(options);
+  const renderer = deps.renderer ?? silentRenderer;
+  const forwarder = new Forwarder({
+    target: config.target,
+    timeoutMs: config.timeoutMs,
+    ...(config.resign === undefined ? {} : { resign: config.resign }),
+    ...(deps.clock === undefined ? {} : { clock: deps.clock }),
+  });
+  const listener = new Listener(config, forwarder, renderer);
+  renderer.starting({ relay: config.webSocketUrl, forwardTo: config.target.display, channels: config.channels, consumer: config.consumer });
+
+  const subscriptions: SubscriptionRequest[] = config.channels.map((channel) => {
+    const request: SubscriptionRequest = { channel, consumer: config.consumer };
+    if (config.events !== undefined) request.events = [...config.events];
+    if (config.since !== undefined) request.since = config.since;
+    if (config.window !== undefined) request.window = config.window;
+    if (config.ordered) request.ordered = true;
+    if (config.maxAttempts !== undefined) request.maxAttempts = config.maxAttempts;
+    return request;
+  });
+  const transport = new Transport(
+    {
+      url: config.webSocketUrl,
+      token: config.token,
+      agent: deps.agent ?? userAgent(),
+      createSocket: deps.createSocket ?? createNodeSocket,
+      subscriptions,
+      ...(deps.clock === undefined ? {} : { clock: deps.clock }),
+      ...(deps.random === undefined ? {} : { random: deps.random }),
+      ...(deps.backoff === undefined ? {} : { backoff: deps.backoff }),
+      ...(deps.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: deps.connectTimeoutMs }),
+      ...(deps.tokenInHello === undefined ? {} : { tokenInHello: deps.tokenInHello }),
+    },
+    listener,
+  );
+
+  let onAbort: (() => void) | undefined;
+  const stopRequested = new Promise<undefined>((resolve) => {
+    onAbort = () => resolve(undefined);
+    if (deps.signal?.aborted) resolve(undefined);
+    else deps.signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  const ended = transport.run().then((end) => (end.kind === 'fatal' ? failureError(end.failure) : undefined));
+  let error: ClientError | undefined;
+  try {
+    error = await Promise.race([stopRequested, ended, listener.refused]);
+  } finally {
+    if (onAbort !== undefined) deps.signal?.removeEventListener('abort', onAbort);
+  }
+  if (error !== undefined) renderer.error({ code: error.code, message: error.message, fatal: true });
+  listener.beginStop();
+  await listener.drain();
+  await transport.stop();
+  const summary = listener.summary();
+  renderer.summary(summary);
+  if (error !== undefined) throw error;
+  return summary;
+}

@@ -1,0 +1,237 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Forwarder, parseForwardTarget, type ForwardTarget } from '../src/forwarder.js';
+import { eventMessage } from './support/fake-relay.js';
+import { pairs, startHttpTarget, type HttpTarget } from './support/http-target.js';
+
+const SECRET = 'whsec_local_test_secret_0123456789';
+
+function sign(body: Buffer | Uint8Array, secret = SECRET): string {
+  return createHmac('sha256', secret).update(body).digest('hex');
+}
+
+function target(url: string): ForwardTarget {
+  const parsed = parseForwardTarget(url);
+  if (!parsed.ok) throw new Error(parsed.reason);
+  return parsed.target;
+}
+
+/** Header names in the order they arrived. */
+function names(rawHeaders: readonly string[]): string[] {
+  return pairs(rawHeaders).map(([name]) => name);
+}
+
+function header(rawHeaders: readonly string[], name: string): string[] {
+  return pairs(rawHeaders)
+    .filter(([n]) => n.toLowerCase() === name.toLowerCase())
+    .map(([, v]) => v);
+}
+
+let targets: HttpTarget[] = [];
+const servers: Server[] = [];
+afterEach(async () => {
+  await Promise.all(targets.map((t) => t.close()));
+  targets = [];
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections();
+    s.close();
+  }
+});
+
+async function handler(...args: Parameters<typeof startHttpTarget>): Promise<HttpTarget> {
+  const t = await startHttpTarget(...args);
+  targets.push(t);
+  return t;
+}
+
+describe('Forwarder', () => {
+  it('delivers the exact body bytes, so a handler checking the real HMAC accepts them', async () => {
+    // Odd spacing, key order and non-ASCII text: anything re-serialised would change the bytes.
+    const body = Buffer.from('{"id":"evt_01JABCXYZ123",  "type":"call.answered","data":{"agent":"अमित कुमार","n":1.50}}\n', 'utf8');
+    const local = await handler((req, res) => {
+      const expected = Buffer.from(sign(req.body), 'utf8');
+      const given = Buffer.from(header(req.rawHeaders, 'x-myoperator-signature')[0] ?? '', 'utf8');
+      const valid = expected.length === given.length && timingSafeEqual(expected, given);
+      res.writeHead(valid ? 204 : 401).end();
+    });
+    const forwarder = new Forwarder({ target: target(`${local.origin}/webhooks/myoperator`) });
+    const outcome = await forwarder.forward(
+      eventMessage({ body, headers: [['Content-Type', 'application/json'], ['X-MyOperator-Signature', sign(body)]] }),
+    );
+    expect(outcome).toMatchObject({ ok: true, status: 204 });
+    expect(outcome.latencyMs).toBeGreaterThanOrEqual(0);
+    const received = await local.request(1);
+    expect(received.body.equals(body)).toBe(true);
+    expect(received.method).toBe('POST');
+  });
+
+  it('sends the original headers in order and spelling with duplicates, drops hop-by-hop ones, sets Host and Content-Length, adds X-Relay-*', async () => {
+    const local = await handler();
+    const body = Buffer.from('{"event_id":"e1"}');
+    const event = eventMessage({
+      body,
+      seq: 42,
+      id: 'evt_hdr',
+      channel: 'sales',
+      attempt: 3,
+      receivedAt: '2025-08-26T10:03:59.123Z',
+      headers: [
+        ['host', 'relay.example.com'],
+        ['user-agent', 'MyOperator-Webhook/2.0'],
+        ['Connection', 'keep-alive, X-Hop'],
+        ['X-Hop', 'per-connection'],
+        ['content-type', 'application/json'],
+        ['Keep-Alive', 'timeout=5'],
+        ['Transfer-Encoding', 'chunked'],
+        ['TE', 'trailers'],
+        ['Upgrade', 'h2c'],
+        ['Proxy-Authorization', 'Basic eA=='],
+        ['x-source', 'myoperator'],
+        ['X-Custom', 'first'],
+        ['x-custom', 'second'],
+        ['Content-Length', '9999'],
+        ['X-Relay-Seq', 'spoofed'],
+        ['X-Latin', 'caf\u00e9'],
+      ],
+    });
+    const forwarder = new Forwarder({ target: target(`${local.origin}/hook`) });
+    expect((await forwarder.forward(event)).ok).toBe(true);
+    const { rawHeaders } = await local.request(1);
+    const port = new URL(local.origin).port;
+    expect(pairs(rawHeaders)).toEqual([
+      ['host', `127.0.0.1:${port}`],
+      ['user-agent', 'MyOperator-Webhook/2.0'],
+      ['content-type', 'application/json'],
+      ['x-source', 'myoperator'],
+      ['X-Custom', 'first'],
+      ['x-custom', 'second'],
+      ['Content-Length', String(body.length)],
+      ['X-Latin', 'caf\u00e9'],
+      ['X-Relay-Event-Id', 'evt_hdr'],
+      ['X-Relay-Channel', 'sales'],
+      ['X-Relay-Seq', '42'],
+      ['X-Relay-Attempt', '3'],
+      ['X-Relay-Received-At', '2025-08-26T10:03:59.123Z'],
+      // Node's own, for the one-request connection; no original Connection header survives.
+      ['Connection', 'close'],
+    ]);
+  });
+
+  it('adds Host first and Content-Length when the original had none, and flags synthetic and replayed events', async () => {
+    const local = await handler();
+    const forwarder = new Forwarder({ target: target(`${local.origin}/`) });
+    await forwarder.forward(eventMessage({ body: '{}', headers: [['Content-Type', 'application/json']], synthetic: true, replay: true }));
+    const { rawHeaders } = await local.request(1);
+    expect(names(rawHeaders).slice(0, 3)).toEqual(['Host', 'Content-Type', 'Content-Length']);
+    expect(header(rawHeaders, 'content-length')).toEqual(['2']);
+    expect(header(rawHeaders, 'x-relay-synthetic')).toEqual(['1']);
+    expect(header(rawHeaders, 'x-relay-replay')).toEqual(['1']);
+  });
+
+  it('keeps the path and query of --forward-to exactly', async () => {
+    const local = await handler();
+    const forwarder = new Forwarder({ target: target(`${local.origin}/hooks/../my%2Fop?token=a%20b&x=1&x=2&empty#fragment`) });
+    await forwarder.forward(eventMessage());
+    expect((await local.request(1)).url).toBe('/hooks/../my%2Fop?token=a%20b&x=1&x=2&empty');
+  });
+
+  it('does not follow redirects: a 3xx fails with its status and "redirect not followed"', async () => {
+    const elsewhere = await handler();
+    const local = await handler((_req, res) => {
+      res.writeHead(302, { location: `${elsewhere.origin}/stolen` }).end();
+    });
+    const forwarder = new Forwarder({ target: target(`${local.origin}/hook`) });
+    const outcome = await forwarder.forward(eventMessage());
+    expect(outcome).toMatchObject({ ok: false, status: 302, error: 'redirect not followed' });
+    expect(elsewhere.requests).toHaveLength(0);
+  });
+
+  it('reports a non-2xx status with the start of the response body', async () => {
+    const local = await handler((_req, res) => {
+      res.writeHead(500, { 'content-type': 'text/plain' }).end('database is down');
+    });
+    const outcome = await new Forwarder({ target: target(`${local.origin}/hook`) }).forward(eventMessage());
+    expect(outcome).toMatchObject({ ok: false, status: 500, responseBody: 'database is down' });
+    expect(outcome.error).toBeUndefined();
+  });
+
+  it('keeps at most keepResponseBytes of a large response body and still reads all of it', async () => {
+    const local = await handler((_req, res) => {
+      res.writeHead(200).end('x'.repeat(200_000));
+    });
+    const outcome = await new Forwarder({ target: target(`${local.origin}/hook`), keepResponseBytes: 1000 }).forward(eventMessage());
+    expect(outcome.ok).toBe(true);
+    expect(outcome.responseBody).toHaveLength(1000);
+  });
+
+  it('fails with "timeout after N ms" when the handler does not answer in time', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer(() => undefined);
+    silent.on('connection', (s: Socket) => sockets.push(s));
+    servers.push(silent);
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const { port } = silent.address() as AddressInfo;
+    const outcome = await new Forwarder({ target: target(`http://127.0.0.1:${port}/hook`), timeoutMs: 150 }).forward(eventMessage());
+    expect(outcome).toMatchObject({ ok: false, error: 'timeout after 150 ms' });
+    expect(outcome.status).toBeUndefined();
+    // Loose bound: libuv timers count from a cached loop time, so they can fire a little early.
+    expect(outcome.latencyMs).toBeGreaterThanOrEqual(100);
+    // The request was abandoned: the handler's connection is closed.
+    await Promise.all(sockets.map((s) => (s.destroyed ? undefined : once(s, 'close'))));
+  });
+
+  it('fails with the error code when nothing listens', async () => {
+    const closed = createServer();
+    closed.listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    const { port } = closed.address() as AddressInfo;
+    closed.close();
+    await once(closed, 'close');
+    const outcome = await new Forwarder({ target: target(`http://127.0.0.1:${port}/hook`) }).forward(eventMessage());
+    expect(outcome).toMatchObject({ ok: false, error: 'ECONNREFUSED' });
+  });
+
+  it('re-signs with --resign-secret in place of the original header, keeping its spelling', async () => {
+    const body = Buffer.from('{"id":"evt_resign","type":"call.ended"}');
+    const local = await handler();
+    const forwarder = new Forwarder({ target: target(`${local.origin}/hook`), resign: { secret: 'local-dev-secret', header: 'X-MyOperator-Signature' } });
+    await forwarder.forward(eventMessage({ body, headers: [['x-myoperator-signature', sign(body)], ['Content-Type', 'application/json']] }));
+    const { rawHeaders } = await local.request(1);
+    expect(pairs(rawHeaders).slice(1, 3)).toEqual([
+      ['x-myoperator-signature', sign(body, 'local-dev-secret')],
+      ['Content-Type', 'application/json'],
+    ]);
+  });
+
+  it('adds the signature header when the original had none', async () => {
+    const body = Buffer.from('{"id":"evt_unsigned"}');
+    const local = await handler();
+    const forwarder = new Forwarder({ target: target(`${local.origin}/hook`), resign: { secret: 'local-dev-secret', header: 'X-Myop-Signature' } });
+    await forwarder.forward(eventMessage({ body, headers: [['Content-Type', 'application/json']] }));
+    const { rawHeaders } = await local.request(1);
+    expect(header(rawHeaders, 'x-myop-signature')).toEqual([sign(body, 'local-dev-secret')]);
+    expect(names(rawHeaders)).toContain('X-Myop-Signature');
+  });
+});
+
+describe('parseForwardTarget', () => {
+  it('accepts http and https URLs and computes Host', () => {
+    expect(target('http://localhost:3000/a?b=1')).toMatchObject({ path: '/a?b=1', host: 'localhost:3000', display: 'http://localhost:3000/a?b=1' });
+    expect(target('https://example.test')).toMatchObject({ path: '/', host: 'example.test' });
+    expect(target('http://[::1]:8080?x')).toMatchObject({ path: '/?x', host: '[::1]:8080' });
+  });
+
+  it('refuses other schemes, credentials and non-URLs', () => {
+    expect(parseForwardTarget('ftp://localhost/x').ok).toBe(false);
+    expect(parseForwardTarget('http://user:pw@localhost/x').ok).toBe(false);
+    expect(parseForwardTarget('localhost:3000/x').ok).toBe(false);
+  });
+
+  it('percent-encodes a path a request line cannot carry', () => {
+    expect(target('http://localhost/a b/ü').path).toBe('/a%20b/%C3%BC');
+  });
+});
