@@ -89,6 +89,15 @@ describe('connection', () => {
     expect((await healthy.next('event')).id).toBe('evt_0');
   });
 
+  it('refuses a second token in hello when the header carried one', async () => {
+    const r = await start();
+    const socket = connect(r);
+    await socket.opened();
+    socket.send({ type: 'hello', protocol: 1, agent: 't', token: r.adminToken });
+    expect((await socket.next('error')).code).toBe('RELAY_E_WS_INVALID_MESSAGE');
+    expect((await socket.closed).code).toBeGreaterThanOrEqual(4000);
+  });
+
   it('requires hello first', async () => {
     const r = await start();
     const socket = connect(r);

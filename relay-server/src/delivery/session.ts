@@ -136,6 +136,8 @@ export class Session implements SubscriptionOwner {
     if (this.token !== undefined) return this.fail('RELAY_E_WS_UNEXPECTED_HELLO');
     if (protocol !== PROTOCOL_VERSION) return this.fail('RELAY_E_WS_PROTOCOL_VERSION', { detail: `client speaks ${protocol}, server ${PROTOCOL_VERSION}` });
     let record = this.headerToken;
+    // Two tokens on one connection could disagree; the protocol allows exactly one.
+    if (record !== undefined && token !== undefined) return this.fail('RELAY_E_WS_INVALID_MESSAGE', { detail: 'hello.token must be left out when the Authorization header carried a token' });
     if (record === undefined) {
       if (token === undefined) return this.fail('RELAY_E_WS_AUTH_REQUIRED');
       record = await this.context.store.findTokenByHash(sha256Hex(token));
