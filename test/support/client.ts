@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
-import { CLIENT_CLI, REPO_ROOT, childEnv, spawnCli, withTimeout, type ExitStatus, type RelayChild } from './processes.js';
+import { CLIENT_CLI, REPO_ROOT, childEnv, spawnCli, withTimeout, type ExitStatus, type RelayChild, type Runtime } from './processes.js';
 
 /** A port that was free a moment ago, for servers that must come back on the same port. */
 export async function freePort(): Promise<number> {
@@ -114,8 +114,8 @@ export interface ClientProcess {
 }
 
 /** Spawns `relay-client <args>` (RELAY_* variables of this process are not passed on). */
-export function startClient(args: readonly string[], env: Record<string, string> = {}): ClientProcess {
-  const { child, exited } = spawnCli(args, childEnv({ NO_COLOR: '1', ...env }), REPO_ROOT, CLIENT_CLI);
+export function startClient(args: readonly string[], env: Record<string, string> = {}, runtime: Runtime = 'node'): ClientProcess {
+  const { child, exited } = spawnCli(args, childEnv({ NO_COLOR: '1', ...env }), REPO_ROOT, CLIENT_CLI, runtime);
   let stdout = '';
   let stderr = '';
   createInterface({ input: child.stdout }).on('line', (line) => (stdout += `${line}\n`));

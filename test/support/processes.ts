@@ -16,6 +16,15 @@ export const SERVER_CLI = join(REPO_ROOT, 'relay-server', 'dist', 'cli.js');
 /** The built relay-client CLI. */
 export const CLIENT_CLI = join(REPO_ROOT, 'relay-client', 'dist', 'cli.js');
 
+/** relay-server's Deno entry (embedded store on node:sqlite). */
+export const SERVER_DENO_CLI = join(REPO_ROOT, 'relay-server', 'dist', 'cli-deno.js');
+
+/** The Deno binary from the `deno` devDependency. */
+export const DENO = join(REPO_ROOT, 'node_modules', 'deno', 'deno');
+
+/** Which runtime runs a CLI child. */
+export type Runtime = 'node' | 'deno';
+
 /** How a child process ended. */
 export interface ExitStatus {
   code: number | null;
@@ -41,14 +50,21 @@ export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...env, ...extra };
 }
 
-/** Spawns `node <script> …args`, tracked so {@link killAllChildren} can end it. */
+/**
+ * Spawns `node <script> …args` (or `deno run --allow-all <script> …args`, with relay-server's Deno
+ * entry), tracked so {@link killAllChildren} can end it.
+ */
 export function spawnCli(
   args: readonly string[],
   env: NodeJS.ProcessEnv,
   cwd: string,
   script: string = SERVER_CLI,
+  runtime: Runtime = 'node',
 ): { child: RelayChild; exited: Promise<ExitStatus> } {
-  const child = spawn(process.execPath, [script, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child =
+    runtime === 'deno'
+      ? spawn(DENO, ['run', '--allow-all', script === SERVER_CLI ? SERVER_DENO_CLI : script, ...args], { cwd, env: { ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(process.execPath, [script, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<ExitStatus>((resolve, reject) => {
     child.once('exit', (code, signal) => {
       liveChildren.delete(child);
@@ -185,6 +201,8 @@ export interface StartRelayOptions {
   env?: Record<string, string>;
   /** Readiness must come within this long. Default 20 s. */
   readyTimeoutMs?: number;
+  /** Default node. */
+  runtime?: Runtime;
 }
 
 /**
@@ -197,7 +215,7 @@ export async function startRelayServer(options: StartRelayOptions): Promise<Rela
   if (options.dataDir !== undefined) args.push('--data-dir', options.dataDir);
   if (options.defaults ?? true) args.push('--port', '0', '--host', '127.0.0.1');
   args.push(...(options.args ?? []));
-  const { child, exited } = spawnCli(args, childEnv(options.env), REPO_ROOT);
+  const { child, exited } = spawnCli(args, childEnv(options.env), REPO_ROOT, SERVER_CLI, options.runtime);
 
   let stdout = '';
   let stderr = '';
