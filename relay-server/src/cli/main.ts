@@ -2,10 +2,10 @@ import yargs, { type ArgumentsCamelCase, type Argv, type MiddlewareFunction } fr
 import type { ChannelSettings } from '../channel-settings.js';
 import { resolveServerConfig } from '../config.js';
 import { RelayError } from '../errors.js';
-import { openStore } from '../store/open.js';
+import { openConfiguredStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { channelCommands } from './channel.js';
-import { channelOptions, readConfigFile, serverOptions, storeOptions } from './options.js';
+import { channelOptions, databaseUrlOption, readConfigFile, serverOptions, storeOptions } from './options.js';
 import { UsageError, assertKnownFlags, line, type KnownOptions } from '@myop-relay/cli-support';
 import type { CliRuntime } from './runtime.js';
 import { runStart } from './start.js';
@@ -16,9 +16,9 @@ import { tokenCommands } from './token.js';
  * flags belong to the parent command (`channel`, `token`), so yargs' types do not carry them here.
  */
 async function withStore(args: object, runtime: CliRuntime, work: (store: Store) => Promise<void>): Promise<void> {
-  const { dataDir, maxDbSize } = args as { dataDir?: unknown; maxDbSize?: unknown };
-  const config = resolveServerConfig({ dataDir, maxDbSize });
-  const store = openStore(config, runtime.sqliteDriver, false);
+  const { dataDir, maxDbSize, databaseUrl } = args as { dataDir?: unknown; maxDbSize?: unknown; databaseUrl?: unknown };
+  const config = resolveServerConfig({ dataDir, maxDbSize, databaseUrl });
+  const { store } = await openConfiguredStore(config, runtime.sqliteDriver, { create: false });
   try {
     await work(store);
   } finally {
@@ -145,6 +145,22 @@ function tokenCommand(y: Argv, runtime: CliRuntime): Argv {
     .demandCommand(1, 'Name a token command: create, list or revoke.');
 }
 
+/** `relay-server migrate`: applies pending Postgres migrations and says which. */
+async function runMigrate(args: { databaseUrl?: unknown; json: boolean }, runtime: CliRuntime): Promise<void> {
+  const { databaseUrl } = resolveServerConfig({ databaseUrl: args.databaseUrl });
+  if (databaseUrl === undefined) {
+    throw new RelayError('RELAY_E_CONFIG_INVALID', '--database-url: migrate applies Postgres migrations and needs the URL (the embedded SQLite store migrates itself on every open).');
+  }
+  const { migratePostgres } = await import('../store/postgres-store.js');
+  const report = await migratePostgres(databaseUrl);
+  if (args.json) {
+    line(runtime.stdout, JSON.stringify({ engine: 'postgres', ...report }));
+    return;
+  }
+  for (const m of report.applied) line(runtime.stdout, `applied ${m.version}: ${m.name}`);
+  line(runtime.stdout, `${report.applied.length === 0 ? 'nothing to apply; ' : ''}schema "${report.schema}" is at version ${report.version}`);
+}
+
 /**
  * Middleware refusing unknown flags of the command being run. yargs passes the command's own
  * instance as the second argument, which its type declarations leave out.
@@ -164,7 +180,7 @@ export async function runCli(argv: string[], runtime: CliRuntime): Promise<void>
     .config('config', 'JSON file with any of the long options as keys', readConfigFile)
     .command(
       'start',
-      'Run the relay (embedded SQLite store in --data-dir)',
+      'Run the relay (embedded SQLite store in --data-dir, or a shared Postgres store with --database-url)',
       (y) =>
         serverOptions(y)
           .example('$0 start', 'Listen on :8080 with the store in ./.relay')
@@ -172,9 +188,19 @@ export async function runCli(argv: string[], runtime: CliRuntime): Promise<void>
           .example('RELAY_PORT=9000 $0 start --config relay.json', 'Settings from the environment and a file'),
       (a) => runStart(a, runtime),
     )
+    .command(
+      'migrate',
+      'Apply pending Postgres schema migrations (start applies them too)',
+      (y) =>
+        databaseUrlOption(y)
+          .option('json', jsonOption)
+          .example('$0 migrate --database-url postgres://relay@db:5432/relay', 'Before rolling out a new version')
+          .example('RELAY_DATABASE_URL=postgres://relay@db/relay $0 migrate --json', ''),
+      (a) => runMigrate(a, runtime),
+    )
     .command('channel', 'Manage channels (MyOperator webhooks)', (y) => storeOptions(channelCommand(y, runtime)))
     .command('token', 'Manage API and WebSocket tokens', (y) => storeOptions(tokenCommand(y, runtime)))
-    .demandCommand(1, 'Name a command: start, channel or token.')
+    .demandCommand(1, 'Name a command: start, migrate, channel or token.')
     // yargs' own strict mode would also refuse RELAY_* variables and config keys meant for other
     // commands; only the typed command line is checked.
     .strictCommands()

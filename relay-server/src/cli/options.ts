@@ -21,9 +21,17 @@ export function readConfigFile(path: string): Record<string, unknown> {
   }
 }
 
+/** The shared Postgres store's URL, for every command that opens the store and for `migrate`. */
+export function databaseUrlOption<T>(y: Argv<T>) {
+  return y.option('database-url', {
+    type: 'string',
+    describe: 'postgres:// URL of a shared Postgres store (instead of --data-dir); ?options=-c%20search_path%3D<schema> picks a schema',
+  });
+}
+
 /** Options every command takes: where the store is. */
 export function storeOptions<T>(y: Argv<T>) {
-  return y
+  return databaseUrlOption(y)
     .option('data-dir', { type: 'string', describe: 'Directory of the embedded store (relay.db)', default: SERVER_DEFAULTS.dataDir })
     .option('max-db-size', { type: 'string', describe: 'Cap on the database size, e.g. 10GiB; ingest answers 503 beyond it' });
 }
@@ -52,7 +60,9 @@ export function serverOptions<T>(y: Argv<T>) {
     .option('retry-initial', { type: 'string', describe: 'Delay before retrying a failed delivery; doubles per attempt', default: formatDuration(d.retryInitialMs) })
     .option('retry-max', { type: 'string', describe: 'Longest delay between delivery attempts', default: formatDuration(d.retryMaxMs) })
     .option('heartbeat-interval', { type: 'string', describe: 'WebSocket heartbeat; silent clients are dropped after two', default: formatDuration(d.heartbeatMs) })
-    .option('poll-interval', { type: 'string', describe: 'How often idle consumers look for missed work', default: formatDuration(d.pollIntervalMs) });
+    .option('poll-interval', { type: 'string', describe: 'How often idle consumers look for missed work', default: formatDuration(d.pollIntervalMs) })
+    .option('pg-notify', { type: 'boolean', describe: 'With --database-url: wake consumers on other instances at once via LISTEN/NOTIFY (false: the poll finds events)', default: d.pgNotify })
+    .option('pg-pool-size', { type: 'number', describe: 'With --database-url: most Postgres connections of this instance (plus one for LISTEN)', default: d.pgPoolSize });
 }
 
 /** Options that shape a channel, shared by `channel add` and `channel update`. */

@@ -1,8 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import { bootstrapStore, type FirstStart } from '../bootstrap.js';
 import { resolveServerConfig, type ServerConfig, type ServerConfigInput } from '../config.js';
+import { RelayError } from '../errors.js';
 import { buildServer } from '../server.js';
-import { openStore, sqlitePath } from '../store/open.js';
+import { openConfiguredStore } from '../store/open.js';
 import { line } from '@myop-relay/cli-support';
 import type { CliRuntime } from './runtime.js';
 
@@ -31,23 +32,31 @@ function printFirstStart(out: NodeJS.WritableStream, publicUrl: string, first: F
 /** `relay-server start`: opens the store, prints first-start instructions, serves until a signal. */
 export async function runStart(input: ServerConfigInput, runtime: CliRuntime): Promise<void> {
   const config = resolveServerConfig(input);
-  const store = openStore(config, runtime.sqliteDriver);
+  // The store hears connection trouble before the server (and its logger) exists.
+  let warn = (message: string, error: Error): void => line(runtime.stderr, `warning: ${message} (${error.message})`);
+  const { store, description } = await openConfiguredStore(config, runtime.sqliteDriver, { onWarning: (message, error) => warn(message, error) });
   let first: FirstStart | undefined;
   try {
-    first = await bootstrapStore(store);
+    first = await bootstrapStore(store).catch((error: unknown) => {
+      // Instances sharing a fresh Postgres store start together: the one that lost the race to
+      // create the first channel finds the store bootstrapped on its second look.
+      if (error instanceof RelayError && (error.code === 'RELAY_E_CHANNEL_EXISTS' || error.code === 'RELAY_E_TOKEN_EXISTS')) return bootstrapStore(store);
+      throw error;
+    });
   } catch (error) {
     await store.close();
     throw error;
   }
   const app = await buildServer({ config, store });
+  warn = (message, error) => app.log.warn({ err: error }, message);
   await app.listen({ host: config.host, port: config.port });
   const port = (app.server.address() as AddressInfo).port;
   const publicUrl = config.publicUrl ?? derivedPublicUrl(config, port);
   if (first) printFirstStart(runtime.stdout, publicUrl, first);
   const channels = (await store.listChannels()).map((c) => c.name);
   // Printed whatever the log level, so scripts and people always learn the port (e.g. with --port 0).
-  line(runtime.stdout, `relay-server ready: ${publicUrl} (port ${port}, store ${sqlitePath(config.dataDir)}, channels ${channels.join(', ') || 'none'})`);
-  app.log.info({ url: publicUrl, port, store: sqlitePath(config.dataDir), channels }, 'relay-server ready');
+  line(runtime.stdout, `relay-server ready: ${publicUrl} (port ${port}, store ${description}, channels ${channels.join(', ') || 'none'})`);
+  app.log.info({ url: publicUrl, port, store: description, engine: store.engine, channels }, 'relay-server ready');
 
   let stopping = false;
   runtime.onShutdownSignal((signal) => {

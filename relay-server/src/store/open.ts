@@ -40,3 +40,45 @@ export function openStore(location: StoreLocation, driver: SqliteDriver, create 
     ...(location.maxDbBytes !== undefined ? { maxBytes: location.maxDbBytes } : {}),
   });
 }
+
+/** Which engine to open, from the validated configuration: Postgres when a database URL is set. */
+export interface StoreConfig extends StoreLocation {
+  /** `postgres://` URL; when set, the data dir is not used. */
+  databaseUrl?: string | undefined;
+  /** Postgres only: NOTIFY/LISTEN between processes. Default true. */
+  pgNotify?: boolean;
+  /** Postgres only: most pooled connections. Default 10. */
+  pgPoolSize?: number;
+}
+
+/** An opened store and where it lives, as the banner names it (never with a password). */
+export interface ConfiguredStore {
+  store: Store;
+  description: string;
+}
+
+/**
+ * Opens the configured engine: the Postgres store at `databaseUrl` (applying migrations) or the
+ * embedded SQLite store in the data dir. `create` false (admin commands) refuses a store that does
+ * not exist yet, for either engine. `onWarning` hears trouble the Postgres store recovers from.
+ */
+export async function openConfiguredStore(
+  config: StoreConfig,
+  driver: SqliteDriver,
+  options: { create?: boolean; onWarning?: (message: string, error: Error) => void } = {},
+): Promise<ConfiguredStore> {
+  const create = options.create ?? true;
+  if (config.databaseUrl === undefined) return { store: openStore(config, driver, create), description: sqlitePath(config.dataDir) };
+  // Loaded only when asked for, so SQLite relays never load the Postgres driver.
+  const { openPostgresStore } = await import('./postgres-store.js');
+  const store = await openPostgresStore(
+    {
+      url: config.databaseUrl,
+      ...(config.pgNotify !== undefined ? { notify: config.pgNotify } : {}),
+      ...(config.pgPoolSize !== undefined ? { poolSize: config.pgPoolSize } : {}),
+      ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+    },
+    create,
+  );
+  return { store, description: store.description };
+}

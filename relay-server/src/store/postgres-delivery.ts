@@ -1,0 +1,365 @@
+import { changed, firstRow, rows, type Queryable } from './postgres-connection.js';
+import type {
+  AttemptOutcome,
+  AttemptRecord,
+  ClaimRequest,
+  ConsumerInfo,
+  ConsumerSpec,
+  Delivery,
+  NackResult,
+  StoredEvent,
+} from './store.js';
+
+/**
+ * An event-type glob (`*` any run, `?` one character) as a LIKE pattern. LIKE's own wildcards and
+ * its escape character (backslash, the default) are escaped first, so they match themselves as
+ * they do in the SQLite store's GLOB.
+ */
+export function globToLike(glob: string): string {
+  return glob.replace(/[\\%_*?]/g, (c) => (c === '*' ? '%' : c === '?' ? '_' : `\\${c}`));
+}
+
+/** The LIKE patterns of a consumer's filter; empty matches every type (see {@link MATCHES_FILTER}). */
+function likePatterns(filter: readonly string[]): string[] {
+  return filter.map(globToLike);
+}
+
+/** `$n` holds LIKE patterns; an empty array means every type. */
+const MATCHES_FILTER = (n: number): string => `(cardinality($${n}::text[]) = 0 OR event_type LIKE ANY ($${n}::text[]))`;
+
+/*
+ * Lock order, the same in every transaction that changes delivery state: the consumer row, then
+ * delivery rows, then attempt rows. Claims, acks, nacks and requeues of one consumer therefore
+ * queue on the consumer row, across processes, instead of deadlocking; a session release takes
+ * only delivery rows (in key order) and attempts.
+ */
+const SQL = {
+  lockConsumer: 'SELECT * FROM consumers WHERE channel = $1 AND name = $2 FOR UPDATE',
+  insertConsumer: `INSERT INTO consumers (channel, name, next_seq, filter, max_attempts, created_at)
+    VALUES ($1, $2, $3, $4::jsonb, $5, $6) ON CONFLICT (channel, name) DO NOTHING`,
+  updateConsumerSettings: 'UPDATE consumers SET filter = $3::jsonb, max_attempts = $4 WHERE channel = $1 AND name = $2',
+  lastSeq: 'SELECT last_seq FROM channels WHERE name = $1',
+  firstSeqSince: 'SELECT MIN(seq) AS seq FROM events WHERE channel = $1 AND received_at >= $2',
+  setNextSeq: 'UPDATE consumers SET next_seq = $3 WHERE channel = $1 AND name = $2',
+  /** SKIP LOCKED: a delivery another transaction is settling (an ack in flight) is not waited for, nor handed out twice. */
+  due: `SELECT * FROM deliveries WHERE channel = $1 AND consumer = $2
+      AND ((state = 'retry' AND next_attempt_at <= $3) OR (state = 'inflight' AND lease_expires_at <= $3))
+    ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED`,
+  /** Not SKIP LOCKED: in order, the first open delivery must be seen even while it is being settled. */
+  firstOpen: `SELECT * FROM deliveries WHERE channel = $1 AND consumer = $2 AND state IN ('inflight', 'retry')
+    ORDER BY seq LIMIT 1 FOR UPDATE`,
+  /** Events already queued for the consumer (a replay ahead of its position) are not taken twice. */
+  newSeqs: `SELECT seq FROM events e WHERE channel = $1 AND seq >= $2 AND seq <= $3 AND ${MATCHES_FILTER(4)}
+      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.channel = e.channel AND d.consumer = $6 AND d.seq = e.seq)
+    ORDER BY seq LIMIT $5`,
+  eventsBySeq: `SELECT id, channel, seq, event_id, event_type, received_at, source_ip, octet_length(body) AS size, synthetic, headers, body
+    FROM events WHERE channel = $1 AND seq = ANY ($2::bigint[])`,
+  deleteDeliveries: 'DELETE FROM deliveries WHERE channel = $1 AND consumer = $2 AND seq = ANY ($3::bigint[])',
+  abandonAttempts: `UPDATE attempts a SET finished_at = $3, error = 'no ack before the lease ended', outcome = 'abandoned'
+    FROM unnest($4::bigint[], $5::int[]) AS p(seq, attempt)
+    WHERE a.channel = $1 AND a.consumer = $2 AND a.seq = p.seq AND a.attempt = p.attempt AND a.outcome IS NULL`,
+  lease: `INSERT INTO deliveries (channel, consumer, seq, state, attempts, session, lease_expires_at, next_attempt_at, replay)
+    SELECT $1, $2, seq, 'inflight', 1, $4, $5, NULL, false FROM unnest($3::bigint[]) AS seq
+    ON CONFLICT (channel, consumer, seq) DO UPDATE SET
+      state = 'inflight', attempts = deliveries.attempts + 1, session = excluded.session,
+      lease_expires_at = excluded.lease_expires_at, next_attempt_at = NULL
+    RETURNING seq, attempts, replay`,
+  insertAttempts: `INSERT INTO attempts (channel, consumer, seq, attempt, session, started_at)
+    SELECT $1, $2, seq, attempt, $5, $6 FROM unnest($3::bigint[], $4::int[]) AS p(seq, attempt)`,
+  lockDelivery: 'SELECT * FROM deliveries WHERE channel = $1 AND consumer = $2 AND seq = $3 FOR UPDATE',
+  finishAttempt: `UPDATE attempts SET finished_at = $5, status = $6, latency_ms = $7, error = $8, outcome = $9
+    WHERE channel = $1 AND consumer = $2 AND seq = $3 AND attempt = $4 AND outcome IS NULL`,
+  settle: `UPDATE deliveries SET state = $4, session = NULL, lease_expires_at = NULL, next_attempt_at = $5
+    WHERE channel = $1 AND consumer = $2 AND seq = $3`,
+  touchAck: 'UPDATE consumers SET last_ack_at = $3 WHERE channel = $1 AND name = $2',
+  lockSessionInflight: `SELECT channel, consumer, seq, attempts FROM deliveries WHERE session = $1 AND state = 'inflight'
+    ORDER BY channel, consumer, seq FOR UPDATE`,
+  abandonSessionAttempts: `UPDATE attempts a SET finished_at = $1, error = $2, outcome = 'abandoned'
+    FROM unnest($3::text[], $4::text[], $5::bigint[], $6::int[]) AS p(channel, consumer, seq, attempt)
+    WHERE a.channel = p.channel AND a.consumer = p.consumer AND a.seq = p.seq AND a.attempt = p.attempt AND a.outcome IS NULL`,
+  releaseSession: `UPDATE deliveries SET state = 'retry', session = NULL, lease_expires_at = NULL, next_attempt_at = $2
+    WHERE session = $1 AND state = 'inflight'`,
+  nextDue: `SELECT MIN(CASE state WHEN 'retry' THEN next_attempt_at ELSE lease_expires_at END) AS at
+    FROM deliveries WHERE channel = $1 AND consumer = $2 AND state IN ('retry', 'inflight')`,
+  consumersOf: 'SELECT * FROM consumers WHERE channel = $1 ORDER BY name COLLATE "C"',
+  openCount: `SELECT COUNT(*) AS n, MIN(e.received_at) AS oldest
+    FROM deliveries d JOIN events e ON e.channel = d.channel AND e.seq = d.seq
+    WHERE d.channel = $1 AND d.consumer = $2 AND d.state IN ('inflight', 'retry')`,
+  unsentCount: `SELECT COUNT(*) AS n, MIN(received_at) AS oldest FROM events WHERE channel = $1 AND seq >= $2 AND ${MATCHES_FILTER(3)}`,
+  failedCount: `SELECT COUNT(*) AS n FROM deliveries WHERE channel = $1 AND consumer = $2 AND state = 'failed'`,
+  deleteConsumer: 'DELETE FROM consumers WHERE channel = $1 AND name = $2',
+  deleteConsumerDeliveries: 'DELETE FROM deliveries WHERE channel = $1 AND consumer = $2',
+  deleteConsumerAttempts: 'DELETE FROM attempts WHERE channel = $1 AND consumer = $2',
+  eventSeq: 'SELECT seq FROM events WHERE channel = $1 AND event_id = $2',
+  attemptsOf: 'SELECT * FROM attempts WHERE channel = $1 AND seq = $2 ORDER BY started_at, id',
+  existingSeqs: 'SELECT seq FROM events WHERE channel = $1 AND seq = ANY ($2::bigint[])',
+  requeue: `INSERT INTO deliveries (channel, consumer, seq, state, attempts, session, lease_expires_at, next_attempt_at, replay)
+    SELECT $1, $2, seq, 'retry', 0, NULL, NULL, $4, true FROM unnest($3::bigint[]) AS seq
+    ON CONFLICT (channel, consumer, seq) DO UPDATE SET
+      state = 'retry', session = NULL, lease_expires_at = NULL, next_attempt_at = excluded.next_attempt_at, replay = true`,
+} as const;
+
+interface ConsumerRow {
+  channel: string;
+  name: string;
+  next_seq: number;
+  filter: string[];
+  max_attempts: number | null;
+  created_at: Date;
+  last_ack_at: Date | null;
+}
+
+interface DeliveryRow {
+  seq: number;
+  state: 'inflight' | 'retry' | 'acked' | 'failed';
+  attempts: number;
+  session: string | null;
+  lease_expires_at: Date | null;
+  next_attempt_at: Date | null;
+  replay: boolean;
+}
+
+/** An event row as the store reads it. */
+export interface EventRow {
+  id: number;
+  channel: string;
+  seq: number;
+  event_id: string;
+  event_type: string;
+  received_at: Date;
+  source_ip: string;
+  size: number;
+  synthetic: boolean;
+}
+
+/** An event row with its headers (JSON text) and body. */
+export interface FullEventRow extends EventRow {
+  headers: string;
+  body: Buffer;
+}
+
+/** The stored event a full row holds; the body is a plain Uint8Array view of the received bytes. */
+export function toStoredEvent(row: FullEventRow): StoredEvent {
+  return {
+    channel: row.channel,
+    seq: row.seq,
+    id: row.event_id,
+    type: row.event_type,
+    receivedAt: row.received_at,
+    sourceIp: row.source_ip,
+    size: row.size,
+    synthetic: row.synthetic,
+    headers: JSON.parse(row.headers) as StoredEvent['headers'],
+    body: new Uint8Array(row.body.buffer, row.body.byteOffset, row.body.byteLength),
+  };
+}
+
+/** A delivery about to be leased: an event due again (with its row) or a new one. */
+interface Candidate {
+  seq: number;
+  previous: DeliveryRow | undefined;
+}
+
+function isDue(row: DeliveryRow, now: Date): boolean {
+  const at = row.state === 'retry' ? row.next_attempt_at : row.state === 'inflight' ? row.lease_expires_at : null;
+  return at !== null && at.getTime() <= now.getTime();
+}
+
+/**
+ * The delivery half of the Postgres store: consumers, leases and attempts, with the same
+ * behaviour as the SQLite store's, made safe for several relay-server processes by row locks.
+ * Methods that change state run inside a transaction opened by the caller (`db` is its connection).
+ */
+export class PostgresDeliveries {
+  async openConsumer(db: Queryable, spec: ConsumerSpec, now: Date): Promise<{ created: boolean }> {
+    const filter = JSON.stringify(spec.filter);
+    if (await changed(db, SQL.updateConsumerSettings, [spec.channel, spec.name, filter, spec.maxAttempts])) return { created: false };
+    const last = (await firstRow<{ last_seq: number }>(db, SQL.lastSeq, [spec.channel]))?.last_seq ?? 0;
+    let nextSeq = last + 1;
+    if (spec.start.kind === 'seq') nextSeq = Math.max(1, spec.start.seq);
+    if (spec.start.kind === 'time') nextSeq = (await firstRow<{ seq: number | null }>(db, SQL.firstSeqSince, [spec.channel, spec.start.at]))?.seq ?? last + 1;
+    if (await changed(db, SQL.insertConsumer, [spec.channel, spec.name, nextSeq, filter, spec.maxAttempts, now])) return { created: true };
+    // Another process created it between the two statements: it exists now, so update it as above.
+    await db.query(SQL.updateConsumerSettings, [spec.channel, spec.name, filter, spec.maxAttempts]);
+    return { created: false };
+  }
+
+  async claim(db: Queryable, request: ClaimRequest): Promise<Delivery[]> {
+    const { channel, consumer, now, limit } = request;
+    if (limit <= 0) return [];
+    const row = await firstRow<ConsumerRow>(db, SQL.lockConsumer, [channel, consumer]);
+    if (!row) return [];
+    const candidates: Candidate[] = [];
+    if (request.ordered) {
+      const open = await firstRow<DeliveryRow>(db, SQL.firstOpen, [channel, consumer]);
+      if (open) {
+        if (isDue(open, now)) candidates.push({ seq: open.seq, previous: open });
+      } else {
+        candidates.push(...(await this.takeNew(db, row, 1)));
+      }
+    } else {
+      for (const due of await rows<DeliveryRow>(db, SQL.due, [channel, consumer, now, limit])) candidates.push({ seq: due.seq, previous: due });
+      if (candidates.length < limit) candidates.push(...(await this.takeNew(db, row, limit - candidates.length)));
+    }
+    if (candidates.length === 0) return [];
+
+    const loaded = await rows<FullEventRow>(db, SQL.eventsBySeq, [channel, candidates.map((c) => c.seq)]);
+    const events = new Map(loaded.map((r) => [r.seq, toStoredEvent(r)]));
+    // Retention removed these events; their delivery state goes with them.
+    const gone = candidates.filter((c) => !events.has(c.seq)).map((c) => c.seq);
+    if (gone.length > 0) await db.query(SQL.deleteDeliveries, [channel, consumer, gone]);
+    const present = candidates.filter((c) => events.has(c.seq));
+    if (present.length === 0) return [];
+
+    const abandoned = present.filter((c) => c.previous?.state === 'inflight');
+    if (abandoned.length > 0) {
+      await db.query(SQL.abandonAttempts, [channel, consumer, now, abandoned.map((c) => c.seq), abandoned.map((c) => c.previous?.attempts ?? 0)]);
+    }
+    const seqs = present.map((c) => c.seq);
+    const leased = await rows<{ seq: number; attempts: number; replay: boolean }>(db, SQL.lease, [
+      channel,
+      consumer,
+      seqs,
+      request.session,
+      new Date(now.getTime() + request.leaseMs),
+    ]);
+    const bySeq = new Map(leased.map((l) => [l.seq, l]));
+    const attempts = seqs.map((seq) => bySeq.get(seq)?.attempts ?? 1);
+    await db.query(SQL.insertAttempts, [channel, consumer, seqs, attempts, request.session, now]);
+    return present.flatMap((c, i) => {
+      const event = events.get(c.seq);
+      return event ? [{ event, attempt: attempts[i] ?? 1, replay: bySeq.get(c.seq)?.replay ?? false }] : [];
+    });
+  }
+
+  /**
+   * Takes the next events after the consumer's position that match its filter, and moves the
+   * position past them. The channel's last seq is read first: a channel's seqs are given out
+   * under its row lock and committed in order, so every event up to it is already visible and
+   * moving past it skips nothing that a slower transaction is still writing.
+   */
+  private async takeNew(db: Queryable, row: ConsumerRow, limit: number): Promise<Candidate[]> {
+    const last = (await firstRow<{ last_seq: number }>(db, SQL.lastSeq, [row.channel]))?.last_seq ?? 0;
+    const seqs = (await rows<{ seq: number }>(db, SQL.newSeqs, [row.channel, row.next_seq, last, likePatterns(row.filter), limit, row.name])).map((r) => r.seq);
+    // Fewer matches than asked for means every event up to `last` was looked at.
+    const nextSeq = seqs.length === limit ? (seqs[seqs.length - 1] ?? 0) + 1 : Math.max(row.next_seq, last + 1);
+    if (nextSeq !== row.next_seq) await db.query(SQL.setNextSeq, [row.channel, row.name, nextSeq]);
+    return seqs.map((seq) => ({ seq, previous: undefined }));
+  }
+
+  private async finishAttempt(db: Queryable, o: AttemptOutcome, error: string | null, outcome: NonNullable<AttemptRecord['outcome']>): Promise<void> {
+    await db.query(SQL.finishAttempt, [o.channel, o.consumer, o.seq, o.attempt, o.now, o.status ?? null, o.latencyMs, error, outcome]);
+  }
+
+  async ack(db: Queryable, o: AttemptOutcome): Promise<boolean> {
+    await db.query(SQL.lockConsumer, [o.channel, o.consumer]);
+    const d = await firstRow<DeliveryRow>(db, SQL.lockDelivery, [o.channel, o.consumer, o.seq]);
+    await this.finishAttempt(db, o, null, 'acked');
+    if (!d || d.state === 'acked') return false;
+    // The handler answered 2xx: the event is delivered, even if this ack is late for its lease.
+    await db.query(SQL.settle, [o.channel, o.consumer, o.seq, 'acked', null]);
+    await db.query(SQL.touchAck, [o.channel, o.consumer, o.now]);
+    return true;
+  }
+
+  async nack(db: Queryable, o: AttemptOutcome, retryAt: Date): Promise<NackResult> {
+    const maxAttempts = (await firstRow<ConsumerRow>(db, SQL.lockConsumer, [o.channel, o.consumer]))?.max_attempts ?? null;
+    const d = await firstRow<DeliveryRow>(db, SQL.lockDelivery, [o.channel, o.consumer, o.seq]);
+    const current = d !== undefined && d.state === 'inflight' && d.attempts === o.attempt;
+    const failed = current && maxAttempts !== null && o.attempt >= maxAttempts;
+    await this.finishAttempt(db, o, o.error ?? null, failed ? 'failed' : 'retry');
+    if (!current) return { state: 'ignored' };
+    if (failed) {
+      await db.query(SQL.settle, [o.channel, o.consumer, o.seq, 'failed', null]);
+      return { state: 'failed' };
+    }
+    await db.query(SQL.settle, [o.channel, o.consumer, o.seq, 'retry', retryAt]);
+    return { state: 'retry', nextAttemptAt: retryAt };
+  }
+
+  /** Returns the session's unanswered events at once; resolves with the channels they belong to. */
+  async release(db: Queryable, session: string, now: Date, reason: string): Promise<{ released: number; channels: string[] }> {
+    const held = await rows<{ channel: string; consumer: string; seq: number; attempts: number }>(db, SQL.lockSessionInflight, [session]);
+    if (held.length === 0) return { released: 0, channels: [] };
+    await db.query(SQL.abandonSessionAttempts, [
+      now,
+      reason,
+      held.map((d) => d.channel),
+      held.map((d) => d.consumer),
+      held.map((d) => d.seq),
+      held.map((d) => d.attempts),
+    ]);
+    await db.query(SQL.releaseSession, [session, now]);
+    return { released: held.length, channels: [...new Set(held.map((d) => d.channel))] };
+  }
+
+  async nextDueAt(db: Queryable, channel: string, consumer: string): Promise<Date | null> {
+    return (await firstRow<{ at: Date | null }>(db, SQL.nextDue, [channel, consumer]))?.at ?? null;
+  }
+
+  async listConsumers(db: Queryable, channel: string): Promise<ConsumerInfo[]> {
+    const consumers = await rows<ConsumerRow>(db, SQL.consumersOf, [channel]);
+    return Promise.all(
+      consumers.map(async (row) => {
+        const open = await firstRow<{ n: number; oldest: Date | null }>(db, SQL.openCount, [channel, row.name]);
+        const unsent = await firstRow<{ n: number; oldest: Date | null }>(db, SQL.unsentCount, [channel, row.next_seq, likePatterns(row.filter)]);
+        const failed = await firstRow<{ n: number }>(db, SQL.failedCount, [channel, row.name]);
+        const oldest = [open?.oldest, unsent?.oldest].filter((d): d is Date => d instanceof Date).map((d) => d.getTime());
+        return {
+          channel,
+          name: row.name,
+          createdAt: row.created_at,
+          filter: row.filter,
+          maxAttempts: row.max_attempts,
+          pending: (open?.n ?? 0) + (unsent?.n ?? 0),
+          oldestPendingAt: oldest.length > 0 ? new Date(Math.min(...oldest)) : null,
+          lastAckAt: row.last_ack_at,
+          failed: failed?.n ?? 0,
+        };
+      }),
+    );
+  }
+
+  async deleteConsumer(db: Queryable, channel: string, name: string): Promise<boolean> {
+    // The consumer row first, as everywhere: a claim running now finishes before its state goes.
+    const existed = (await changed(db, SQL.deleteConsumer, [channel, name])) > 0;
+    await db.query(SQL.deleteConsumerDeliveries, [channel, name]);
+    await db.query(SQL.deleteConsumerAttempts, [channel, name]);
+    return existed;
+  }
+
+  /** Resolves with how many were queued, or undefined when the consumer does not exist. */
+  async requeue(db: Queryable, channel: string, consumer: string, seqs: readonly number[], now: Date): Promise<number | undefined> {
+    if (!(await firstRow<ConsumerRow>(db, SQL.lockConsumer, [channel, consumer]))) return undefined;
+    const existing = (await rows<{ seq: number }>(db, SQL.existingSeqs, [channel, [...new Set(seqs)]])).map((r) => r.seq);
+    if (existing.length > 0) await db.query(SQL.requeue, [channel, consumer, existing, now]);
+    return existing.length;
+  }
+
+  async listAttempts(db: Queryable, channel: string, eventId: string): Promise<AttemptRecord[] | undefined> {
+    const event = await firstRow<{ seq: number }>(db, SQL.eventSeq, [channel, eventId]);
+    if (!event) return undefined;
+    type Row = {
+      consumer: string;
+      attempt: number;
+      session: string;
+      started_at: Date;
+      finished_at: Date | null;
+      status: number | null;
+      latency_ms: number | null;
+      error: string | null;
+      outcome: AttemptRecord['outcome'];
+    };
+    return (await rows<Row>(db, SQL.attemptsOf, [channel, event.seq])).map((r) => ({
+      consumer: r.consumer,
+      attempt: r.attempt,
+      session: r.session,
+      startedAt: r.started_at,
+      finishedAt: r.finished_at,
+      status: r.status,
+      latencyMs: r.latency_ms,
+      error: r.error,
+      outcome: r.outcome,
+    }));
+  }
+}

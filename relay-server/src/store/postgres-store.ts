@@ -1,0 +1,553 @@
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import type { Channel } from '../channel.js';
+import { RelayError } from '../errors.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import { changed, createPool, describeDatabaseUrl, firstRow, inTransaction, rows, toStoreError, type Queryable } from './postgres-connection.js';
+import { PostgresDeliveries, toStoredEvent, type EventRow, type FullEventRow } from './postgres-delivery.js';
+import { NotificationListener } from './postgres-listener.js';
+import { applyMigrations, lockSchemaWide, type MigrationReport } from './postgres-schema.js';
+import type {
+  AppendResult,
+  AttemptOutcome,
+  AttemptRecord,
+  ChannelStats,
+  ClaimRequest,
+  ConsumerInfo,
+  ConsumerSpec,
+  Delivery,
+  EventPage,
+  EventQuery,
+  EventSummary,
+  NackResult,
+  NewEvent,
+  RetentionPolicy,
+  Store,
+  StoredEvent,
+  TokenRecord,
+} from './store.js';
+
+/** Options of {@link openPostgresStore}. */
+export interface PostgresStoreOptions {
+  /** `postgres://user:password@host:5432/database`; `?options=-c%20search_path%3D<schema>` picks a schema. */
+  url: string;
+  /** Most pooled connections. Default 10. */
+  poolSize?: number;
+  /** NOTIFY other processes of stored events and LISTEN for theirs. Default true. */
+  notify?: boolean;
+  /** Most events committed in one transaction. Default 256. */
+  maxBatch?: number;
+  /** Most body bytes committed in one transaction (a bigger event goes alone). Default 16 MiB. */
+  maxBatchBytes?: number;
+  /** Hears trouble the store recovers from by itself (a lost idle connection, LISTEN reconnecting). Default: ignored. */
+  onWarning?: (message: string, error: Error) => void;
+}
+
+/** Prefix of the NOTIFY channel; the schema is appended so relays in other schemas are not woken. */
+export const NOTIFY_PREFIX = 'myop_relay_events';
+
+/** The NOTIFY channel of a schema; longer names than Postgres keeps (63 bytes) are shortened with a hash. */
+export function notifyChannel(schema: string): string {
+  const full = schema === 'public' ? NOTIFY_PREFIX : `${NOTIFY_PREFIX}:${schema}`;
+  if (Buffer.byteLength(full) <= 63) return full;
+  return `${NOTIFY_PREFIX}:${createHash('sha256').update(schema).digest('hex').slice(0, 32)}`;
+}
+
+const EVENT_COLUMNS = ['channel', 'seq', 'event_id', 'event_type', 'received_at', 'source_ip', 'headers', 'body', 'synthetic'] as const;
+
+/** One multi-row INSERT per batch; bodies travel as binary parameters, not as hex text. */
+function insertEventsSql(count: number): string {
+  const width = EVENT_COLUMNS.length;
+  const tuples = Array.from({ length: count }, (_, r) => `(${EVENT_COLUMNS.map((_, c) => `$${r * width + c + 1}`).join(', ')})`);
+  return `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`;
+}
+
+const SUMMARY_COLUMNS = 'id, channel, seq, event_id, event_type, received_at, source_ip, octet_length(body) AS size, synthetic';
+
+const SQL = {
+  getMeta: 'SELECT value FROM meta WHERE key = $1',
+  setMeta: 'INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+  insertChannel: 'INSERT INTO channels (name, config, created_at) VALUES ($1, $2::jsonb, $3) ON CONFLICT (name) DO NOTHING',
+  updateChannel: 'UPDATE channels SET config = $2::jsonb WHERE name = $1',
+  getChannel: 'SELECT config FROM channels WHERE name = $1',
+  listChannels: 'SELECT config FROM channels ORDER BY name COLLATE "C"',
+  channelStats: `SELECT (SELECT last_seq FROM channels WHERE name = $1) AS last_seq, COUNT(*) AS n, MAX(received_at) AS last
+    FROM events WHERE channel = $1`,
+  /** The channel row goes first: appends to it wait for the removal and then find no channel. */
+  deleteChannel: 'DELETE FROM channels WHERE name = $1',
+  deleteChannelEvents: 'DELETE FROM events WHERE channel = $1',
+  deleteChannelConsumers: 'DELETE FROM consumers WHERE channel = $1',
+  deleteChannelDeliveries: 'DELETE FROM deliveries WHERE channel = $1',
+  deleteChannelAttempts: 'DELETE FROM attempts WHERE channel = $1',
+  insertToken: 'INSERT INTO tokens (name, hash, role, channels, created_at) VALUES ($1, $2, $3, $4::jsonb, $5) ON CONFLICT DO NOTHING',
+  tokenByHash: 'SELECT * FROM tokens WHERE hash = $1',
+  listTokens: 'SELECT * FROM tokens ORDER BY name COLLATE "C"',
+  deleteToken: 'DELETE FROM tokens WHERE name = $1',
+  /**
+   * The row lock that makes seqs gap-free and dedup exact across processes: a batch holds its
+   * channels' rows until COMMIT. Taken in name order, so two batches never wait on each other in a circle.
+   */
+  lockChannels: 'SELECT name, last_seq FROM channels WHERE name = ANY ($1::text[]) ORDER BY name FOR UPDATE',
+  /** Read after the lock: whatever another process committed for these ids is visible now. */
+  existingEvents: `SELECT e.channel, e.event_id, e.seq FROM events e
+    JOIN unnest($1::text[], $2::text[]) AS k(channel, event_id) ON e.channel = k.channel AND e.event_id = k.event_id`,
+  setLastSeqs: 'UPDATE channels AS c SET last_seq = u.last_seq FROM unnest($1::text[], $2::bigint[]) AS u(name, last_seq) WHERE c.name = u.name',
+  /** Inside the transaction: Postgres delivers it only after COMMIT, so no process wakes for an event it cannot read yet. */
+  notify: 'SELECT pg_notify($1, name) FROM unnest($2::text[]) AS name',
+  getEvent: `SELECT ${SUMMARY_COLUMNS}, headers, body FROM events WHERE channel = $1 AND event_id = $2`,
+  listEvents: `SELECT ${SUMMARY_COLUMNS} FROM events
+    WHERE ($1::text[] IS NULL OR channel = ANY ($1::text[]))
+      AND ($2::text IS NULL OR channel = $2)
+      AND ($3::text IS NULL OR event_type = $3)
+      AND ($4::timestamptz IS NULL OR received_at >= $4)
+      AND ($5::timestamptz IS NULL OR received_at < $5)
+      AND ($6::bigint IS NULL OR id < $6)
+    ORDER BY id DESC LIMIT $7`,
+  pruneByAge: `DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at < $1 ORDER BY received_at LIMIT $2)
+    RETURNING channel, seq`,
+  channelNames: 'SELECT name FROM channels ORDER BY name COLLATE "C"',
+  countChannel: 'SELECT COUNT(*) AS n FROM events WHERE channel = $1',
+  pruneOldest: 'DELETE FROM events WHERE id IN (SELECT id FROM events WHERE channel = $1 ORDER BY seq LIMIT $2) RETURNING channel, seq',
+  pruneDeliveries: `DELETE FROM deliveries d USING unnest($1::text[], $2::bigint[]) AS g(channel, seq)
+    WHERE d.channel = g.channel AND d.seq = g.seq`,
+  pruneAttempts: `DELETE FROM attempts a USING unnest($1::text[], $2::bigint[]) AS g(channel, seq)
+    WHERE a.channel = g.channel AND a.seq = g.seq`,
+  ping: 'SELECT 1',
+} as const;
+
+interface Pending {
+  event: NewEvent;
+  resolve: (result: AppendResult) => void;
+  reject: (error: unknown) => void;
+}
+
+interface TokenRow {
+  name: string;
+  hash: string;
+  role: string;
+  channels: string[] | null;
+  created_at: Date;
+}
+
+function toToken(row: TokenRow): TokenRecord {
+  return { name: row.name, hash: row.hash, role: row.role === 'admin' ? 'admin' : 'developer', channels: row.channels, createdAt: row.created_at };
+}
+
+function toSummary(row: EventRow): EventSummary {
+  return {
+    channel: row.channel,
+    seq: row.seq,
+    id: row.event_id,
+    type: row.event_type,
+    receivedAt: row.received_at,
+    sourceIp: row.source_ip,
+    size: row.size,
+    synthetic: row.synthetic,
+  };
+}
+
+/** The pid Postgres gave a connection; pg keeps it on the client without declaring it in its types. */
+function backendPid(client: pg.PoolClient): number | undefined {
+  const pid: unknown = Reflect.get(client, 'processID');
+  return typeof pid === 'number' ? pid : undefined;
+}
+
+function closedError(): RelayError {
+  return new RelayError('RELAY_E_STORE_UNAVAILABLE', '(store is closed)');
+}
+
+/**
+ * The shared store: every relay-server process that points at the same database and schema
+ * sees the same channels, events and delivery state, with the SQLite store's behaviour.
+ * Appends are group-committed like SQLite's: events arriving while a batch commits form the next
+ * batch, one transaction each, and resolve only after COMMIT. Open it with {@link openPostgresStore}.
+ */
+export class PostgresStore implements Store {
+  readonly engine = 'postgres';
+  /** Where the store lives, for banners and logs: the URL without password or query, and the schema. */
+  readonly description: string;
+  private readonly deliveries = new PostgresDeliveries();
+  private readonly maxBatch: number;
+  private readonly maxBatchBytes: number;
+  /** This schema's NOTIFY channel; undefined when notifications are off. */
+  private readonly wakeChannel: string | undefined;
+  private readonly remoteListeners = new Set<(channel: string) => void>();
+  private listener: NotificationListener | undefined;
+  private queue: Pending[] = [];
+  private flushing: Promise<void> | undefined;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    /** Connections of this process; their notifications are not remote. */
+    private readonly ownPids: Set<number>,
+    private readonly options: PostgresStoreOptions,
+    /** The schema the tables live in. */
+    readonly schema: string,
+  ) {
+    this.maxBatch = options.maxBatch ?? 256;
+    this.maxBatchBytes = options.maxBatchBytes ?? 16 * 1024 * 1024;
+    this.wakeChannel = (options.notify ?? true) ? notifyChannel(schema) : undefined;
+    this.description = `${describeDatabaseUrl(options.url)} schema ${schema}`;
+  }
+
+  /**
+   * Connects, applies pending migrations (see {@link applyMigrations}) and returns the store with
+   * what the migration did. Rejects with a RelayError; nothing stays open then.
+   */
+  static async open(options: PostgresStoreOptions, create = true): Promise<{ store: PostgresStore; migration: MigrationReport }> {
+    const warn = options.onWarning ?? (() => undefined);
+    const pool = createPool({ url: options.url, size: options.poolSize ?? 10, onIdleError: (error) => warn('postgres connection lost; the pool opens a new one', error) });
+    const ownPids = new Set<number>();
+    pool.on('connect', (client) => {
+      const pid = backendPid(client);
+      if (pid !== undefined) ownPids.add(pid);
+    });
+    pool.on('remove', (client) => {
+      const pid = backendPid(client);
+      if (pid !== undefined) ownPids.delete(pid);
+    });
+    try {
+      const migration = await applyMigrations(pool, create);
+      return { store: new PostgresStore(pool, ownPids, options, migration.schema), migration };
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw toStoreError(error);
+    }
+  }
+
+  private async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.closed) throw closedError();
+    try {
+      return await work();
+    } catch (error) {
+      throw toStoreError(error);
+    }
+  }
+
+  private transaction<T>(work: (db: Queryable) => Promise<T>): Promise<T> {
+    return this.run(() => inTransaction(this.pool, work));
+  }
+
+  /** Sends the channels' wake-up inside the caller's transaction, when notifications are on. */
+  private async notifyChannels(db: Queryable, channels: readonly string[]): Promise<void> {
+    if (this.wakeChannel !== undefined && channels.length > 0) await db.query(SQL.notify, [this.wakeChannel, channels]);
+  }
+
+  getMeta(key: string): Promise<string | undefined> {
+    return this.run(async () => (await firstRow<{ value: string }>(this.pool, SQL.getMeta, [key]))?.value);
+  }
+
+  setMeta(key: string, value: string): Promise<void> {
+    return this.run(async () => {
+      await this.pool.query(SQL.setMeta, [key, value]);
+    });
+  }
+
+  createChannel(channel: Channel): Promise<void> {
+    return this.run(async () => {
+      if ((await changed(this.pool, SQL.insertChannel, [channel.name, JSON.stringify(channel), channel.createdAt])) === 0) {
+        throw new RelayError('RELAY_E_CHANNEL_EXISTS', `(channel "${channel.name}")`);
+      }
+    });
+  }
+
+  updateChannel(channel: Channel): Promise<void> {
+    return this.run(async () => {
+      if ((await changed(this.pool, SQL.updateChannel, [channel.name, JSON.stringify(channel)])) === 0) {
+        throw new RelayError('RELAY_E_UNKNOWN_CHANNEL', `(channel "${channel.name}")`);
+      }
+    });
+  }
+
+  getChannel(name: string): Promise<Channel | undefined> {
+    return this.run(async () => (await firstRow<{ config: Channel }>(this.pool, SQL.getChannel, [name]))?.config);
+  }
+
+  listChannels(): Promise<Channel[]> {
+    return this.run(async () => (await rows<{ config: Channel }>(this.pool, SQL.listChannels)).map((r) => r.config));
+  }
+
+  channelStats(name: string): Promise<ChannelStats> {
+    return this.run(async () => {
+      const row = await firstRow<{ last_seq: number | null; n: number; last: Date | null }>(this.pool, SQL.channelStats, [name]);
+      return { events: row?.n ?? 0, lastSeq: row?.last_seq ?? 0, lastReceivedAt: row?.last ?? null };
+    });
+  }
+
+  removeChannel(name: string): Promise<boolean> {
+    return this.transaction(async (db) => {
+      const existed = (await changed(db, SQL.deleteChannel, [name])) > 0;
+      for (const sql of [SQL.deleteChannelEvents, SQL.deleteChannelConsumers, SQL.deleteChannelDeliveries, SQL.deleteChannelAttempts]) await db.query(sql, [name]);
+      return existed;
+    });
+  }
+
+  createToken(token: TokenRecord): Promise<void> {
+    return this.run(async () => {
+      const channels = token.channels === null ? null : JSON.stringify(token.channels);
+      if ((await changed(this.pool, SQL.insertToken, [token.name, token.hash, token.role, channels, token.createdAt])) === 0) {
+        throw new RelayError('RELAY_E_TOKEN_EXISTS', `(token "${token.name}")`);
+      }
+    });
+  }
+
+  findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
+    return this.run(async () => {
+      const row = await firstRow<TokenRow>(this.pool, SQL.tokenByHash, [hash]);
+      return row ? toToken(row) : undefined;
+    });
+  }
+
+  listTokens(): Promise<TokenRecord[]> {
+    return this.run(async () => (await rows<TokenRow>(this.pool, SQL.listTokens)).map(toToken));
+  }
+
+  revokeToken(name: string): Promise<boolean> {
+    return this.run(async () => (await changed(this.pool, SQL.deleteToken, [name])) > 0);
+  }
+
+  appendEvent(event: NewEvent): Promise<AppendResult> {
+    if (this.closed) return Promise.reject(closedError());
+    return new Promise((resolve, reject) => {
+      this.queue.push({ event, resolve, reject });
+      this.scheduleFlush();
+    });
+  }
+
+  /** Starts the commit loop unless it runs; it takes batches until the queue is empty. */
+  private scheduleFlush(): void {
+    if (this.flushing) return;
+    this.flushing = (async () => {
+      // setImmediate runs after pending I/O callbacks, so requests already read join this batch.
+      await new Promise((resolve) => setImmediate(resolve));
+      while (this.queue.length > 0) await this.commitBatch(this.takeBatch());
+    })().finally(() => {
+      this.flushing = undefined;
+      // An append that came between the loop's last look and here must not wait for the next one.
+      if (this.queue.length > 0) this.scheduleFlush();
+    });
+  }
+
+  private takeBatch(): Pending[] {
+    let count = 0;
+    let bytes = 0;
+    for (const pending of this.queue) {
+      if (count >= this.maxBatch || (count > 0 && bytes + pending.event.body.byteLength > this.maxBatchBytes)) break;
+      count += 1;
+      bytes += pending.event.body.byteLength;
+    }
+    return this.queue.splice(0, count);
+  }
+
+  private async commitBatch(batch: Pending[]): Promise<void> {
+    let results: AppendResult[];
+    try {
+      results = await inTransaction(this.pool, (db) => this.insertBatch(db, batch.map((p) => p.event)));
+    } catch (error) {
+      // Rolled back, or COMMIT was not confirmed: none of these events may get a 2xx. The
+      // sender retries, and dedup answers a retry of an event that did commit after all.
+      const failure = toStoreError(error);
+      for (const pending of batch) pending.reject(failure);
+      return;
+    }
+    batch.forEach((pending, i) => pending.resolve(results[i] as AppendResult));
+  }
+
+  private async insertBatch(db: Queryable, events: readonly NewEvent[]): Promise<AppendResult[]> {
+    const channels = [...new Set(events.map((e) => e.channel))];
+    const lastSeq = new Map((await rows<{ name: string; last_seq: number }>(db, SQL.lockChannels, [channels])).map((r) => [r.name, r.last_seq]));
+    const known = events.filter((e) => lastSeq.has(e.channel));
+    const key = (channel: string, id: string): string => `${channel}\u0000${id}`;
+    const stored = new Map(
+      (await rows<{ channel: string; event_id: string; seq: number }>(db, SQL.existingEvents, [known.map((e) => e.channel), known.map((e) => e.eventId)])).map(
+        (r) => [key(r.channel, r.event_id), r.seq],
+      ),
+    );
+
+    const results: AppendResult[] = [];
+    const values: unknown[] = [];
+    for (const event of events) {
+      const last = lastSeq.get(event.channel);
+      if (last === undefined) {
+        results.push({ ok: false, reason: 'unknown-channel' });
+        continue;
+      }
+      const id = key(event.channel, event.eventId);
+      const first = stored.get(id);
+      if (first !== undefined) {
+        results.push({ ok: true, seq: first, duplicate: true });
+        continue;
+      }
+      const seq = last + 1;
+      lastSeq.set(event.channel, seq);
+      stored.set(id, seq);
+      values.push(event.channel, seq, event.eventId, event.eventType, event.receivedAt, event.sourceIp, JSON.stringify(event.headers), event.body, event.synthetic);
+      results.push({ ok: true, seq, duplicate: false });
+    }
+    const inserted = values.length / EVENT_COLUMNS.length;
+    if (inserted === 0) return results;
+    await db.query(insertEventsSql(inserted), values);
+    const touched = channels.filter((c) => lastSeq.has(c));
+    await db.query(SQL.setLastSeqs, [touched, touched.map((c) => lastSeq.get(c))]);
+    await this.notifyChannels(db, touched);
+    return results;
+  }
+
+  getEvent(channel: string, id: string): Promise<StoredEvent | undefined> {
+    return this.run(async () => {
+      const row = await firstRow<FullEventRow>(this.pool, SQL.getEvent, [channel, id]);
+      return row ? toStoredEvent(row) : undefined;
+    });
+  }
+
+  listEvents(query: EventQuery): Promise<EventPage> {
+    return this.run(async () => {
+      if (query.visibleChannels !== null && query.visibleChannels.length === 0) return { events: [] };
+      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+      const found = await rows<EventRow>(this.pool, SQL.listEvents, [
+        query.visibleChannels,
+        query.channel ?? null,
+        query.type ?? null,
+        query.since ?? null,
+        query.before ?? null,
+        after ?? null,
+        query.limit + 1,
+      ]);
+      const page = found.slice(0, query.limit);
+      const last = page[page.length - 1];
+      return { events: page.map(toSummary), ...(found.length > query.limit && last ? { nextCursor: encodeCursor(last.id) } : {}) };
+    });
+  }
+
+  prune(policy: RetentionPolicy, now: Date, batchSize: number): Promise<number> {
+    return this.transaction(async (db) => {
+      // One pruner at a time across processes: two counting the same channel would both remove its excess.
+      await lockSchemaWide(db, this.schema, 'prune');
+      const gone = await rows<{ channel: string; seq: number }>(db, SQL.pruneByAge, [new Date(now.getTime() - policy.maxAgeMs), batchSize]);
+      for (const { name } of await rows<{ name: string }>(db, SQL.channelNames)) {
+        if (gone.length >= batchSize) break;
+        const excess = ((await firstRow<{ n: number }>(db, SQL.countChannel, [name]))?.n ?? 0) - policy.maxEventsPerChannel;
+        if (excess > 0) gone.push(...(await rows<{ channel: string; seq: number }>(db, SQL.pruneOldest, [name, Math.min(excess, batchSize - gone.length)])));
+      }
+      if (gone.length > 0) {
+        // Delivery state of a removed event goes with it.
+        const pairs = [gone.map((g) => g.channel), gone.map((g) => g.seq)];
+        await db.query(SQL.pruneDeliveries, pairs);
+        await db.query(SQL.pruneAttempts, pairs);
+      }
+      return gone.length;
+    });
+  }
+
+  openConsumer(spec: ConsumerSpec, now: Date): Promise<{ created: boolean }> {
+    return this.transaction((db) => this.deliveries.openConsumer(db, spec, now));
+  }
+
+  claimDeliveries(request: ClaimRequest): Promise<Delivery[]> {
+    return this.transaction((db) => this.deliveries.claim(db, request));
+  }
+
+  ackDelivery(outcome: AttemptOutcome): Promise<boolean> {
+    return this.transaction((db) => this.deliveries.ack(db, outcome));
+  }
+
+  nackDelivery(outcome: AttemptOutcome, retryAt: Date): Promise<NackResult> {
+    return this.transaction((db) => this.deliveries.nack(db, outcome, retryAt));
+  }
+
+  releaseSession(session: string, now: Date, reason: string): Promise<number> {
+    return this.transaction(async (db) => {
+      const { released, channels } = await this.deliveries.release(db, session, now, reason);
+      // The consumer's other sessions may be connected to other processes: wake them too.
+      await this.notifyChannels(db, channels);
+      return released;
+    });
+  }
+
+  nextDueAt(channel: string, consumer: string): Promise<Date | null> {
+    return this.run(() => this.deliveries.nextDueAt(this.pool, channel, consumer));
+  }
+
+  listConsumers(channel: string): Promise<ConsumerInfo[]> {
+    return this.run(() => this.deliveries.listConsumers(this.pool, channel));
+  }
+
+  deleteConsumer(channel: string, name: string): Promise<boolean> {
+    return this.transaction((db) => this.deliveries.deleteConsumer(db, channel, name));
+  }
+
+  requeueDeliveries(channel: string, consumer: string, seqs: readonly number[], now: Date): Promise<number> {
+    return this.transaction(async (db) => {
+      const queued = await this.deliveries.requeue(db, channel, consumer, seqs, now);
+      if (queued === undefined) throw new RelayError('RELAY_E_CONSUMER_NOT_FOUND', `(channel "${channel}", consumer "${consumer}")`);
+      await this.notifyChannels(db, queued > 0 ? [channel] : []);
+      return queued;
+    });
+  }
+
+  listAttempts(channel: string, eventId: string): Promise<AttemptRecord[] | undefined> {
+    return this.run(() => this.deliveries.listAttempts(this.pool, channel, eventId));
+  }
+
+  /**
+   * Calls `listener` with the channel of every event another process stores (and of events a
+   * session there released), over a dedicated LISTEN connection opened on the first call. With
+   * notifications off it never calls: the hub's poll finds the events.
+   */
+  onRemoteEvent(listener: (channel: string) => void): () => void {
+    if (this.wakeChannel === undefined || this.closed) return () => undefined;
+    this.remoteListeners.add(listener);
+    this.listener ??= new NotificationListener({
+      url: this.options.url,
+      channel: this.wakeChannel,
+      onNotification: (channel, senderPid) => {
+        if (this.ownPids.has(senderPid)) return;
+        for (const wake of this.remoteListeners) wake(channel);
+      },
+      onError: (error) => this.options.onWarning?.('postgres LISTEN connection lost; reconnecting (the poll covers events meanwhile)', error),
+    });
+    this.listener.start();
+    return () => {
+      this.remoteListeners.delete(listener);
+    };
+  }
+
+  /** Resolves once the LISTEN connection is up; rejects when nothing listens (notifications off, or no {@link onRemoteEvent} yet). */
+  whenListening(): Promise<void> {
+    return this.listener?.whenListening() ?? Promise.reject(new Error('this store does not LISTEN: notifications are off or onRemoteEvent was not called'));
+  }
+
+  ping(): Promise<void> {
+    return this.run(async () => {
+      await this.pool.query(SQL.ping);
+    });
+  }
+
+  /** Commits the appends already queued, then closes the LISTEN connection and the pool. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      while (this.flushing) await this.flushing;
+      await this.listener?.stop();
+      await this.pool.end();
+    })();
+    return this.closing;
+  }
+}
+
+/**
+ * Opens the Postgres store at `options.url`, applying pending migrations first. With `create`
+ * false (admin commands) a schema without a relay store is refused instead of created.
+ */
+export async function openPostgresStore(options: PostgresStoreOptions, create = true): Promise<PostgresStore> {
+  return (await PostgresStore.open(options, create)).store;
+}
+
+/** `relay-server migrate`: applies pending migrations and reports them; opens no LISTEN connection. */
+export async function migratePostgres(url: string): Promise<MigrationReport> {
+  const { store, migration } = await PostgresStore.open({ url, poolSize: 1, notify: false });
+  await store.close();
+  return migration;
+}
