@@ -8,6 +8,7 @@ export { issueToken, authenticate, type TokenRequest } from './tokens.js';
 export type { Store, NewEvent, AppendResult, StoredEvent, EventSummary, EventQuery, EventPage, TokenRecord, RetentionPolicy, ChannelStats } from './store/store.js';
 export { SqliteStore, openSqliteStore, type SqliteStoreOptions } from './store/sqlite-store.js';
 export type { SqliteDriver, SqliteDatabase } from './store/sqlite-driver.js';
-export { openStore, sqlitePath } from './store/open.js';
+export { openStore, openConfiguredStore, sqlitePath, type StoreConfig, type ConfiguredStore } from './store/open.js';
+export { PostgresStore, type PostgresStoreOptions } from './store/postgres-store.js';
 export { runCli } from './cli/main.js';
 export type { CliRuntime } from './cli/runtime.js';

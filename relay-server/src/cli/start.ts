@@ -49,15 +49,7 @@ export async function runStart(input: ServerConfigInput, runtime: CliRuntime): P
   }
   const app = await buildServer({ config, store });
   warn = (message, error) => app.log.warn({ err: error }, message);
-  await app.listen({ host: config.host, port: config.port });
-  const port = (app.server.address() as AddressInfo).port;
-  const publicUrl = config.publicUrl ?? derivedPublicUrl(config, port);
-  if (first) printFirstStart(runtime.stdout, publicUrl, first);
-  const channels = (await store.listChannels()).map((c) => c.name);
-  // Printed whatever the log level, so scripts and people always learn the port (e.g. with --port 0).
-  line(runtime.stdout, `relay-server ready: ${publicUrl} (port ${port}, store ${description}, channels ${channels.join(', ') || 'none'})`);
-  app.log.info({ url: publicUrl, port, store: description, engine: store.engine, channels }, 'relay-server ready');
-
+  // Handle signals before listening: a stop that comes while starting still closes the store cleanly.
   let stopping = false;
   runtime.onShutdownSignal((signal) => {
     if (stopping) return;
@@ -77,4 +69,12 @@ export async function runStart(input: ServerConfigInput, runtime: CliRuntime): P
       },
     );
   });
+  await app.listen({ host: config.host, port: config.port });
+  const port = (app.server.address() as AddressInfo).port;
+  const publicUrl = config.publicUrl ?? derivedPublicUrl(config, port);
+  if (first) printFirstStart(runtime.stdout, publicUrl, first);
+  const channels = (await store.listChannels()).map((c) => c.name);
+  // Printed whatever the log level, so scripts and people always learn the port (e.g. with --port 0).
+  line(runtime.stdout, `relay-server ready: ${publicUrl} (port ${port}, store ${description}, channels ${channels.join(', ') || 'none'})`);
+  app.log.info({ url: publicUrl, port, store: description, engine: store.engine, channels }, 'relay-server ready');
 }
