@@ -291,6 +291,7 @@ describe('relay-server start on a data dir that already has a store', () => {
 describe('relay-server --help', () => {
   const commands = [
     ['start'],
+    ['migrate'],
     ['channel', 'add'],
     ['channel', 'update'],
     ['channel', 'rotate-secret'],

@@ -194,7 +194,7 @@ export async function runCli(argv: string[], runtime: CliRuntime): Promise<void>
       (y) =>
         databaseUrlOption(y)
           .option('json', jsonOption)
-          .example('$0 migrate --database-url postgres://relay@db:5432/relay', 'Before rolling out a new version')
+          .example('$0 migrate --database-url postgres://db/relay', 'Before rolling out a new version')
           .example('RELAY_DATABASE_URL=postgres://relay@db/relay $0 migrate --json', ''),
       (a) => runMigrate(a, runtime),
     )
