@@ -63,7 +63,7 @@ export const SERVER_ERRORS = {
   },
   RELAY_E_STORE_UNAVAILABLE: {
     status: 503,
-    message: 'The event store cannot be written right now; the event was not stored. The sender should retry.',
+    message: 'The event store cannot be reached or written right now. Nothing was stored (webhooks get 503, so MyOperator retries); check the database or the data dir.',
   },
   RELAY_E_STORE_FULL: {
     status: 503,
