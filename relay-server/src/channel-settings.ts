@@ -1,6 +1,7 @@
 import {
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_SIGNATURE_HEADER,
+  MAX_BODY_LIMIT_BYTES,
   assertChannelName,
   assertHeaderName,
   assertSecret,
@@ -103,7 +104,7 @@ export function applyChannelSettings(name: string, settings: ChannelSettings, cu
   let maxBodyBytes = current?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   if (settings.maxBody !== undefined) {
     const size = parseSize(settings.maxBody);
-    if (size === undefined || size < 1 || size > 64 * 1024 * 1024) fail(`--max-body "${settings.maxBody}": expected a size from 1 byte to 64MiB, such as 1MiB.`);
+    if (size === undefined || size < 1 || size > MAX_BODY_LIMIT_BYTES) fail(`--max-body "${settings.maxBody}": expected a size from 1 byte to 2MiB, such as 1MiB.`);
     maxBodyBytes = size;
   }
   let allowIps = current?.allowIps ?? [];

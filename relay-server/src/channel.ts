@@ -42,6 +42,11 @@ export interface Channel {
 
 /** Default body limit: 1 MiB. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+/**
+ * Largest body a channel may accept: 2 MiB. Every stored event must fit one WebSocket message to
+ * relay-client (4 MiB, with the body in base64 and the headers beside it).
+ */
+export const MAX_BODY_LIMIT_BYTES = 2 * 1024 * 1024;
 /** Default HMAC signature header, as MyOperator's docs name it. */
 export const DEFAULT_SIGNATURE_HEADER = 'X-MyOperator-Signature';
 

@@ -49,6 +49,10 @@ export const SERVER_ERRORS = {
     status: 413,
     message: 'The body is larger than this channel\'s limit (see `relay-server channel show`, change with --max-body).',
   },
+  RELAY_E_TOO_MANY_HEADERS: {
+    status: 431,
+    message: 'The request has more headers than the relay stores and forwards (200).',
+  },
   RELAY_E_BODY_INCOMPLETE: {
     status: 400,
     message: 'The body ended before its declared Content-Length; nothing was stored.',

@@ -186,6 +186,16 @@ describe('refusals', () => {
     expect((await relay.store.channelStats('small')).events).toBe(1);
   });
 
+  it('answers 431 to a request with more headers than relay-client can receive', async () => {
+    relay = await startRelay();
+    const body = '{"id":"many"}';
+    const headers: Record<string, string> = {};
+    for (let i = 0; i < 210; i++) headers[`x-extra-${i}`] = String(i);
+    const res = await relay.post('myoperator', body, { ...headers, ...signed(body) });
+    expect(res.status).toBe(431);
+    expect(res.json.error?.code).toBe('RELAY_E_TOO_MANY_HEADERS');
+  });
+
   it('answers 429 per channel and per source address when rate limits are set', async () => {
     relay = await startRelay({ rateLimitChannel: 2, rateLimitIp: 0 });
     const codes: (string | undefined)[] = [];

@@ -1,3 +1,4 @@
+import { MAX_HEADERS } from '@myop-relay/protocol';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Channel } from '../channel.js';
 import { RelayError } from '../errors.js';
@@ -43,6 +44,8 @@ export const ingestPlugin: FastifyPluginAsync<IngestPluginOptions> = async (app,
   async function admit(request: FastifyRequest<{ Params: { channel: string } }>): Promise<void> {
     // The per-address limit comes first so a flood of junk never reaches the store.
     if (!ipLimiter.take(request.ip)) throw new RelayError('RELAY_E_RATE_LIMITED_IP');
+    // Stored headers travel to relay-client, whose protocol carries at most MAX_HEADERS of them.
+    if (request.raw.rawHeaders.length / 2 > MAX_HEADERS) throw new RelayError('RELAY_E_TOO_MANY_HEADERS', `(${request.raw.rawHeaders.length / 2} headers)`);
     const channel = await store.getChannel(request.params.channel);
     if (!channel) throw new RelayError('RELAY_E_UNKNOWN_CHANNEL', `(channel "${request.params.channel}")`);
     channelOf.set(request, channel.name);
