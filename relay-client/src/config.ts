@@ -126,6 +126,37 @@ function integer(value: number | undefined, flag: string, min: number, max: numb
   return value;
 }
 
+/** The relay and the token for it, validated: what every command that talks to the relay needs. */
+export interface RelayAccess {
+  /** The relay's base URL as given (`http`, `https`, `ws` or `wss`). */
+  readonly relay: URL;
+  /** Bearer token; never printed. */
+  readonly token: string;
+}
+
+/**
+ * Validates `--relay` and `--token`.
+ *
+ * @throws ClientError `RELAY_E_CLIENT_CONFIG_INVALID` naming the flag; a missing token says how
+ *   to create one. Messages never contain the token.
+ */
+export function resolveRelayAccess(options: { relay: string; token: string }): RelayAccess {
+  const relay = relayUrl(options.relay);
+  if (options.token === '') missing('token', 'create one on the relay host with `relay-server token create --name <you>` and pass it with --token or RELAY_TOKEN');
+  if (!TOKEN.test(options.token)) invalid('token', 'must be 1-4096 visible ASCII characters (no spaces); check that it was copied whole');
+  return Object.freeze({ relay, token: options.token });
+}
+
+/**
+ * Validates only `--relay`, for checks that need no token (`relay-client status` reports a
+ * missing token as a finding instead of refusing to run).
+ *
+ * @throws ClientError `RELAY_E_CLIENT_CONFIG_INVALID` naming `--relay`.
+ */
+export function resolveRelayUrl(relay: string): URL {
+  return relayUrl(relay);
+}
+
 /**
  * Validates `options` and fills defaults.
  *
@@ -134,9 +165,7 @@ function integer(value: number | undefined, flag: string, min: number, max: numb
  *   Messages never contain the token.
  */
 export function resolveListenConfig(options: ListenOptions, now: Date = new Date()): ListenConfig {
-  const relay = relayUrl(options.relay);
-  if (options.token === '') missing('token', 'create one on the relay host with `relay-server token create --name <you>` and pass it with --token or RELAY_TOKEN');
-  if (!TOKEN.test(options.token)) invalid('token', 'must be 1-4096 visible ASCII characters (no spaces); check that it was copied whole');
+  const { relay } = resolveRelayAccess(options);
 
   if (options.forwardTo === '') missing('forward-to', 'the local handler URL each event is POSTed to, e.g. --forward-to http://localhost:3000/webhooks/myoperator');
   const parsedTarget = parseForwardTarget(options.forwardTo);

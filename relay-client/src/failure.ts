@@ -69,7 +69,8 @@ export interface ConnectionFacts {
 
 const TLS_CODE = /^(?:ERR_TLS_|ERR_SSL_)|CERT|SELF_SIGNED|UNABLE_TO_|HOSTNAME_MISMATCH/;
 
-function isTlsFailure(code: string | undefined, message: string): boolean {
+/** Whether a connection error is about TLS (certificate, handshake) rather than reaching the host. */
+export function isTlsFailure(code: string | undefined, message: string): boolean {
   if (code !== undefined && TLS_CODE.test(code)) return true;
   // A wss:// URL pointing at a plain-HTTP port fails with EPROTO and an OpenSSL text.
   return code === 'EPROTO' || /\b(?:SSL|TLS)\b/i.test(message);
@@ -84,6 +85,16 @@ const NETWORK_HINTS: Readonly<Record<string, string>> = {
   EHOSTUNREACH: 'host unreachable',
   ENETUNREACH: 'network unreachable',
 };
+
+/**
+ * A system error code with what it means for reaching the relay, e.g.
+ * `ECONNREFUSED, connection refused: is the relay running?`; the message when there is no code.
+ */
+export function describeNetworkError(code: string | undefined, message: string): string {
+  if (code === undefined) return message;
+  const hint = NETWORK_HINTS[code];
+  return hint === undefined ? code : `${code}, ${hint}`;
+}
 
 function fromErrorCode(code: ErrorCode, facts: ConnectionFacts, closeCode: number | undefined): ConnectionFailure {
   const base = { code, ...(closeCode === undefined ? {} : { closeCode }) };
@@ -151,8 +162,7 @@ export function classifyFailure(facts: ConnectionFacts): ConnectionFailure {
         ...(code === undefined ? {} : { code }),
       };
     }
-    const hint = code === undefined ? message : `${code}${NETWORK_HINTS[code] === undefined ? '' : `, ${NETWORK_HINTS[code]}`}`;
-    return { kind: 'unreachable', fatal: false, message: `relay unreachable at ${url} (${hint})`, ...(code === undefined ? {} : { code }) };
+    return { kind: 'unreachable', fatal: false, message: `relay unreachable at ${url} (${describeNetworkError(code, message)})`, ...(code === undefined ? {} : { code }) };
   }
   // 1001 going away and 1012 service restart are what proxies and servers send when they stop.
   if (closeCode === 1001 || closeCode === 1012) {

@@ -26,3 +26,28 @@ export { systemClock, type Clock, type TimerHandle } from './clock.js';
 export { parseDuration, formatDuration, formatDelay } from './units.js';
 export { CLIENT_VERSION, userAgent } from './version.js';
 export * from './renderer/index.js';
+export {
+  RelayApi,
+  RelayApiError,
+  RelayUnreachableError,
+  API_TIMEOUT_MS,
+  type RelayApiOptions,
+  type EventQuery,
+  type ProbeResult,
+} from './relay-api.js';
+export { resolveRelayAccess, resolveRelayUrl, type RelayAccess } from './config.js';
+export { runTrigger, runTriggerList, parseSetFlags, SAMPLE_SHAPES, type SampleShape, type TriggerOptions } from './workflow/trigger.js';
+export { runEventsList, runEventsShow, type EventShowView } from './workflow/events.js';
+export { runReplay, type ReplayOptions } from './workflow/replay.js';
+export {
+  checkStatus,
+  runStatus,
+  type StatusOptions,
+  type StatusReport,
+  type ChannelStatus,
+  type ConsumerStatus,
+  type ProbeStatus,
+} from './workflow/status.js';
+export { runTail, tailConsumerName, type TailOptions, type TailDeps, type TailSummary, type TailedEvent } from './workflow/tail.js';
+export type { CommandOutput } from './workflow/output.js';
+export { viewBody, type BodyView } from './format.js';

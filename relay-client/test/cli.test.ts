@@ -90,6 +90,21 @@ describe('relay-client CLI', () => {
     expect(listen.stdout).toContain('--forward-to');
   });
 
+  it('--help exits 0 with examples for every command', async () => {
+    for (const command of [['trigger'], ['events'], ['events', 'list'], ['events', 'show'], ['events', 'tail'], ['replay'], ['status'], ['completion']]) {
+      const help = await run([...command, '--help']);
+      expect(help.code, command.join(' ')).toBe(0);
+      expect(help.stdout, command.join(' ')).toContain('Examples:');
+    }
+  });
+
+  it('exits 2 on an unknown flag of a workflow command, naming it', async () => {
+    const result = await run(['events', 'list', '--chanel', 'sales'], { RELAY_URL: 'http://127.0.0.1:9', RELAY_TOKEN: TOKEN });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('Unknown option: --chanel');
+    expect(result.stderr).toContain('relay-client events list --help');
+  });
+
   it('exits 2 naming --forward-to when it is missing, without printing the token', async () => {
     const result = await run(['listen', '--relay', 'http://127.0.0.1:9'], { RELAY_TOKEN: TOKEN });
     expect(result.code).toBe(2);

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
-import { CLIENT_CLI, REPO_ROOT, childEnv, spawnCli, withTimeout, type ExitStatus, type RelayChild, type Runtime } from './processes.js';
+import { CLIENT_CLI, REPO_ROOT, childEnv, spawnCli, withTimeout, type CliResult, type ExitStatus, type RelayChild, type Runtime } from './processes.js';
 
 /** A port that was free a moment ago, for servers that must come back on the same port. */
 export async function freePort(): Promise<number> {
@@ -111,6 +111,11 @@ export interface ClientProcess {
   /** SIGTERM, bounded wait. */
   stop(): Promise<ExitStatus>;
   kill(signal?: NodeJS.Signals): Promise<ExitStatus>;
+  /**
+   * Resolves with the first line of `stream` (already printed or still to come) matching
+   * `pattern`; rejects if the process exits first or after `timeoutMs` (default 30 s).
+   */
+  line(pattern: RegExp, stream?: 'stdout' | 'stderr', timeoutMs?: number): Promise<string>;
 }
 
 /** Spawns `relay-client <args>` (RELAY_* variables of this process are not passed on). */
@@ -118,13 +123,65 @@ export function startClient(args: readonly string[], env: Record<string, string>
   const { child, exited } = spawnCli(args, childEnv({ NO_COLOR: '1', ...env }), REPO_ROOT, CLIENT_CLI, runtime);
   let stdout = '';
   let stderr = '';
-  createInterface({ input: child.stdout }).on('line', (line) => (stdout += `${line}\n`));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const wakers: (() => void)[] = [];
+  const wake = (): void => {
+    for (const w of wakers.splice(0)) w();
+  };
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    stdout += `${line}\n`;
+    wake();
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+    wake();
+  });
+  let ended = false;
+  void exited.then(
+    () => {
+      ended = true;
+      wake();
+    },
+    () => undefined,
+  );
   const stopWith = async (signal: NodeJS.Signals): Promise<ExitStatus> => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     return withTimeout(exited, 20_000, `relay-client to exit after ${signal}`);
   };
-  return { child, exited, stdout: () => stdout, stderr: () => stderr, stop: () => stopWith('SIGTERM'), kill: (signal = 'SIGKILL') => stopWith(signal) };
+  const line = async (pattern: RegExp, stream: 'stdout' | 'stderr' = 'stdout', timeoutMs = 30_000): Promise<string> => {
+    const find = (): string | undefined => (stream === 'stdout' ? stdout : stderr).split('\n').find((l) => pattern.test(l));
+    const wait = (async () => {
+      for (;;) {
+        const found = find();
+        if (found !== undefined) return found;
+        if (ended) throw new Error(`relay-client ${args.join(' ')} exited before printing ${String(pattern)} on ${stream}\nstdout: ${stdout}\nstderr: ${stderr}`);
+        await new Promise<void>((resolve) => wakers.push(resolve));
+      }
+    })();
+    return withTimeout(wait, timeoutMs, `${String(pattern)} on relay-client's ${stream}`);
+  };
+  return { child, exited, stdout: () => stdout, stderr: () => stderr, stop: () => stopWith('SIGTERM'), kill: (signal = 'SIGKILL') => stopWith(signal), line };
+}
+
+/**
+ * Runs `relay-client <args>` to completion and returns its exit status and output. RELAY_*
+ * variables of this process are not passed on; `options.env` adds variables (pass
+ * XDG_CONFIG_HOME to keep a developer's client.json out of the run).
+ */
+export async function runClient(args: readonly string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
+  const { child, exited } = spawnCli(args, childEnv({ NO_COLOR: '1', ...options.env }), REPO_ROOT, CLIENT_CLI);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  try {
+    const status = await withTimeout(exited, options.timeoutMs ?? 20_000, `relay-client ${args.join(' ')} to exit`);
+    await closed;
+    return { ...status, stdout, stderr };
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
 }
 
 /** Resolves once the relay reports `sessions` connected sessions for the consumer. */

@@ -1,8 +1,13 @@
-/** `relay-client` command line: parses, then calls {@link listen}. Sets `process.exitCode`, never exits. */
+/**
+ * `relay-client` command line: parses, then calls {@link listen} or one of the workflow commands
+ * (`trigger`, `events`, `replay`, `status`). Sets `process.exitCode`, never exits.
+ */
 import yargs, { type Argv, type MiddlewareFunction } from 'yargs';
 import { assertKnownFlags, line, UsageError, type KnownOptions } from '@myop-relay/cli-support';
 import { defaultConsumer, resolveListenConfig } from '../config.js';
 import { ClientError } from '../errors.js';
+import { clean } from '../format.js';
+import { RelayApiError, RelayUnreachableError } from '../relay-api.js';
 import { listen } from '../listener.js';
 import { JsonRenderer } from '../renderer/json.js';
 import { quietRenderer } from '../renderer/quiet.js';
@@ -11,13 +16,25 @@ import { createPrettyRenderer } from '../renderer/text.js';
 import { CLIENT_VERSION } from '../version.js';
 import { defaultConfigPath, listenOptions, listenOptionsFromArgs, readConfigFile } from './options.js';
 import type { CliRuntime } from './runtime.js';
+import { workflowCommands } from './workflow.js';
+
+/** The flag the completion script calls relay-client with (yargs' name for it). */
+const COMPLETIONS_FLAG = 'get-yargs-completions';
+
+/** Name of yargs' built-in script command, hidden; users run `completion`. */
+const HIDDEN_COMPLETION_COMMAND = 'completion-script';
 
 /**
  * Middleware refusing unknown flags of the command being run. yargs passes the command's own
  * instance as the second argument, which its type declarations leave out.
  */
 function checkFlags(argv: readonly string[]): MiddlewareFunction {
-  const check = (_args: unknown, y: { getOptions(): unknown }): void => assertKnownFlags(argv, y.getOptions() as KnownOptions);
+  // A shell asking for completions passes a partial command line plus yargs' own flag; refusing
+  // it would print an error into the user's terminal at every Tab.
+  const completing = argv.includes(`--${COMPLETIONS_FLAG}`);
+  const check = (_args: unknown, y: { getOptions(): unknown }): void => {
+    if (!completing) assertKnownFlags(argv, y.getOptions() as KnownOptions);
+  };
   return check as unknown as MiddlewareFunction;
 }
 
@@ -44,6 +61,30 @@ async function runListen(args: Record<string, unknown>, runtime: CliRuntime): Pr
   }
 }
 
+/** What to add after a relay error code, on the CLI's error line: the next step to take. */
+const RELAY_ERROR_HINTS: Readonly<Record<string, string>> = {
+  RELAY_E_UNKNOWN_EVENT_TYPE: 'See `relay-client trigger --list` for every type and flow.',
+  RELAY_E_INVALID_SAMPLE_FIELD: 'Use --set <dotted.path>=<value>, e.g. --set payload.status=missed; `relay-client events show <id>` shows a sample\'s fields.',
+  RELAY_E_EVENT_NOT_FOUND: '`relay-client events list` shows the stored ids; name the channel with --channel.',
+  RELAY_E_CONSUMER_NOT_FOUND: '`relay-client listen` creates its consumer (default <user>@<hostname>); `relay-client status` shows yours, --consumer names another.',
+  RELAY_E_CHANNEL_FORBIDDEN: '`relay-client status` lists the channels this token may read.',
+  RELAY_E_UNKNOWN_CHANNEL: '`relay-client status` lists the channels this token may read.',
+};
+
+/** The command words of `argv`, e.g. `events show`, for "see --help" hints. */
+function commandPath(argv: readonly string[]): string {
+  const words = argv.filter((a) => !a.startsWith('-'));
+  // Flag values may come before the command (`--relay URL events list`), so it is looked up by name.
+  const at = words.findIndex((w) => COMMANDS.has(w));
+  if (at < 0) return '';
+  const command = words[at] ?? '';
+  const sub = words[at + 1];
+  return command === 'events' && sub !== undefined && EVENTS_COMMANDS.has(sub) ? `${command} ${sub}` : command;
+}
+
+const COMMANDS: ReadonlySet<string> = new Set(['listen', 'trigger', 'events', 'replay', 'status', 'completion']);
+const EVENTS_COMMANDS: ReadonlySet<string> = new Set(['list', 'show', 'tail']);
+
 /** Parses `argv` (without the node and script entries) and runs the command. */
 export async function runCli(argv: string[], runtime: CliRuntime): Promise<void> {
   const configPath = defaultConfigPath(runtime.env, runtime.homeDir);
@@ -51,8 +92,10 @@ export async function runCli(argv: string[], runtime: CliRuntime): Promise<void>
     .scriptName('relay-client')
     .usage('$0 <command> [options]')
     .epilogue(
-      'Receives MyOperator events from relay-server and replays them, byte for byte, to a local handler.\n' +
-        'Every option can also be set as RELAY_<OPTION> (RELAY_URL for --relay, RELAY_TOKEN for --token) or as a key in the --config JSON file.',
+      'Receives MyOperator events from relay-server and replays them, byte for byte, to a local handler; triggers sample events, ' +
+        'shows what the relay stored and delivered, and replays events.\n' +
+        'Every option can also be set as RELAY_<OPTION> (RELAY_URL for --relay, RELAY_TOKEN for --token) or as a key in the --config JSON file, ' +
+        'except the flags that pick what trigger, events and replay act on (see each command\'s --help).',
     )
     .env('RELAY')
     .config('config', 'JSON file with any of the long options as keys (default ~/.config/myop-relay/client.json when it exists)', readConfigFile)
@@ -74,10 +117,33 @@ export async function runCli(argv: string[], runtime: CliRuntime): Promise<void>
               'Exit codes: 0 stopped, 1 fatal error (protocol, TLS, refused subscription), 2 invalid options or token refused.',
           ),
       (a) => runListen(a, runtime),
+    );
+  workflowCommands(parser, runtime, argv)
+    .command(
+      'completion',
+      'Print a shell completion script (bash; zsh when $SHELL is zsh)',
+      (y: Argv) =>
+        y
+          .example('source <(relay-client completion)', 'Tab completion in this bash session')
+          .example('relay-client completion >> ~/.bashrc', 'In every bash session')
+          .example('SHELL=zsh relay-client completion >> ~/.zshrc', 'zsh')
+          .epilogue('The script runs relay-client to find completions, so relay-client must be on PATH (npm install -g, or npm link in this repository).'),
+      () => {
+        // @types/yargs declares showCompletionScript without its ($0, cmd) parameters; cmd names this command in the script's install note.
+        (parser as unknown as { showCompletionScript($0: string, cmd: string): unknown }).showCompletionScript('relay-client', 'completion');
+      },
     )
+    // Makes yargs answer the script's --get-yargs-completions calls. Its own script command is
+    // registered hidden under another name, since `completion` above (with help and examples)
+    // prints the same script.
+    .completion(HIDDEN_COMPLETION_COMMAND, false)
     .example('$0 listen --forward-to http://localhost:3000/hooks', 'Forward events (RELAY_URL, RELAY_TOKEN set)')
+    .example('$0 trigger --flow call', 'Send yourself a whole sample call')
+    .example('$0 events list --since 1h', 'What the relay stored in the last hour')
+    .example('$0 replay --since 1h --type call.answered', 'Send those again to your listen')
+    .example('$0 status', 'Is everything working?')
     .example('$0 listen --help', 'All listen options, with examples')
-    .demandCommand(1, 'Name a command: listen.')
+    .demandCommand(1, 'Name a command: listen, trigger, events, replay, status or completion.')
     // yargs' own strict mode would also refuse RELAY_* variables and config keys meant for other
     // commands (or for relay-server); only the typed command line is checked.
     .strictCommands()
@@ -98,14 +164,29 @@ export async function runCli(argv: string[], runtime: CliRuntime): Promise<void>
   try {
     await parser.parseAsync();
   } catch (error) {
+    const path = commandPath(argv);
+    const command = path === '' ? 'relay-client' : `relay-client ${path}`;
     if (error instanceof ClientError) {
       line(runtime.stderr, `error ${error.code}: ${error.message}`);
-      line(runtime.stderr, 'See `relay-client listen --help`.');
+      line(runtime.stderr, `See \`${command} --help\`.`);
+      process.exitCode = error.exitCode;
+      return;
+    }
+    if (error instanceof RelayApiError) {
+      line(runtime.stderr, `error ${error.code}: ${clean(error.message, 4000)}`);
+      const hint = RELAY_ERROR_HINTS[error.code];
+      if (hint !== undefined) line(runtime.stderr, hint);
+      process.exitCode = error.exitCode;
+      return;
+    }
+    if (error instanceof RelayUnreachableError) {
+      line(runtime.stderr, `error${error.code === undefined ? '' : ` ${error.code}`}: ${clean(error.message, 1000)}`);
+      line(runtime.stderr, 'Check --relay (or RELAY_URL) and that relay-server is running; `relay-client status` checks the relay and the token.');
       process.exitCode = error.exitCode;
       return;
     }
     if (error instanceof UsageError) {
-      line(runtime.stderr, `${error.message}. See \`relay-client ${argv.filter((a) => !a.startsWith('-')).slice(0, 1).join(' ')} --help\`.`);
+      line(runtime.stderr, `${error.message}. See \`${command} --help\`.`);
       process.exitCode = 2;
       return;
     }

@@ -38,8 +38,8 @@ export function defaultConfigPath(env: Readonly<Record<string, string | undefine
   return existsSync(path) ? path : undefined;
 }
 
-/** Defines the options of `listen` on `y`. */
-export function listenOptions<T>(y: Argv<T>, consumerDefault: string) {
+/** Defines `--relay` and `--token`, which every command that talks to the relay takes. */
+export function relayOptions<T>(y: Argv<T>) {
   return y
     .option('relay', {
       type: 'string',
@@ -49,7 +49,12 @@ export function listenOptions<T>(y: Argv<T>, consumerDefault: string) {
     .option('token', {
       type: 'string',
       describe: 'Relay token (env RELAY_TOKEN); create one with `relay-server token create --name <you>`',
-    })
+    });
+}
+
+/** Defines the options of `listen` on `y`. */
+export function listenOptions<T>(y: Argv<T>, consumerDefault: string) {
+  return relayOptions(y)
     .option('channel', {
       type: 'string',
       array: true,
@@ -70,7 +75,12 @@ export function listenOptions<T>(y: Argv<T>, consumerDefault: string) {
     .option('quiet', { type: 'boolean', describe: 'Print only failures, errors and the summary', default: false });
 }
 
-function text(value: unknown, flag: string): string | undefined {
+/**
+ * One value of a setting as text; of a repeated flag, the last.
+ *
+ * @throws ClientError `RELAY_E_CLIENT_CONFIG_INVALID` naming the flag when it is not text or a number.
+ */
+export function text(value: unknown, flag: string): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (Array.isArray(value)) return text(value[value.length - 1], flag);
   if (typeof value !== 'string' && typeof value !== 'number') invalid(flag, 'expected a single value');
@@ -78,20 +88,30 @@ function text(value: unknown, flag: string): string | undefined {
 }
 
 /** Repeated flags, comma-separated values and JSON arrays from a config file, flattened. */
-function list(value: unknown, flag: string): string[] | undefined {
+export function list(value: unknown, flag: string): string[] | undefined {
   if (value === undefined || value === null) return undefined;
   const items = Array.isArray(value) ? (value as unknown[]) : [value];
   return items.flatMap((item) => (text(item, flag) ?? '').split(',')).map((s) => s.trim()).filter(Boolean);
 }
 
-function integer(value: unknown, flag: string): number | undefined {
+/**
+ * A whole number setting.
+ *
+ * @throws ClientError `RELAY_E_CLIENT_CONFIG_INVALID` naming the flag.
+ */
+export function integer(value: unknown, flag: string): number | undefined {
   const raw = text(value, flag);
   if (raw === undefined || raw === '') return undefined;
   if (!/^\d+$/.test(raw.trim())) invalid(flag, `expected a whole number, got "${raw.slice(0, 50)}"`);
   return Number(raw.trim());
 }
 
-function flag(value: unknown, name: string): boolean | undefined {
+/**
+ * A boolean setting; config files may hold `"true"`/`"false"` as text.
+ *
+ * @throws ClientError `RELAY_E_CLIENT_CONFIG_INVALID` naming the flag.
+ */
+export function flag(value: unknown, name: string): boolean | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'boolean') return value;
   if (value === 'true') return true;
@@ -137,4 +157,24 @@ export function listenOptionsFromArgs(args: Readonly<Record<string, unknown>>): 
   const signatureHeader = text(args['signatureHeader'], 'signature-header');
   if (signatureHeader !== undefined) options.signatureHeader = signatureHeader;
   return options;
+}
+
+function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/**
+ * The long flags typed on the command line (kebab-case, without `--` or `no-`), up to a `--`.
+ * Settings that select what a command acts on are read only from here: a `since` kept in the
+ * config file or `RELAY_SINCE` for `listen` must not turn `replay` into a replay of everything
+ * since then, nor filter `events list` without the user seeing why.
+ */
+export function typedFlags(argv: readonly string[]): Set<string> {
+  const names = new Set<string>();
+  for (const arg of argv) {
+    if (arg === '--') break;
+    const long = /^--(?:no-)?([^=]+)/.exec(arg);
+    if (long?.[1] !== undefined) names.add(kebab(long[1]));
+  }
+  return names;
 }

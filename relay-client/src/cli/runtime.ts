@@ -12,6 +12,8 @@ export interface CliRuntime {
   homeDir: string;
   /** Opens WebSockets. */
   createSocket: SocketFactory;
+  /** HTTP requests to the relay's API. Default: the runtime's global `fetch`. */
+  fetch?: typeof fetch;
   /**
    * Registers a handler for the first SIGINT/SIGTERM. A second signal is left to the runtime's
    * default (ending the process), so a user who does not want to wait for in-flight forwards can

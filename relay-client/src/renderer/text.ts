@@ -8,6 +8,7 @@
  *
  * The plain renderer never colours; the pretty one colours only a terminal that allows it.
  */
+import { clean, clock } from '../format.js';
 import { formatDelay, formatDuration } from '../units.js';
 import type {
   BacklogInfo,
@@ -43,16 +44,6 @@ export interface TextRendererOptions {
 
 type Style = 'dim' | 'bold' | 'red' | 'green' | 'yellow' | 'cyan';
 const SGR: Readonly<Record<Style, string>> = { dim: '2', bold: '1', red: '31', green: '32', yellow: '33', cyan: '36' };
-
-/** Terminal control characters from the network (a response body, an OS error text) must not reach the terminal. */
-function clean(text: string, max = 200): string {
-  const flat = text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim();
-  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
-}
-
-function clock(date: Date): string {
-  return [date.getHours(), date.getMinutes(), date.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
-}
 
 /** Text output; see {@link createPlainRenderer} and {@link createPrettyRenderer}. */
 export class TextRenderer implements Renderer {

@@ -1,0 +1,101 @@
+/**
+ * `relay-client events list` and `events show`: what the relay stored, and what happened to each
+ * delivery of it, without opening the relay's database.
+ */
+import type { DeliveryAttemptView, EventDetailView, EventListView } from '@myop-relay/protocol';
+import { clean, formatBytes, headerValue, localTime, prettyJson, tableLines, viewBody } from '../format.js';
+import type { EventQuery, RelayApi } from '../relay-api.js';
+import { writeJson, writeLines, type CommandOutput } from './output.js';
+
+/** Lists stored events, newest first, as a table (or the API's JSON answer). */
+export async function runEventsList(api: RelayApi, query: EventQuery, output: CommandOutput, json: boolean): Promise<EventListView> {
+  const page = await api.events(query);
+  if (json) {
+    writeJson(output.out, page);
+    return page;
+  }
+  if (page.events.length === 0) {
+    writeLines(output.err, ['no stored events match; trigger a sample with `relay-client trigger call.answered`']);
+    return page;
+  }
+  writeLines(
+    output.out,
+    tableLines(
+      ['TIME', 'CHANNEL', 'SEQ', 'TYPE', 'ID', 'SIZE', 'SOURCE'],
+      page.events.map((e) => [localTime(e.receivedAt), e.channel, String(e.seq), e.type, e.id, formatBytes(e.size), e.synthetic ? 'synthetic' : e.sourceIp]),
+    ),
+  );
+  if (page.nextCursor !== null) {
+    const oldest = page.events[page.events.length - 1]?.receivedAt ?? '';
+    writeLines(output.err, [`older events exist: raise --limit, or add --before ${oldest}`]);
+  }
+  return page;
+}
+
+/** `events show --json`: the stored event and its delivery attempts. */
+export interface EventShowView extends EventDetailView {
+  attempts: DeliveryAttemptView[];
+}
+
+function attemptRows(attempts: readonly DeliveryAttemptView[]): string[][] {
+  return attempts.map((a) => [
+    a.consumer,
+    String(a.attempt),
+    localTime(a.startedAt),
+    a.status === null ? '-' : String(a.status),
+    a.latencyMs === null ? '-' : `${Math.round(a.latencyMs)} ms`,
+    a.outcome ?? 'in flight',
+    a.error ?? '',
+  ]);
+}
+
+function bodyLines(event: EventDetailView): string[] {
+  const body = Buffer.from(event.bodyBase64, 'base64');
+  const view = viewBody(body, headerValue(event.headers, 'content-type'));
+  const lines: string[] = [];
+  if (view.json !== undefined) {
+    lines.push(`body (${formatBytes(view.bytes)}, JSON, re-indented for reading; the stored bytes are unchanged):`, ...prettyJson(view.json));
+  } else if (view.form !== undefined) {
+    lines.push(`body (${formatBytes(view.bytes)}, form-encoded, as stored):`, `  ${clean(view.text ?? '', 2000)}`, '', 'body, legacy form decoded:');
+    for (const [key, value] of view.form) {
+      if (typeof value === 'string') lines.push(`  ${clean(key, 100)} = ${clean(value, 2000)}`);
+      else lines.push(`  ${clean(key, 100)} =`, ...prettyJson(value, '    '));
+    }
+  } else if (view.text !== null) {
+    lines.push(`body (${formatBytes(view.bytes)}, text):`, ...view.text.split('\n').map((l) => `  ${clean(l, 2000)}`));
+  } else {
+    lines.push(`body (${formatBytes(view.bytes)}, not UTF-8 text; base64):`, `  ${event.bodyBase64.slice(0, 4000)}${event.bodyBase64.length > 4000 ? '…' : ''}`);
+  }
+  return lines;
+}
+
+/** Shows one event: metadata, headers, the body made readable, and every delivery attempt. */
+export async function runEventsShow(api: RelayApi, channel: string, id: string, output: CommandOutput, json: boolean): Promise<EventShowView> {
+  const [event, deliveries] = await Promise.all([api.event(channel, id), api.deliveries(channel, id)]);
+  const view: EventShowView = { ...event, attempts: deliveries.attempts };
+  if (json) {
+    writeJson(output.out, view);
+    return view;
+  }
+  const lines: string[] = [
+    `event ${clean(event.id)}`,
+    `  channel      ${clean(event.channel)} (seq ${event.seq})`,
+    `  type         ${clean(event.type)}`,
+    `  received     ${localTime(event.receivedAt)} (${clean(event.receivedAt, 40)})`,
+    `  source       ${event.synthetic ? 'synthetic (relay-client trigger)' : clean(event.sourceIp, 60)}`,
+    `  size         ${formatBytes(event.size)}`,
+    '',
+    'headers:',
+    ...event.headers.map(([name, value]) => `  ${clean(name, 100)}: ${clean(value, 500)}`),
+    '',
+    ...bodyLines(event),
+    '',
+  ];
+  if (deliveries.attempts.length === 0) {
+    lines.push('deliveries: none yet (no consumer has received this event)');
+  } else {
+    lines.push('deliveries:', ...tableLines(['CONSUMER', 'ATTEMPT', 'STARTED', 'STATUS', 'LATENCY', 'OUTCOME', 'ERROR'], attemptRows(deliveries.attempts)).map((l) => `  ${l}`));
+  }
+  writeLines(output.out, lines);
+  return view;
+}
