@@ -3,20 +3,9 @@
  * describes the relay's connection rather than the event, plus the `X-Relay-*` headers.
  */
 import { createHmac } from 'node:crypto';
-import type { EventMessage } from '@myop-relay/protocol';
+import { HOP_BY_HOP_HEADERS, type EventMessage } from '@myop-relay/protocol';
 
-/** Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection and are never forwarded. */
-export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
+export { HOP_BY_HOP_HEADERS };
 
 /** Header naming the relay's event id; the same on every redelivery, so handlers can deduplicate. */
 export const EVENT_ID_HEADER = 'X-Relay-Event-Id';

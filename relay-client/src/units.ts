@@ -1,23 +1,6 @@
-const DURATION_PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
-const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+import { parseDuration } from '@myop-relay/protocol';
 
-/**
- * Parses a duration such as `500ms`, `10s`, `2m` or `1m30s` into milliseconds; a bare number is
- * milliseconds, as in relay-server's settings. Returns `undefined` when the text is not one.
- */
-export function parseDuration(text: string | number): number | undefined {
-  if (typeof text === 'number') return Number.isFinite(text) && text >= 0 ? text : undefined;
-  const trimmed = text.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed);
-  DURATION_PART.lastIndex = 0;
-  let total = 0;
-  let consumed = 0;
-  for (let m = DURATION_PART.exec(trimmed); m !== null; m = DURATION_PART.exec(trimmed)) {
-    total += Number(m[1]) * (UNIT_MS[m[2] ?? ''] ?? Number.NaN);
-    consumed = DURATION_PART.lastIndex;
-  }
-  return consumed === trimmed.length && consumed > 0 && Number.isFinite(total) ? total : undefined;
-}
+export { parseDuration };
 
 /** Formats an exact duration for people: `500ms`, `10s`, `1.5s`, `2m`. */
 export function formatDuration(ms: number): string {

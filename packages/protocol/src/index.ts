@@ -67,3 +67,5 @@ export {
 export { compileEventFilter, validateEventPattern, MAX_EVENT_PATTERN_LENGTH } from './glob.js';
 export { parseSince, parseTimestamp, type Since, type SinceResult } from './since.js';
 export * from './api.js';
+export { parseDuration } from './units.js';
+export { HOP_BY_HOP_HEADERS } from './headers.js';

@@ -1,18 +1,7 @@
+import { HOP_BY_HOP_HEADERS } from '@myop-relay/protocol';
+
 /** Header pairs in their received order and spelling. */
 export type HeaderPairs = [name: string, value: string][];
-
-/** Hop-by-hop headers (RFC 9110 §7.6.1) describe one connection, not the event; never stored. */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
 
 /**
  * Turns Node's flat `rawHeaders` list into ordered pairs, dropping hop-by-hop headers, those
@@ -29,7 +18,7 @@ export function storedHeaders(rawHeaders: readonly string[], drop: ReadonlySet<s
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] ?? '';
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || connectionNamed.has(lower) || drop.has(lower)) continue;
+    if (HOP_BY_HOP_HEADERS.has(lower) || connectionNamed.has(lower) || drop.has(lower)) continue;
     pairs.push([name, rawHeaders[i + 1] ?? '']);
   }
   return pairs;
