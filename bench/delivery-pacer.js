@@ -1,0 +1,43 @@
+import { Worker } from 'node:worker_threads';
+
+/**
+ * @typedef {object} PacedOptions
+ * @property {string} url      where events are POSTed
+ * @property {string} secret   HMAC secret of the channel
+ * @property {string} runTag   makes this run's event ids unique
+ * @property {number} rate     events per second, sent on schedule whatever the answers (open loop)
+ * @property {number} count    events in all, warm-up included
+ */
+
+/**
+ * @typedef {object} PacedResult
+ * @property {string[]} ids            event ids in sending order
+ * @property {Float64Array} sentNs     when each request was handed to node:http (process.hrtime, ns)
+ * @property {Uint8Array} ok           1 where the answer was 2xx
+ * @property {Record<string, number>} failures  why requests failed and how often
+ * @property {number} maxLagMs         the furthest a request went out behind its schedule
+ */
+
+/**
+ * Sends `count` signed events at a fixed rate from a worker thread, so the sender's event loop is
+ * neither the relay's nor the handler's. Each request goes out at its scheduled time even when
+ * earlier ones are unanswered, so a slow relay cannot slow the sender down and hide its own delay.
+ *
+ * @param {PacedOptions} options
+ * @returns {Promise<PacedResult>}
+ */
+export function runPaced(options) {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./delivery-pacer-worker.js', import.meta.url), { workerData: options });
+    /** @type {PacedResult | undefined} */
+    let result;
+    worker.once('message', (message) => {
+      result = message;
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => {
+      if (result) resolve(result);
+      else reject(new Error(`bench: the paced sender stopped (exit code ${code}) without reporting`));
+    });
+  });
+}

@@ -1,0 +1,20 @@
+// Whether a run had the machine to itself: other processes on a 2-core machine skew every figure.
+import { cpus } from 'node:os';
+import { performance } from 'node:perf_hooks';
+
+/** Other processes busier than this (in cores, on average) make a run's figures suspect. */
+export const NOISY_CORES = 0.15;
+
+/** CPU time so far: the whole machine's busy time and this process's (all threads), in ms, and the wall clock. */
+export function cpuSnapshot() {
+  const machineBusyMs = cpus().reduce((sum, { times }) => sum + times.user + times.nice + times.sys + times.irq, 0);
+  const own = process.cpuUsage();
+  return { machineBusyMs, ownMs: (own.user + own.system) / 1000, wallMs: performance.now() };
+}
+
+/** Cores that processes other than this one kept busy since `before`, on average. */
+export function otherProcessesCores(/** @type {ReturnType<typeof cpuSnapshot>} */ before) {
+  const after = cpuSnapshot();
+  const othersMs = after.machineBusyMs - before.machineBusyMs - (after.ownMs - before.ownMs);
+  return Math.max(0, othersMs) / (after.wallMs - before.wallMs);
+}

@@ -1,0 +1,123 @@
+// Ingest benchmark: `npm run bench`. See docs/benchmarks.md.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { EVENT_BYTES } from './events.js';
+import { startFloor, startRelay } from './ingest.js';
+import { runLoad } from './load.js';
+import { cpuSnapshot, NOISY_CORES, otherProcessesCores } from './machine.js';
+import { formatBusy, formatRatio, formatTable, toRow } from './report.js';
+
+/** @typedef {import('./ingest.js').RunningTarget} RunningTarget */
+/** @typedef {import('./load.js').LoadResult} LoadResult */
+
+/** Concurrent keep-alive connections, each with one request in flight. */
+const CONNECTIONS = 32;
+/** Hard stop per target, warm-up included, whatever the duration. */
+const MAX_REQUESTS = 1_000_000;
+
+/** A bad BENCH_* variable: reported in one line, without a stack trace. */
+class SettingError extends Error {}
+
+/**
+ * Reads a number of seconds from the environment.
+ *
+ * @param {string} name
+ * @param {number} fallback  when the variable is unset or empty
+ * @param {boolean} allowZero
+ */
+function secondsFromEnv(name, fallback, allowZero) {
+  const text = process.env[name];
+  if (text === undefined || text.trim() === '') return fallback;
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds < 0 || (seconds === 0 && !allowZero)) {
+    throw new SettingError(`bench: ${name}="${text}" is not a valid number of seconds (expected ${allowZero ? '0 or more' : 'more than 0'}, e.g. 5 or 0.5)`);
+  }
+  return seconds;
+}
+
+/**
+ * Starts a target, drives it with the load generator, and stops it again.
+ *
+ * @param {string} name  for progress lines
+ * @param {() => Promise<RunningTarget>} start
+ * @param {Omit<import('./load.js').LoadOptions, 'url'>} load
+ * @returns {Promise<{ result: LoadResult, stored: number | undefined, serverBusy: number, otherCores: number }>}
+ */
+async function measure(name, start, load) {
+  process.stderr.write(`bench: ${name} ingest ${load.seconds} s (after ${load.warmupSeconds} s warm-up) …\n`);
+  const target = await start();
+  try {
+    const startUtilization = performance.eventLoopUtilization();
+    const startCpu = cpuSnapshot();
+    const result = await runLoad({ ...load, url: target.url });
+    const serverBusy = performance.eventLoopUtilization(startUtilization).utilization;
+    const otherCores = otherProcessesCores(startCpu);
+    const stored = target.storedEvents ? await target.storedEvents() : undefined;
+    for (const [reason, count] of Object.entries(result.failures)) {
+      process.stderr.write(`bench: ${name}: ${count.toLocaleString('en-US')} × ${reason}\n`);
+    }
+    return { result, stored, serverBusy, otherCores };
+  } finally {
+    await target.close();
+  }
+}
+
+/** The store check: a 200 that left nothing in the store, or a stored event that got an error, is a bug. */
+function storeCheck(/** @type {LoadResult} */ result, /** @type {number} */ stored) {
+  const fmt = (/** @type {number} */ n) => n.toLocaleString('en-US');
+  const verdict = stored === result.answered2xx ? 'OK' : 'MISMATCH';
+  return { ok: verdict === 'OK', text: `relay-server store check: ${fmt(stored)} events stored, ${fmt(result.answered2xx)} answered 2xx (warm-up included)  ${verdict}` };
+}
+
+async function main() {
+  const seconds = secondsFromEnv('BENCH_SECONDS', 5, false);
+  const warmupSeconds = secondsFromEnv('BENCH_WARMUP_SECONDS', 1, true);
+  const secret = `whsec_bench_${randomBytes(16).toString('hex')}`;
+  const load = { secret, connections: CONNECTIONS, warmupSeconds, seconds, maxRequests: MAX_REQUESTS };
+  const workspace = mkdtempSync(join(tmpdir(), 'myop-relay-bench-'));
+  const removeWorkspace = () => rmSync(workspace, { recursive: true, force: true });
+  // Ctrl-C must not leave a database behind: clean up, then die of the signal as usual.
+  const onInterrupt = () => {
+    removeWorkspace();
+    process.kill(process.pid, 'SIGINT');
+  };
+  process.once('SIGINT', onInterrupt);
+
+  try {
+    const floor = await measure('fastify floor', () => startFloor(secret), { ...load, runTag: 'floor' });
+    const relay = await measure('relay-server', () => startRelay(secret, workspace), { ...load, runTag: 'relay' });
+    const rows = [toRow('(a) fastify floor', floor), toRow('(b) relay-server', relay)];
+    const check = storeCheck(relay.result, relay.stored ?? 0);
+
+    console.log(
+      `node ${process.version}, ${availableParallelism()} cores; ${CONNECTIONS} keep-alive connections, ` +
+        `${EVENT_BYTES}-byte signed events, ${warmupSeconds} s warm-up + ${seconds} s per target\n`,
+    );
+    console.log(formatTable(rows));
+    console.log('');
+    console.log(formatBusy(rows));
+    console.log('');
+    console.log(formatRatio(rows[1], rows[0]));
+    console.log(check.text);
+    const noisiest = Math.max(floor.otherCores, relay.otherCores);
+    if (noisiest > NOISY_CORES) {
+      console.log(`warning: other processes kept up to ${noisiest.toFixed(2)} cores busy during the run; these figures are not comparable, run again on a quiet machine`);
+    }
+    // Not a timing assertion: a mismatch means the figures above count something other than stored events.
+    if (!check.ok) process.exitCode = 1;
+  } finally {
+    process.off('SIGINT', onInterrupt);
+    removeWorkspace();
+  }
+}
+
+try {
+  await main();
+} catch (error) {
+  if (!(error instanceof SettingError)) throw error;
+  process.stderr.write(`${error.message}\n`);
+  process.exitCode = 1;
+}
