@@ -72,7 +72,8 @@ describe('byte-exact storage', () => {
       `POST /hooks/myoperator HTTP/1.1\r\nHost: relay.test\r\nX-Source: myoperator\r\nContent-Type: application/json\r\n` +
       `X-MyOperator-Signature: ${sign(body, TEST_SECRET)}\r\nConnection: close, X-Drop-Me\r\nX-Drop-Me: 1\r\nKeep-Alive: timeout=5\r\n` +
       `x-custom-b: two\r\nX-Custom-B: three\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
-    const { response } = await rawExchange(relay.url, request);
+    // The client keeps its side open, as HTTP clients do; the server closes after answering (Connection: close).
+    const { response } = await rawExchange(relay.url, request, true);
     expect(await response).toMatch(/^HTTP\/1.1 200/);
     const stored = await relay.store.getEvent('myoperator', 'evt_hdr');
     expect(stored?.headers).toEqual([
@@ -293,7 +294,7 @@ describe('connections', () => {
     const { socket, response } = await rawExchange(relay.url, head + body.slice(0, 5), true);
     await admitted;
     const closed = app.close();
-    socket.end(body.slice(5));
+    socket.write(body.slice(5));
     expect(await response).toMatch(/^HTTP\/1.1 200/);
     await closed;
     const reopened = new SqliteStore({ path: relay.dbPath, driver: betterSqliteDriver });

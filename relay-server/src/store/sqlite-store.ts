@@ -3,7 +3,9 @@ import { RelayError } from '../errors.js';
 import type { HeaderPairs } from '../ingest/headers.js';
 import type { SqliteDatabase, SqliteDriver, SqliteStatement, SqliteValue } from './sqlite-driver.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
+import { toAppendRow } from './sqlite-append.js';
 import { SqliteDeliveries } from './sqlite-delivery.js';
+import { SqliteWriter, WriterError } from './sqlite-writer.js';
 import type {
   AppendResult,
   AttemptOutcome,
@@ -69,6 +71,18 @@ CREATE TABLE IF NOT EXISTS events (
   UNIQUE (channel, event_id),
   UNIQUE (channel, seq)
 );
+-- Every change to a channel's settings, from any process, bumps channels_version, so a running
+-- server can cache settings and still see admin commands at once.
+INSERT OR IGNORE INTO meta (key, value) VALUES ('channels_version', '0');
+CREATE TRIGGER IF NOT EXISTS channels_inserted AFTER INSERT ON channels BEGIN
+  UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'channels_version';
+END;
+CREATE TRIGGER IF NOT EXISTS channels_updated AFTER UPDATE OF config ON channels BEGIN
+  UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'channels_version';
+END;
+CREATE TRIGGER IF NOT EXISTS channels_deleted AFTER DELETE ON channels BEGIN
+  UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'channels_version';
+END;
 CREATE INDEX IF NOT EXISTS events_received_at ON events (received_at);
 CREATE INDEX IF NOT EXISTS events_channel_type ON events (channel, event_type, id);
 CREATE TABLE IF NOT EXISTS consumers (
@@ -180,13 +194,20 @@ export class SqliteStore implements Store {
   private readonly maxBatch: number;
   private readonly statements: ReturnType<SqliteStore['prepareStatements']>;
   private readonly deliveries: SqliteDeliveries;
+  private readonly path: string;
+  private maxPageCount: number | undefined;
+  /** Started on the first append, so admin commands never start a thread. */
+  private writer: SqliteWriter | undefined;
   private queue: Pending[] = [];
-  private flushScheduled = false;
+  private writing: Promise<void> | undefined;
   private closed = false;
+  private readonly channelCache = new Map<string, Channel>();
+  private channelsVersion: string | undefined;
 
   constructor(options: SqliteStoreOptions) {
     this.driver = options.driver;
     this.maxBatch = options.maxBatch ?? 256;
+    this.path = options.path;
     this.db = this.driver.open(options.path);
     try {
       // WAL lets admin commands read and write while the server runs; FULL makes each commit durable.
@@ -198,7 +219,8 @@ export class SqliteStore implements Store {
       if (options.maxBytes !== undefined) {
         const pageSize = Number((this.db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size);
         const pages = Number((this.db.prepare('PRAGMA page_count').get() as { page_count: number }).page_count);
-        this.db.exec(`PRAGMA max_page_count = ${Math.max(pages, Math.floor(options.maxBytes / pageSize))}`);
+        this.maxPageCount = Math.max(pages, Math.floor(options.maxBytes / pageSize));
+        this.db.exec(`PRAGMA max_page_count = ${this.maxPageCount}`);
       }
       this.statements = this.prepareStatements();
       this.deliveries = new SqliteDeliveries(this.db, (channel, seq) => this.eventBySeq(channel, seq));
@@ -228,6 +250,7 @@ export class SqliteStore implements Store {
       insertChannel: p('INSERT INTO channels (name, config, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING'),
       updateChannel: p('UPDATE channels SET config = ? WHERE name = ?'),
       getChannel: p('SELECT config FROM channels WHERE name = ?'),
+      channelsVersion: p("SELECT value FROM meta WHERE key = 'channels_version'"),
       listChannels: p('SELECT config FROM channels ORDER BY name'),
       channelSeq: p('SELECT last_seq FROM channels WHERE name = ?'),
       channelCounts: p('SELECT COUNT(*) AS n, MAX(received_at) AS last FROM events WHERE channel = ?'),
@@ -237,12 +260,6 @@ export class SqliteStore implements Store {
       tokenByHash: p('SELECT * FROM tokens WHERE hash = ?'),
       listTokens: p('SELECT * FROM tokens ORDER BY name'),
       deleteToken: p('DELETE FROM tokens WHERE name = ?'),
-      existingSeq: p('SELECT seq FROM events WHERE channel = ? AND event_id = ?'),
-      nextSeq: p('UPDATE channels SET last_seq = last_seq + 1 WHERE name = ? RETURNING last_seq'),
-      insertEvent: p(
-        `INSERT INTO events (channel, seq, event_id, event_type, received_at, source_ip, headers, body, synthetic)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
       getEvent: p(
         `SELECT id, channel, seq, event_id, event_type, received_at, source_ip, length(body) AS size, synthetic, headers, body
          FROM events WHERE channel = ? AND event_id = ?`,
@@ -323,10 +340,21 @@ export class SqliteStore implements Store {
     });
   }
 
+  /** Looked up on every webhook: served from a cache that any settings change empties. */
   getChannel(name: string): Promise<Channel | undefined> {
     return this.run(() => {
+      const version = (this.statements.channelsVersion.get() as { value: string } | undefined)?.value;
+      if (version !== this.channelsVersion) {
+        this.channelCache.clear();
+        this.channelsVersion = version;
+      }
+      const cached = this.channelCache.get(name);
+      if (cached) return cached;
       const row = this.statements.getChannel.get(name) as { config: string } | undefined;
-      return row ? (JSON.parse(row.config) as Channel) : undefined;
+      if (!row) return undefined;
+      const channel = JSON.parse(row.config) as Channel;
+      this.channelCache.set(name, channel);
+      return channel;
     });
   }
 
@@ -390,53 +418,40 @@ export class SqliteStore implements Store {
     if (this.closed) return Promise.reject(new RelayError('RELAY_E_STORE_UNAVAILABLE', '(store is closed)'));
     return new Promise((resolve, reject) => {
       this.queue.push({ event, resolve, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        // setImmediate runs after pending I/O callbacks, so requests already read join this batch.
-        setImmediate(() => this.flush());
-      }
+      this.writing ??= this.drain();
     });
   }
 
-  private flush(): void {
-    this.flushScheduled = false;
-    const batch = this.queue.splice(0, this.maxBatch);
-    if (this.queue.length > 0) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
-    if (batch.length === 0) return;
-    let results: AppendResult[];
+  /**
+   * Group commit: one batch is on its way to disk at a time, and every append that arrives
+   * meanwhile joins the next one, so one fsync covers many events under load.
+   */
+  private async drain(): Promise<void> {
     try {
-      results = this.transaction(() => batch.map((pending) => this.insert(pending.event)));
-    } catch (error) {
-      // The whole transaction rolled back: none of these events is stored, so none may get a 2xx.
-      const failure = this.storeError(error);
-      for (const pending of batch) pending.reject(failure);
-      return;
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.maxBatch);
+        try {
+          this.writer ??= new SqliteWriter({
+            path: this.path,
+            driverModule: this.driver.source.url,
+            driverExport: this.driver.source.exportName,
+            maxPageCount: this.maxPageCount,
+          });
+          const results = await this.writer.append(batch.map((pending) => toAppendRow(pending.event)));
+          batch.forEach((pending, i) => pending.resolve(results[i] as AppendResult));
+        } catch (error) {
+          // The whole transaction rolled back: none of these events is stored, so none may get a 2xx.
+          const failure = error instanceof WriterError ? this.writerError(error) : this.storeError(error);
+          for (const pending of batch) pending.reject(failure);
+        }
+      }
+    } finally {
+      this.writing = undefined;
     }
-    batch.forEach((pending, i) => pending.resolve(results[i] as AppendResult));
   }
 
-  private insert(event: NewEvent): AppendResult {
-    const s = this.statements;
-    const existing = s.existingSeq.get(event.channel, event.eventId) as { seq: number } | undefined;
-    if (existing) return { ok: true, seq: Number(existing.seq), duplicate: true };
-    const next = s.nextSeq.get(event.channel) as { last_seq: number } | undefined;
-    if (!next) return { ok: false, reason: 'unknown-channel' };
-    const seq = Number(next.last_seq);
-    s.insertEvent.run(
-      event.channel,
-      seq,
-      event.eventId,
-      event.eventType,
-      event.receivedAt.getTime(),
-      event.sourceIp,
-      JSON.stringify(event.headers),
-      event.body,
-      event.synthetic ? 1 : 0,
-    );
-    return { ok: true, seq, duplicate: false };
+  private writerError(error: WriterError): RelayError {
+    return new RelayError(error.kind === 'full' ? 'RELAY_E_STORE_FULL' : 'RELAY_E_STORE_UNAVAILABLE', `(${this.driver.name}: ${error.message})`, { cause: error });
   }
 
   getEvent(channel: string, id: string): Promise<StoredEvent | undefined> {
@@ -565,8 +580,10 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    while (this.queue.length > 0) this.flush();
     this.closed = true;
+    // Appends already accepted finish first: their callers are waiting for a durable answer.
+    await this.writing;
+    await this.writer?.close();
     this.db.close();
   }
 }
