@@ -2,8 +2,8 @@
  * `relay-client` command line: parses, then calls {@link listen} or one of the workflow commands
  * (`trigger`, `events`, `replay`, `status`). Sets `process.exitCode`, never exits.
  */
-import yargs, { type Argv, type MiddlewareFunction } from 'yargs';
-import { assertKnownFlags, line, UsageError, type KnownOptions } from '@myop-relay/cli-support';
+import yargs, { type Argv } from 'yargs';
+import { line, UsageError, withUsageChecks } from '@myop-relay/cli-support';
 import { defaultConsumer, resolveListenConfig } from '../config.js';
 import { ClientError } from '../errors.js';
 import { clean } from '../format.js';
@@ -19,24 +19,9 @@ import type { CliRuntime } from './runtime.js';
 import { workflowCommands } from './workflow.js';
 
 /** The flag the completion script calls relay-client with (yargs' name for it). */
-const COMPLETIONS_FLAG = 'get-yargs-completions';
 
 /** Name of yargs' built-in script command, hidden; users run `completion`. */
 const HIDDEN_COMPLETION_COMMAND = 'completion-script';
-
-/**
- * Middleware refusing unknown flags of the command being run. yargs passes the command's own
- * instance as the second argument, which its type declarations leave out.
- */
-function checkFlags(argv: readonly string[]): MiddlewareFunction {
-  // A shell asking for completions passes a partial command line plus yargs' own flag; refusing
-  // it would print an error into the user's terminal at every Tab.
-  const completing = argv.includes(`--${COMPLETIONS_FLAG}`);
-  const check = (_args: unknown, y: { getOptions(): unknown }): void => {
-    if (!completing) assertKnownFlags(argv, y.getOptions() as KnownOptions);
-  };
-  return check as unknown as MiddlewareFunction;
-}
 
 function createRenderer(args: { json?: unknown; quiet?: unknown }, runtime: CliRuntime): Renderer {
   const base: Renderer = args.json === true ? new JsonRenderer({ out: runtime.stdout }) : createPrettyRenderer({ out: runtime.stdout, err: runtime.stderr, env: runtime.env });
@@ -144,22 +129,11 @@ export async function runCli(argv: string[], runtime: CliRuntime): Promise<void>
     .example('$0 status', 'Is everything working?')
     .example('$0 listen --help', 'All listen options, with examples')
     .demandCommand(1, 'Name a command: listen, trigger, events, replay, status or completion.')
-    // yargs' own strict mode would also refuse RELAY_* variables and config keys meant for other
-    // commands (or for relay-server); only the typed command line is checked.
-    .strictCommands()
-    .middleware(checkFlags(argv), true)
     .help()
     .alias('help', 'h')
     .version(CLIENT_VERSION)
-    .wrap(Math.min(120, runtime.stdout.columns ?? 120))
-    .exitProcess(false)
-    .fail((message: string | undefined, error: Error | undefined, y: Argv) => {
-      if (error && !(error instanceof UsageError)) throw error;
-      y.showHelp((text: string) => line(runtime.stderr, text));
-      line(runtime.stderr, '');
-      line(runtime.stderr, error?.message ?? message ?? 'invalid command line');
-      process.exitCode = 2;
-    });
+    .wrap(Math.min(120, runtime.stdout.columns ?? 120));
+  withUsageChecks(parser, argv, runtime.stderr);
   if (configPath !== undefined) parser.default('config', configPath);
   try {
     await parser.parseAsync();

@@ -1,4 +1,4 @@
-import yargs, { type ArgumentsCamelCase, type Argv, type MiddlewareFunction } from 'yargs';
+import yargs, { type ArgumentsCamelCase, type Argv } from 'yargs';
 import type { ChannelSettings } from '../channel-settings.js';
 import { resolveServerConfig } from '../config.js';
 import { RelayError } from '../errors.js';
@@ -6,7 +6,7 @@ import { openConfiguredStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { channelCommands } from './channel.js';
 import { channelOptions, databaseUrlOption, readConfigFile, serverOptions, storeOptions } from './options.js';
-import { UsageError, assertKnownFlags, line, type KnownOptions } from '@myop-relay/cli-support';
+import { UsageError, line, withUsageChecks } from '@myop-relay/cli-support';
 import type { CliRuntime } from './runtime.js';
 import { runStart } from './start.js';
 import { tokenCommands } from './token.js';
@@ -161,15 +161,6 @@ async function runMigrate(args: { databaseUrl?: unknown; json: boolean }, runtim
   line(runtime.stdout, `${report.applied.length === 0 ? 'nothing to apply; ' : ''}schema "${report.schema}" is at version ${report.version}`);
 }
 
-/**
- * Middleware refusing unknown flags of the command being run. yargs passes the command's own
- * instance as the second argument, which its type declarations leave out.
- */
-function checkFlags(argv: readonly string[]): MiddlewareFunction {
-  const check = (_args: unknown, y: { getOptions(): unknown }): void => assertKnownFlags(argv, y.getOptions() as KnownOptions);
-  return check as unknown as MiddlewareFunction;
-}
-
 /** Parses `argv` (without the node and script entries) and runs the command. Sets `process.exitCode` on failure. */
 export async function runCli(argv: string[], runtime: CliRuntime): Promise<void> {
   const parser = yargs(argv)
@@ -201,22 +192,11 @@ export async function runCli(argv: string[], runtime: CliRuntime): Promise<void>
     .command('channel', 'Manage channels (MyOperator webhooks)', (y) => storeOptions(channelCommand(y, runtime)))
     .command('token', 'Manage API and WebSocket tokens', (y) => storeOptions(tokenCommand(y, runtime)))
     .demandCommand(1, 'Name a command: start, migrate, channel or token.')
-    // yargs' own strict mode would also refuse RELAY_* variables and config keys meant for other
-    // commands; only the typed command line is checked.
-    .strictCommands()
-    .middleware(checkFlags(argv), true)
     .help()
     .alias('help', 'h')
     .version(false)
-    .wrap(Math.min(120, (runtime.stdout as { columns?: number }).columns ?? 120))
-    .exitProcess(false)
-    .fail((message: string | undefined, error: Error | undefined, y: Argv) => {
-      if (error && !(error instanceof UsageError)) throw error;
-      y.showHelp((text: string) => line(runtime.stderr, text));
-      line(runtime.stderr, '');
-      line(runtime.stderr, error?.message ?? message ?? 'invalid command line');
-      process.exitCode = 2;
-    });
+    .wrap(Math.min(120, (runtime.stdout as { columns?: number }).columns ?? 120));
+  withUsageChecks(parser, argv, runtime.stderr);
   try {
     await parser.parseAsync();
   } catch (error) {
