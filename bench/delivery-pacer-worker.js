@@ -56,6 +56,7 @@ async function sendPaced(options) {
   const agent = new http.Agent({ keepAlive: true });
   const target = new URL(options.url);
   const sentNs = new Float64Array(options.count);
+  const answeredNs = new Float64Array(options.count);
   const ok = new Uint8Array(options.count);
   /** @type {Record<string, number>} */
   const failures = {};
@@ -73,6 +74,7 @@ async function sendPaced(options) {
     maxLagNs = Math.max(maxLagNs, sentNs[i] - dueNs);
     answers.push(
       post(agent, target, events[i]).then((outcome) => {
+        answeredNs[i] = nowNs();
         if (typeof outcome === 'number' && outcome >= 200 && outcome < 300) ok[i] = 1;
         else {
           const label = typeof outcome === 'number' ? `HTTP ${outcome}` : outcome;
@@ -83,8 +85,8 @@ async function sendPaced(options) {
   }
   await Promise.all(answers);
   agent.destroy();
-  return { ids, sentNs, ok, failures, maxLagMs: maxLagNs / 1e6 };
+  return { ids, sentNs, answeredNs, ok, failures, maxLagMs: maxLagNs / 1e6 };
 }
 
 const result = await sendPaced(/** @type {PacedOptions} */ (workerData));
-parentPort?.postMessage(result, [result.sentNs.buffer, result.ok.buffer]);
+parentPort?.postMessage(result, [result.sentNs.buffer, result.answeredNs.buffer, result.ok.buffer]);

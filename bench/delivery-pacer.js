@@ -13,6 +13,7 @@ import { Worker } from 'node:worker_threads';
  * @typedef {object} PacedResult
  * @property {string[]} ids            event ids in sending order
  * @property {Float64Array} sentNs     when each request was handed to node:http (process.hrtime, ns)
+ * @property {Float64Array} answeredNs when its whole answer had been read (0 when none came)
  * @property {Uint8Array} ok           1 where the answer was 2xx
  * @property {Record<string, number>} failures  why requests failed and how often
  * @property {number} maxLagMs         the furthest a request went out behind its schedule

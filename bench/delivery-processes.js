@@ -1,6 +1,6 @@
 // relay-server and relay-client as real child processes, and what /proc says about them.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -122,6 +122,7 @@ export async function startRelayServer(storeArgs, timeoutMs) {
 export function startRelayClient(options) {
   const args = ['listen', '--relay', options.relay, '--token', options.token, '--consumer', options.consumer];
   args.push('--forward-to', options.forwardTo, '--window', String(options.window), '--quiet');
+  /** @type {NodeJS.ProcessEnv} */
   const env = { ...process.env, HOME: options.home };
   for (const name of Object.keys(env)) if (name.startsWith('RELAY_')) delete env[name];
   return startNode(CLIENT_CLI, args, env).handle;
@@ -166,4 +167,33 @@ export function peakRssBytes(/** @type {number} */ pid) {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * CPU seconds so far of every process called `name` (e.g. `postgres`: the server and one backend
+ * per connection), by pid; empty where /proc is missing.
+ *
+ * @param {string} name
+ * @returns {Map<number, number>}
+ */
+export function cpuSecondsByName(name) {
+  /** @type {Map<number, number>} */
+  const seconds = new Map();
+  let entries;
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return seconds;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== name) continue;
+    } catch {
+      continue; // exited meanwhile
+    }
+    const used = cpuSeconds(Number(entry));
+    if (used !== undefined) seconds.set(Number(entry), used);
+  }
+  return seconds;
 }

@@ -55,8 +55,6 @@ function recordingDriver(): { driver: SqliteDriver; connections: SqliteDatabase[
   const connections: SqliteDatabase[] = [];
   const driver: SqliteDriver = {
     name: betterSqliteDriver.name,
-    // The writer thread loads the real driver from here; only main-thread connections are recorded.
-    source: betterSqliteDriver.source,
     open(path: string): SqliteDatabase {
       const db = betterSqliteDriver.open(path);
       connections.push(db);

@@ -4,7 +4,6 @@ import type { SqliteDatabase, SqliteDriver, SqliteErrorKind } from './sqlite-dri
 /** The Node driver: better-sqlite3 (12.x), a native addon that Deno cannot load. */
 export const betterSqliteDriver: SqliteDriver = {
   name: 'better-sqlite3',
-  source: { url: import.meta.url, exportName: 'betterSqliteDriver' },
   open(path: string): SqliteDatabase {
     return new Database(path) as unknown as SqliteDatabase;
   },

@@ -47,11 +47,11 @@ function prepareStatements(db: SqliteDatabase) {
     firstSeqSince: p('SELECT MIN(seq) AS seq FROM events WHERE channel = ? AND received_at >= ?'),
     setNextSeq: p('UPDATE consumers SET next_seq = ? WHERE channel = ? AND name = ?'),
     due: p(
-      `SELECT * FROM deliveries WHERE channel = ? AND consumer = ?
+      `SELECT * FROM deliveries INDEXED BY deliveries_pending WHERE channel = ? AND consumer = ? AND state IN ('inflight', 'retry')
          AND ((state = 'retry' AND next_attempt_at <= ?) OR (state = 'inflight' AND lease_expires_at <= ?))
        ORDER BY seq LIMIT ?`,
     ),
-    firstOpen: p(`SELECT * FROM deliveries WHERE channel = ? AND consumer = ? AND state IN ('inflight', 'retry') ORDER BY seq LIMIT 1`),
+    firstOpen: p(`SELECT * FROM deliveries INDEXED BY deliveries_pending WHERE channel = ? AND consumer = ? AND state IN ('inflight', 'retry') ORDER BY seq LIMIT 1`),
     delivery: p('SELECT * FROM deliveries WHERE channel = ? AND consumer = ? AND seq = ?'),
     upsertInflight: p(
       `INSERT INTO deliveries (channel, consumer, seq, state, attempts, session, lease_expires_at, next_attempt_at, replay)
@@ -72,7 +72,7 @@ function prepareStatements(db: SqliteDatabase) {
     sessionInflight: p(`SELECT channel, consumer, seq, attempts FROM deliveries WHERE session = ? AND state = 'inflight'`),
     nextDue: p(
       `SELECT MIN(CASE state WHEN 'retry' THEN next_attempt_at ELSE lease_expires_at END) AS at
-       FROM deliveries WHERE channel = ? AND consumer = ? AND state IN ('retry', 'inflight')`,
+       FROM deliveries INDEXED BY deliveries_pending WHERE channel = ? AND consumer = ? AND state IN ('inflight', 'retry')`,
     ),
     consumersOf: p('SELECT * FROM consumers WHERE channel = ? ORDER BY name'),
     openCount: p(

@@ -22,8 +22,6 @@ export type SqliteErrorKind = 'full' | 'busy' | 'other';
 export interface SqliteDriver {
   /** Short name for logs, e.g. `better-sqlite3`. */
   readonly name: string;
-  /** Where this driver object is exported from, so the writer thread can load the same one. */
-  readonly source: { url: string; exportName: string };
   open(path: string): SqliteDatabase;
   errorKind(error: unknown): SqliteErrorKind;
 }

@@ -7,7 +7,6 @@ import type { SqliteDatabase, SqliteDriver, SqliteErrorKind } from './sqlite-dri
  */
 export const nodeSqliteDriver: SqliteDriver = {
   name: 'node:sqlite',
-  source: { url: import.meta.url, exportName: 'nodeSqliteDriver' },
   open(path: string): SqliteDatabase {
     return new DatabaseSync(path) as unknown as SqliteDatabase;
   },

@@ -3,9 +3,7 @@ import { RelayError } from '../errors.js';
 import type { HeaderPairs } from '../ingest/headers.js';
 import type { SqliteDatabase, SqliteDriver, SqliteStatement, SqliteValue } from './sqlite-driver.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
-import { toAppendRow } from './sqlite-append.js';
 import { SqliteDeliveries } from './sqlite-delivery.js';
-import { SqliteWriter, WriterError } from './sqlite-writer.js';
 import type {
   AppendResult,
   AttemptOutcome,
@@ -109,6 +107,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
 );
 CREATE INDEX IF NOT EXISTS deliveries_session ON deliveries (session) WHERE session IS NOT NULL;
 CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries (channel, consumer, state, seq);
+-- Settled deliveries stay for history and outnumber open ones; claims must not walk past them.
+CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (channel, consumer, seq) WHERE state IN ('inflight', 'retry');
 CREATE TABLE IF NOT EXISTS attempts (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   channel TEXT NOT NULL,
@@ -194,12 +194,9 @@ export class SqliteStore implements Store {
   private readonly maxBatch: number;
   private readonly statements: ReturnType<SqliteStore['prepareStatements']>;
   private readonly deliveries: SqliteDeliveries;
-  private readonly path: string;
-  private maxPageCount: number | undefined;
-  /** Started on the first append, so admin commands never start a thread. */
-  private writer: SqliteWriter | undefined;
   private queue: Pending[] = [];
-  private writing: Promise<void> | undefined;
+  private flushScheduled = false;
+  private settlements: { work: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }[] = [];
   private closed = false;
   private readonly channelCache = new Map<string, Channel>();
   private channelsVersion: string | undefined;
@@ -207,7 +204,6 @@ export class SqliteStore implements Store {
   constructor(options: SqliteStoreOptions) {
     this.driver = options.driver;
     this.maxBatch = options.maxBatch ?? 256;
-    this.path = options.path;
     this.db = this.driver.open(options.path);
     try {
       // WAL lets admin commands read and write while the server runs; FULL makes each commit durable.
@@ -219,8 +215,7 @@ export class SqliteStore implements Store {
       if (options.maxBytes !== undefined) {
         const pageSize = Number((this.db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size);
         const pages = Number((this.db.prepare('PRAGMA page_count').get() as { page_count: number }).page_count);
-        this.maxPageCount = Math.max(pages, Math.floor(options.maxBytes / pageSize));
-        this.db.exec(`PRAGMA max_page_count = ${this.maxPageCount}`);
+        this.db.exec(`PRAGMA max_page_count = ${Math.max(pages, Math.floor(options.maxBytes / pageSize))}`);
       }
       this.statements = this.prepareStatements();
       this.deliveries = new SqliteDeliveries(this.db, (channel, seq) => this.eventBySeq(channel, seq));
@@ -260,6 +255,12 @@ export class SqliteStore implements Store {
       tokenByHash: p('SELECT * FROM tokens WHERE hash = ?'),
       listTokens: p('SELECT * FROM tokens ORDER BY name'),
       deleteToken: p('DELETE FROM tokens WHERE name = ?'),
+      existingSeq: p('SELECT seq FROM events WHERE channel = ? AND event_id = ?'),
+      nextSeq: p('UPDATE channels SET last_seq = last_seq + 1 WHERE name = ? RETURNING last_seq'),
+      insertEvent: p(
+        `INSERT INTO events (channel, seq, event_id, event_type, received_at, source_ip, headers, body, synthetic)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
       getEvent: p(
         `SELECT id, channel, seq, event_id, event_type, received_at, source_ip, length(body) AS size, synthetic, headers, body
          FROM events WHERE channel = ? AND event_id = ?`,
@@ -297,6 +298,47 @@ export class SqliteStore implements Store {
       }
       throw error;
     }
+  }
+
+  /**
+   * A transaction over delivery state only (claims, acks, nacks, releases), committed without
+   * waiting for the disk. Losing such a commit to a power cut can only make an event go out again,
+   * never lose one, which at-least-once delivery allows; and the next event append (FULL) syncs
+   * the log with it. Events themselves are always committed with FULL.
+   */
+  private deliveryTransaction<T>(work: () => T): T {
+    this.db.exec('PRAGMA synchronous = NORMAL');
+    try {
+      return this.transaction(work);
+    } finally {
+      this.db.exec('PRAGMA synchronous = FULL');
+    }
+  }
+
+  /**
+   * Runs acks and nacks that arrive together in one delivery transaction. Each keeps its own
+   * result; a failure of the transaction fails them all, and none of them took effect.
+   */
+  private settle<T>(work: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(new RelayError('RELAY_E_STORE_UNAVAILABLE', '(store is closed)'));
+    return new Promise<T>((resolve, reject) => {
+      this.settlements.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      if (this.settlements.length === 1) setImmediate(() => this.flushSettlements());
+    });
+  }
+
+  private flushSettlements(): void {
+    const batch = this.settlements.splice(0);
+    if (batch.length === 0) return;
+    let results: unknown[];
+    try {
+      results = this.deliveryTransaction(() => batch.map((s) => s.work()));
+    } catch (error) {
+      const failure = this.storeError(error);
+      for (const s of batch) s.reject(failure);
+      return;
+    }
+    batch.forEach((s, i) => s.resolve(results[i]));
   }
 
   /** Maps an engine failure to the catalogue; RelayErrors pass through unchanged. */
@@ -418,40 +460,53 @@ export class SqliteStore implements Store {
     if (this.closed) return Promise.reject(new RelayError('RELAY_E_STORE_UNAVAILABLE', '(store is closed)'));
     return new Promise((resolve, reject) => {
       this.queue.push({ event, resolve, reject });
-      this.writing ??= this.drain();
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        // setImmediate runs after pending I/O callbacks, so requests already read join this batch.
+        setImmediate(() => this.flush());
+      }
     });
   }
 
-  /**
-   * Group commit: one batch is on its way to disk at a time, and every append that arrives
-   * meanwhile joins the next one, so one fsync covers many events under load.
-   */
-  private async drain(): Promise<void> {
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, this.maxBatch);
-        try {
-          this.writer ??= new SqliteWriter({
-            path: this.path,
-            driverModule: this.driver.source.url,
-            driverExport: this.driver.source.exportName,
-            maxPageCount: this.maxPageCount,
-          });
-          const results = await this.writer.append(batch.map((pending) => toAppendRow(pending.event)));
-          batch.forEach((pending, i) => pending.resolve(results[i] as AppendResult));
-        } catch (error) {
-          // The whole transaction rolled back: none of these events is stored, so none may get a 2xx.
-          const failure = error instanceof WriterError ? this.writerError(error) : this.storeError(error);
-          for (const pending of batch) pending.reject(failure);
-        }
-      }
-    } finally {
-      this.writing = undefined;
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.queue.splice(0, this.maxBatch);
+    if (this.queue.length > 0) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
     }
+    if (batch.length === 0) return;
+    let results: AppendResult[];
+    try {
+      results = this.transaction(() => batch.map((pending) => this.insert(pending.event)));
+    } catch (error) {
+      // The whole transaction rolled back: none of these events is stored, so none may get a 2xx.
+      const failure = this.storeError(error);
+      for (const pending of batch) pending.reject(failure);
+      return;
+    }
+    batch.forEach((pending, i) => pending.resolve(results[i] as AppendResult));
   }
 
-  private writerError(error: WriterError): RelayError {
-    return new RelayError(error.kind === 'full' ? 'RELAY_E_STORE_FULL' : 'RELAY_E_STORE_UNAVAILABLE', `(${this.driver.name}: ${error.message})`, { cause: error });
+  private insert(event: NewEvent): AppendResult {
+    const s = this.statements;
+    const existing = s.existingSeq.get(event.channel, event.eventId) as { seq: number } | undefined;
+    if (existing) return { ok: true, seq: Number(existing.seq), duplicate: true };
+    const next = s.nextSeq.get(event.channel) as { last_seq: number } | undefined;
+    if (!next) return { ok: false, reason: 'unknown-channel' };
+    const seq = Number(next.last_seq);
+    s.insertEvent.run(
+      event.channel,
+      seq,
+      event.eventId,
+      event.eventType,
+      event.receivedAt.getTime(),
+      event.sourceIp,
+      JSON.stringify(event.headers),
+      event.body,
+      event.synthetic ? 1 : 0,
+    );
+    return { ok: true, seq, duplicate: false };
   }
 
   getEvent(channel: string, id: string): Promise<StoredEvent | undefined> {
@@ -525,25 +580,23 @@ export class SqliteStore implements Store {
   }
 
   openConsumer(spec: ConsumerSpec, now: Date): Promise<{ created: boolean }> {
-    return this.run(() => this.transaction(() => this.deliveries.openConsumer(spec, now)));
+    return this.run(() => this.deliveryTransaction(() => this.deliveries.openConsumer(spec, now)));
   }
 
   claimDeliveries(request: ClaimRequest): Promise<Delivery[]> {
-    return this.run(() => this.transaction(() => this.deliveries.claim(request)));
+    return this.run(() => this.deliveryTransaction(() => this.deliveries.claim(request)));
   }
 
   ackDelivery(outcome: AttemptOutcome): Promise<boolean> {
-    return this.run(() => this.transaction(() => this.deliveries.ack(outcome)));
+    return this.settle(() => this.deliveries.ack(outcome));
   }
 
   nackDelivery(outcome: AttemptOutcome, retryAt: Date): Promise<NackResult> {
-    return this.run(() =>
-      this.transaction(() => this.deliveries.nack(outcome, retryAt, this.deliveries.maxAttempts(outcome.channel, outcome.consumer))),
-    );
+    return this.settle(() => this.deliveries.nack(outcome, retryAt, this.deliveries.maxAttempts(outcome.channel, outcome.consumer)));
   }
 
   releaseSession(session: string, now: Date, reason: string): Promise<number> {
-    return this.run(() => this.transaction(() => this.deliveries.release(session, now, reason)));
+    return this.run(() => this.deliveryTransaction(() => this.deliveries.release(session, now, reason)));
   }
 
   nextDueAt(channel: string, consumer: string): Promise<Date | null> {
@@ -580,10 +633,9 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    while (this.queue.length > 0) this.flush();
+    this.flushSettlements();
     this.closed = true;
-    // Appends already accepted finish first: their callers are waiting for a durable answer.
-    await this.writing;
-    await this.writer?.close();
     this.db.close();
   }
 }

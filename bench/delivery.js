@@ -1,0 +1,352 @@
+// Delivery benchmark: `node bench/delivery.js`. See docs/benchmarks-delivery.md.
+import { randomBytes } from 'node:crypto';
+import { closeSync, fdatasyncSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { startHandler } from './delivery-handler.js';
+import {
+  CONNECTIONS,
+  connectClient,
+  measureDrain,
+  measureDrainFloor,
+  measureIngest,
+  measureLatency,
+  measureThroughput,
+  RATE,
+  WINDOW,
+  withRelay,
+} from './delivery-measure.js';
+import { killChildren, peakRssBytes, startIdleNode } from './delivery-processes.js';
+import { count, megabytes, ms, percentile, table, verdict } from './delivery-report.js';
+import { CHANNEL, EVENT_BYTES } from './events.js';
+import { startFloor } from './ingest.js';
+import { TARGET_RATIO as INGEST_TARGET_RATIO } from './report.js';
+import { BENCH_DATABASE_URL, createBenchSchema, describeUrl } from './postgres-schema.js';
+
+/** @typedef {import('./delivery-measure.js').Bench} Bench */
+/** @typedef {import('./delivery-measure.js').Engine} Engine */
+/** @typedef {import('./delivery-measure.js').Latency} Latency */
+/** @typedef {import('./delivery-measure.js').Throughput} Throughput */
+/** @typedef {import('./delivery-measure.js').Drain} Drain */
+
+const LATENCY_TARGET_MS = 10;
+const THROUGHPUT_TARGET_RATIO = 0.5;
+const DRAIN_TARGET_PER_SECOND = 5_000;
+/** MB here is 10^6 bytes. */
+const RSS_TARGET_BYTES = 80e6;
+
+/** A bad BENCH_* variable: reported in one line, without a stack trace. */
+class SettingError extends Error {}
+
+/**
+ * Reads a positive number (or 0 when `allowZero`) from the environment.
+ *
+ * @param {string} name
+ * @param {number} fallback  when the variable is unset or empty
+ * @param {{ allowZero?: boolean, integer?: boolean }} [rules]
+ */
+function numberFromEnv(name, fallback, { allowZero = false, integer = false } = {}) {
+  const text = process.env[name];
+  if (text === undefined || text.trim() === '') return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0 || (value === 0 && !allowZero) || (integer && !Number.isInteger(value))) {
+    const kind = integer ? 'whole number' : 'number';
+    throw new SettingError(`bench: ${name}="${text}" is not a valid ${kind} (expected ${allowZero ? '0 or more' : 'more than 0'})`);
+  }
+  return value;
+}
+
+/** Prints a section: its title, table and notes; then forgets the notes. */
+function printSection(/** @type {Bench} */ bench, /** @type {string} */ title, /** @type {string} */ body) {
+  console.log(`${title}\n\n${body}`);
+  if (bench.notes.length > 0) console.log(`\n${bench.notes.join('\n')}`);
+  console.log('');
+  bench.notes.length = 0;
+}
+
+/**
+ * The drain's verdict. A partial drain would have taken longer than the timeout, so it misses the
+ * target for sure when even finishing right at the timeout would have.
+ *
+ * @param {Drain} drain
+ * @param {number} backlog
+ */
+function drainVerdict(drain, backlog) {
+  const rate = drain.complete ? drain.delivered / drain.seconds : backlog / drain.seconds;
+  const text = verdict(rate, '>=', DRAIN_TARGET_PER_SECOND, 'events/s', count(DRAIN_TARGET_PER_SECOND));
+  return drain.complete || rate < DRAIN_TARGET_PER_SECOND ? text : `${text.replace(/PASS$/, 'n/a')} (partial)`;
+}
+
+/**
+ * Median time of a 4 KiB append plus fdatasync in `dir`: what every durable commit waits for,
+ * and on a shared machine what other processes' disk use changes most.
+ *
+ * @param {string} dir
+ */
+function fsyncMs(dir) {
+  const path = join(dir, 'fsync-probe');
+  const fd = openSync(path, 'a');
+  const block = Buffer.alloc(4096, 1);
+  const times = [];
+  try {
+    for (let i = 0; i < 50; i++) {
+      const began = performance.now();
+      writeSync(fd, block);
+      fdatasyncSync(fd);
+      times.push(performance.now() - began);
+    }
+  } finally {
+    closeSync(fd);
+    rmSync(path);
+  }
+  return percentile(times.sort((a, b) => a - b), 0.5);
+}
+
+/**
+ * 1. End-to-end latency at RATE events/s, beside the same events POSTed straight to the handler.
+ *
+ * @param {Bench} bench
+ * @returns {Promise<{ relay: Latency, direct: Latency }>}
+ */
+async function latencySection(bench) {
+  const relay = await withRelay(bench, 'latency', { kind: 'sqlite' }, 0, async (server, { token }) => {
+    const client = await connectClient(bench, server, token);
+    try {
+      return await measureLatency(bench, 'relay latency', `${server.url}/hooks/${CHANNEL}`, { 'relay-server': server.pid, 'relay-client': client.pid });
+    } finally {
+      await client.stop();
+    }
+  });
+  const direct = await measureLatency(bench, 'direct latency', bench.handler.url, {});
+  const row = (/** @type {string} */ path, /** @type {Latency} */ l, /** @type {string} */ target) => [
+    path, ms(l.answerP50Ms), ms(l.answerP99Ms), ms(l.p50Ms), ms(l.p99Ms), count(l.measured), count(l.errors), count(l.lost), target,
+  ];
+  printSection(
+    bench,
+    `1. End-to-end latency at ${RATE} events/s (open loop, ${bench.warmupSeconds} s warm-up + ${bench.seconds} s), POST until the handler has the body (2xx: until the sender has its answer)`,
+    table(
+      ['path', '2xx p50 ms', '2xx p99 ms', 'p50 ms', 'p99 ms', 'events', 'errors', 'lost', 'target'],
+      [
+        row('POST -> handler (floor)', direct, ''),
+        row('POST -> relay-server -> relay-client -> handler', relay, `p99 ${verdict(relay.p99Ms, '<=', LATENCY_TARGET_MS, 'ms')}`),
+      ],
+    ),
+  );
+  return { relay, direct };
+}
+
+/**
+ * 2. Delivered events/s under 32 senders, beside the senders POSTing straight to the handler.
+ *
+ * @param {Bench} bench
+ * @returns {Promise<number | undefined>} relay-client's peak RSS
+ */
+async function throughputSection(bench) {
+  /** @type {number | undefined} */
+  let clientRss;
+  const relay = await withRelay(bench, 'throughput', { kind: 'sqlite' }, 0, async (server, { token }) => {
+    const client = await connectClient(bench, server, token);
+    try {
+      const result = await measureThroughput(bench, 'relay throughput', `${server.url}/hooks/${CHANNEL}`, { 'relay-server': server.pid, 'relay-client': client.pid });
+      clientRss = peakRssBytes(client.pid);
+      return result;
+    } finally {
+      await client.stop();
+    }
+  });
+  const direct = await measureThroughput(bench, 'direct throughput', bench.handler.url, {});
+  const ratio = direct.deliveredPerSecond > 0 ? relay.deliveredPerSecond / direct.deliveredPerSecond : 0;
+  const row = (/** @type {string} */ path, /** @type {Throughput} */ t) => [path, count(t.deliveredPerSecond), count(t.acceptedPerSecond), count(t.errors)];
+  printSection(
+    bench,
+    `2. Sustained delivery to one relay-client (--window ${WINDOW}), ${CONNECTIONS} keep-alive senders, ${bench.warmupSeconds} s warm-up + ${bench.seconds} s`,
+    table(['path', 'delivered/s', 'accepted/s', 'errors'], [row('POST -> handler (floor)', direct), row('POST -> relay-server -> relay-client -> handler', relay)]) +
+      `\n\nrelay / floor (delivered/s): ${ratio.toFixed(2)}  (target ${verdict(ratio, '>=', THROUGHPUT_TARGET_RATIO, '', THROUGHPUT_TARGET_RATIO.toFixed(2))})`,
+  );
+  return clientRss;
+}
+
+/**
+ * 3. Draining a stored backlog, beside the same number of events POSTed straight to the handler.
+ *
+ * @param {Bench} bench
+ * @param {number} backlog
+ * @param {number} timeoutSeconds
+ * @returns {Promise<number | undefined>} relay-client's peak RSS
+ */
+async function drainSection(bench, backlog, timeoutSeconds) {
+  const drain = await measureDrain(bench, backlog, timeoutSeconds);
+  const floor = await measureDrainFloor(bench, backlog, timeoutSeconds);
+  const row = (/** @type {string} */ path, /** @type {{ delivered: number, complete: boolean, seconds: number }} */ d, /** @type {string} */ target) => [
+    path,
+    `${count(d.delivered)}${d.complete ? '' : ' (PARTIAL)'}`,
+    d.seconds.toFixed(2),
+    count(d.delivered / d.seconds),
+    target,
+  ];
+  printSection(
+    bench,
+    `3. Draining a backlog of ${count(backlog)} events (stored through the store's appendEvent in ${drain.appendSeconds.toFixed(1)} s, no client connected)`,
+    table(
+      ['path', 'delivered', 'seconds', 'events/s', 'target'],
+      [row(`POST -> handler, ${WINDOW} at a time (floor)`, floor, ''), row('relay-server -> relay-client -> handler', drain, drainVerdict(drain, backlog))],
+    ) +
+      `\n\nTimed from starting relay-client (process start, connect, subscribe included); its first event arrived after ${ms(drain.firstMs)} ms.` +
+      `\nDelivery rate in the first ${drain.phaseSeconds.toFixed(1)} s: ${count(drain.earlyPerSecond)} events/s; in the last ${drain.phaseSeconds.toFixed(1)} s: ${count(drain.latePerSecond)} events/s.`,
+  );
+  return drain.clientPeakRss;
+}
+
+/**
+ * 4. relay-client's peak RSS in sections 2 and 3, beside a bare node process that only waits.
+ *
+ * @param {Bench} bench
+ * @param {{ throughput: number | undefined, drain: number | undefined }} clientRss
+ */
+async function memorySection(bench, clientRss) {
+  const idle = await startIdleNode();
+  const idleRss = peakRssBytes(idle.pid);
+  await idle.stop();
+  printSection(
+    bench,
+    '4. relay-client peak RSS (VmHWM of its process; MB = 10^6 bytes)',
+    table(
+      ['process', 'peak RSS MB', 'target'],
+      [
+        ['idle node process (floor)', megabytes(idleRss), ''],
+        ['relay-client during 2 (throughput)', megabytes(clientRss.throughput), verdict(clientRss.throughput, '<=', RSS_TARGET_BYTES, 'MB', '80')],
+        ['relay-client during 3 (drain)', megabytes(clientRss.drain), verdict(clientRss.drain, '<=', RSS_TARGET_BYTES, 'MB', '80')],
+      ],
+    ),
+  );
+}
+
+/**
+ * 5. Ingest and end-to-end latency with relay-server on Postgres, beside SQLite and the floors;
+ * skipped when Postgres cannot be reached.
+ *
+ * @param {Bench} bench
+ * @param {{ relay: Latency, direct: Latency }} latency  section 1's figures (SQLite and floor)
+ */
+async function postgresSection(bench, latency) {
+  const title = `5. Postgres (${describeUrl(BENCH_DATABASE_URL)}, a schema of its own) beside SQLite, relay-server as a child process`;
+  try {
+    const schema = await createBenchSchema();
+    await schema.drop();
+  } catch (error) {
+    const reason = /** @type {Error} */ (error).message;
+    printSection(bench, title, `skipped: Postgres at ${describeUrl(BENCH_DATABASE_URL)} is not reachable (${reason}); set BENCH_DATABASE_URL to use another server`);
+    return;
+  }
+  const floor = await startFloor(bench.secret);
+  const floorIngest = await measureIngest(bench, 'fastify floor', floor.url, {}).finally(() => floor.close());
+  const ingestOn = (/** @type {Engine} */ engine, /** @type {string} */ label) =>
+    withRelay(bench, `ingest-${engine.kind}`, engine, 0, (server) =>
+      measureIngest(bench, label, `${server.url}/hooks/${CHANNEL}`, { 'relay-server': server.pid }, engine.kind === 'postgres'),
+    );
+  const sqliteIngest = await ingestOn({ kind: 'sqlite' }, 'SQLite');
+  const postgresIngest = await ingestOn({ kind: 'postgres' }, 'Postgres');
+  const postgresLatency = await withRelay(bench, 'latency-postgres', { kind: 'postgres' }, 0, async (server, { token }) => {
+    const client = await connectClient(bench, server, token);
+    try {
+      return await measureLatency(bench, 'Postgres latency', `${server.url}/hooks/${CHANNEL}`, { 'relay-server': server.pid, 'relay-client': client.pid }, true);
+    } finally {
+      await client.stop();
+    }
+  });
+
+  const ingestRow = (/** @type {string} */ label, /** @type {import('./report.js').Row} */ row, /** @type {boolean} */ isFloor) => {
+    const ofFloor = row.eventsPerSecond / floorIngest.eventsPerSecond;
+    const target = `/ floor ${verdict(ofFloor, '>=', INGEST_TARGET_RATIO, '', INGEST_TARGET_RATIO.toFixed(2))}`;
+    return [label, count(row.eventsPerSecond), ms(row.p50Ms), ms(row.p99Ms), isFloor ? '' : ofFloor.toFixed(2), isFloor ? '' : target];
+  };
+  const latencyRow = (/** @type {string} */ label, /** @type {Latency} */ l, /** @type {boolean} */ isFloor) => [
+    label,
+    ms(l.answerP50Ms),
+    ms(l.answerP99Ms),
+    ms(l.p50Ms),
+    ms(l.p99Ms),
+    count(l.errors + l.lost),
+    isFloor ? '' : `p99 ${verdict(l.p99Ms, '<=', LATENCY_TARGET_MS, 'ms')}`,
+  ];
+  printSection(
+    bench,
+    title,
+    `a) ingest, ${CONNECTIONS} keep-alive senders, nobody listening (${bench.warmupSeconds} s warm-up + ${bench.seconds} s)\n\n` +
+      table(
+        ['store', 'events/s', 'p50 ms', 'p99 ms', '/ floor', 'target'],
+        [
+          ingestRow('fastify floor (in-process, no store)', floorIngest, true),
+          ingestRow('relay-server, SQLite', sqliteIngest, false),
+          ingestRow('relay-server, Postgres', postgresIngest, false),
+        ],
+      ) +
+      `\n\nb) end-to-end at ${RATE} events/s, POST until the handler has the body\n\n` +
+      table(
+        ['store', '2xx p50 ms', '2xx p99 ms', 'p50 ms', 'p99 ms', 'errors+lost', 'target'],
+        [
+          latencyRow('POST -> handler (floor, from 1)', latency.direct, true),
+          latencyRow('relay-server, SQLite (from 1)', latency.relay, false),
+          latencyRow('relay-server, Postgres', postgresLatency, false),
+        ],
+      ),
+  );
+}
+
+async function main() {
+  const seconds = numberFromEnv('BENCH_SECONDS', 5);
+  const warmupSeconds = numberFromEnv('BENCH_WARMUP_SECONDS', 1, { allowZero: true });
+  const backlog = numberFromEnv('BENCH_BACKLOG', 100_000, { integer: true });
+  const drainTimeoutSeconds = numberFromEnv('BENCH_DRAIN_TIMEOUT_SECONDS', 120);
+  const workspace = mkdtempSync(join(tmpdir(), 'myop-relay-delivery-'));
+  const home = join(workspace, 'home');
+  mkdirSync(home);
+  const handler = await startHandler();
+  /** @type {Bench} */
+  const bench = {
+    secret: `whsec_bench_${randomBytes(16).toString('hex')}`,
+    workspace,
+    home,
+    handler,
+    seconds,
+    warmupSeconds,
+    schemas: new Set(),
+    notes: [],
+  };
+  const cleanUp = async () => {
+    killChildren();
+    rmSync(workspace, { recursive: true, force: true });
+    await Promise.allSettled([...bench.schemas].map((drop) => drop()));
+  };
+  // Ctrl-C must leave no process, directory or schema behind: clean up, then die of the signal as usual.
+  const onInterrupt = () => {
+    void cleanUp().finally(() => process.kill(process.pid, 'SIGINT'));
+  };
+  process.once('SIGINT', onInterrupt);
+  console.log(
+    `node ${process.version}, ${availableParallelism()} cores; everything on 127.0.0.1; ${EVENT_BYTES}-byte signed events; ` +
+      `relay-server and relay-client are child processes, the handler and the senders live in this process (senders in worker threads)\n`,
+  );
+  try {
+    const fsyncBefore = fsyncMs(workspace);
+    const latency = await latencySection(bench);
+    const throughputRss = await throughputSection(bench);
+    const drainRss = await drainSection(bench, backlog, drainTimeoutSeconds);
+    await memorySection(bench, { throughput: throughputRss, drain: drainRss });
+    await postgresSection(bench, latency);
+    console.log(`disk: 4 KiB append + fdatasync in ${tmpdir()}, median of 50: ${ms(fsyncBefore)} ms before the run, ${ms(fsyncMs(workspace))} ms after`);
+  } finally {
+    process.off('SIGINT', onInterrupt);
+    await handler.close();
+    await cleanUp();
+  }
+}
+
+try {
+  await main();
+} catch (error) {
+  if (!(error instanceof SettingError)) throw error;
+  process.stderr.write(`${error.message}\n`);
+  process.exitCode = 1;
+}
