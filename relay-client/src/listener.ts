@@ -17,12 +17,13 @@ import type { BackoffOptions } from './backoff.js';
 import type { Clock } from './clock.js';
 import { resolveListenConfig, type ListenConfig, type ListenOptions } from './config.js';
 import { ClientError } from './errors.js';
-import { failureError, type ConnectionFailure } from './failure.js';
+import type { ConnectionFailure } from './failure.js';
 import { Forwarder } from './forwarder.js';
 import type { AnswerSent, DeliveryInfo, ListenSummary, Renderer } from './renderer/renderer.js';
 import { silentRenderer } from './renderer/silent.js';
 import type { SocketFactory } from './socket.js';
 import { Transport, type Session, type SubscriptionRequest, type TransportHandlers } from './transport.js';
+import { runUntilStopped } from './run-session.js';
 import { userAgent } from './version.js';
 
 /** What `listen` gets from its caller besides settings: the runtime's pieces and the stop signal. */
@@ -263,19 +264,7 @@ export async function listen(options: ListenOptions, deps: ListenDeps = {}): Pro
     listener,
   );
 
-  let onAbort: (() => void) | undefined;
-  const stopRequested = new Promise<undefined>((resolve) => {
-    onAbort = () => resolve(undefined);
-    if (deps.signal?.aborted) resolve(undefined);
-    else deps.signal?.addEventListener('abort', onAbort, { once: true });
-  });
-  const ended = transport.run().then((end) => (end.kind === 'fatal' ? failureError(end.failure) : undefined));
-  let error: ClientError | undefined;
-  try {
-    error = await Promise.race([stopRequested, ended, listener.refused]);
-  } finally {
-    if (onAbort !== undefined) deps.signal?.removeEventListener('abort', onAbort);
-  }
+  const error = await runUntilStopped(transport, listener.refused, deps.signal);
   if (error !== undefined) renderer.error({ code: error.code, message: error.message, fatal: true });
   listener.beginStop();
   await listener.drain();

@@ -9,12 +9,13 @@ import type { BacklogMessage, ErrorMessage, EventMessage, SubscribedMessage, Wel
 import { createNodeSocket } from '../adapters/node-websocket.js';
 import type { RelayAccess } from '../config.js';
 import { ClientError } from '../errors.js';
-import { failureError, type ConnectionFailure } from '../failure.js';
+import type { ConnectionFailure } from '../failure.js';
 import { clean, clock, headerValue, viewBody } from '../format.js';
 import { RelayApiError, type RelayApi } from '../relay-api.js';
 import type { SocketFactory } from '../socket.js';
 import { relayWebSocketUrl, Transport, type Session, type SubscriptionRequest, type TransportHandlers } from '../transport.js';
 import { formatDelay } from '../units.js';
+import { runUntilStopped } from '../run-session.js';
 import { userAgent } from '../version.js';
 import { writeLines, type CommandOutput } from './output.js';
 
@@ -187,19 +188,7 @@ export async function runTail(options: TailOptions, deps: TailDeps): Promise<Tai
     },
     tail,
   );
-  let onAbort: (() => void) | undefined;
-  const stopRequested = new Promise<undefined>((resolve) => {
-    onAbort = () => resolve(undefined);
-    if (deps.signal?.aborted) resolve(undefined);
-    else deps.signal?.addEventListener('abort', onAbort, { once: true });
-  });
-  const ended = transport.run().then((end) => (end.kind === 'fatal' ? failureError(end.failure) : undefined));
-  let error: ClientError | undefined;
-  try {
-    error = await Promise.race([stopRequested, ended, tail.refused]);
-  } finally {
-    if (onAbort !== undefined) deps.signal?.removeEventListener('abort', onAbort);
-  }
+  const error = await runUntilStopped(transport, tail.refused, deps.signal);
   // Closed first, so the relay is not delivering to the consumer while it is deleted.
   await transport.stop();
   const leftBehind: string[] = [];
