@@ -116,7 +116,13 @@ export class Session implements SubscriptionOwner {
         return this.subscribe(message);
       case 'ack':
       case 'nack':
-        return this.answer(message);
+        // Answers are independent of each other: recording one must not hold up reading the next,
+        // so that all answers that arrive together are committed together.
+        this.answer(message).catch((error: unknown) => {
+          this.context.log.error({ err: error, session: this.id }, 'recording an answer failed');
+          this.fail('RELAY_E_WS_INTERNAL');
+        });
+        return;
       case 'unsubscribe': {
         const subscription = this.subscriptions.get(message.sub);
         if (!subscription) return this.fail('RELAY_E_WS_UNKNOWN_SUBSCRIPTION', { sub: message.sub });
