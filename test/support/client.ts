@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
-import { CLIENT_CLI, REPO_ROOT, childEnv, spawnCli, withTimeout, type CliResult, type ExitStatus, type RelayChild, type Runtime } from './processes.js';
+import { CLIENT_CLI, REPO_ROOT, childEnv, runCli, spawnCli, withTimeout, type CliResult, type ExitStatus, type RelayChild, type Runtime } from './processes.js';
 
 /** A port that was free a moment ago, for servers that must come back on the same port. */
 export async function freePort(): Promise<number> {
@@ -167,21 +167,8 @@ export function startClient(args: readonly string[], env: Record<string, string>
  * variables of this process are not passed on; `options.env` adds variables (pass
  * XDG_CONFIG_HOME to keep a developer's client.json out of the run).
  */
-export async function runClient(args: readonly string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
-  const { child, exited } = spawnCli(args, childEnv({ NO_COLOR: '1', ...options.env }), REPO_ROOT, CLIENT_CLI);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  try {
-    const status = await withTimeout(exited, options.timeoutMs ?? 20_000, `relay-client ${args.join(' ')} to exit`);
-    await closed;
-    return { ...status, stdout, stderr };
-  } catch (error) {
-    child.kill('SIGKILL');
-    throw error;
-  }
+export function runClient(args: readonly string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
+  return runCli(args, { ...options, env: { NO_COLOR: '1', ...options.env }, script: CLIENT_CLI });
 }
 
 /** Resolves once the relay reports `sessions` connected sessions for the consumer. */

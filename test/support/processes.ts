@@ -117,11 +117,14 @@ export interface RunCliOptions {
   cwd?: string;
   /** The run is killed and the promise rejected after this long. Default 20 s. */
   timeoutMs?: number;
+  /** Which CLI runs. Default relay-server's. */
+  script?: string;
 }
 
-/** Runs `relay-server <args>` to completion and returns its exit status and output. */
+/** Runs `relay-server <args>` (or `options.script`) to completion and returns its exit status and output. */
 export async function runCli(args: readonly string[], options: RunCliOptions = {}): Promise<CliResult> {
-  const { child, exited } = spawnCli(args, childEnv(options.env), options.cwd ?? REPO_ROOT);
+  const script = options.script ?? SERVER_CLI;
+  const { child, exited } = spawnCli(args, childEnv(options.env), options.cwd ?? REPO_ROOT, script);
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -129,7 +132,7 @@ export async function runCli(args: readonly string[], options: RunCliOptions = {
   // 'close' comes after both pipes are drained, so the output is complete.
   const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
   try {
-    const status = await withTimeout(exited, options.timeoutMs ?? 20_000, `relay-server ${args.join(' ')} to exit`);
+    const status = await withTimeout(exited, options.timeoutMs ?? 20_000, `${script === SERVER_CLI ? 'relay-server' : 'relay-client'} ${args.join(' ')} to exit`);
     await closed;
     return { ...status, stdout, stderr };
   } catch (error) {

@@ -1,5 +1,6 @@
 import { changed, firstRow, rows, type Queryable } from './postgres-connection.js';
 import type {
+  EventSummary,
   AttemptOutcome,
   AttemptRecord,
   ClaimRequest,
@@ -138,8 +139,8 @@ export interface FullEventRow extends EventRow {
   body: Buffer;
 }
 
-/** The stored event a full row holds; the body is a plain Uint8Array view of the received bytes. */
-export function toStoredEvent(row: FullEventRow): StoredEvent {
+/** The listing view of an event row. */
+export function toSummary(row: EventRow): EventSummary {
   return {
     channel: row.channel,
     seq: row.seq,
@@ -149,6 +150,13 @@ export function toStoredEvent(row: FullEventRow): StoredEvent {
     sourceIp: row.source_ip,
     size: row.size,
     synthetic: row.synthetic,
+  };
+}
+
+/** The stored event a full row holds; the body is a plain Uint8Array view of the received bytes. */
+export function toStoredEvent(row: FullEventRow): StoredEvent {
+  return {
+    ...toSummary(row),
     headers: JSON.parse(row.headers) as StoredEvent['headers'],
     body: new Uint8Array(row.body.buffer, row.body.byteOffset, row.body.byteLength),
   };

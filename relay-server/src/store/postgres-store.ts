@@ -4,7 +4,7 @@ import type { Channel } from '../channel.js';
 import { RelayError } from '../errors.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { changed, createPool, describeDatabaseUrl, firstRow, inTransaction, rows, toStoreError, type Queryable } from './postgres-connection.js';
-import { PostgresDeliveries, toStoredEvent, type EventRow, type FullEventRow } from './postgres-delivery.js';
+import { PostgresDeliveries, toStoredEvent, toSummary, type EventRow, type FullEventRow } from './postgres-delivery.js';
 import { NotificationListener } from './postgres-listener.js';
 import { applyMigrations, lockSchemaWide, type MigrationReport } from './postgres-schema.js';
 import type {
@@ -131,19 +131,6 @@ interface TokenRow {
 
 function toToken(row: TokenRow): TokenRecord {
   return { name: row.name, hash: row.hash, role: row.role === 'admin' ? 'admin' : 'developer', channels: row.channels, createdAt: row.created_at };
-}
-
-function toSummary(row: EventRow): EventSummary {
-  return {
-    channel: row.channel,
-    seq: row.seq,
-    id: row.event_id,
-    type: row.event_type,
-    receivedAt: row.received_at,
-    sourceIp: row.source_ip,
-    size: row.size,
-    synthetic: row.synthetic,
-  };
 }
 
 /** The pid Postgres gave a connection; pg keeps it on the client without declaring it in its types. */
