@@ -25,6 +25,12 @@ const running = new Set();
  */
 
 /**
+ * Extra flags for every child `node`, from BENCH_NODE_FLAGS, e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/profiles` to profile relay-server and relay-client.
+ */
+const CHILD_NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter((flag) => flag !== '');
+
+/**
  * Starts `node <script> ...args` with its output read line by line (and so never blocking it).
  *
  * @param {string} script
@@ -33,7 +39,7 @@ const running = new Set();
  * @param {(line: string) => void} [onLine]
  */
 function startNode(script, args, env, onLine) {
-  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const child = spawn(process.execPath, [...CHILD_NODE_FLAGS, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   running.add(child);
   const exited = new Promise((resolve) => child.once('exit', resolve));
   void exited.then(() => running.delete(child));

@@ -215,8 +215,8 @@ async function memorySection(bench, clientRss) {
       ['process', 'peak RSS MB', 'target'],
       [
         ['idle node process (floor)', megabytes(idleRss), ''],
-        ['relay-client during 2 (throughput)', megabytes(clientRss.throughput), verdict(clientRss.throughput, '<=', RSS_TARGET_BYTES, 'MB', '80')],
-        ['relay-client during 3 (drain)', megabytes(clientRss.drain), verdict(clientRss.drain, '<=', RSS_TARGET_BYTES, 'MB', '80')],
+        ...(clientRss.throughput === undefined ? [] : [['relay-client during 2 (throughput)', megabytes(clientRss.throughput), verdict(clientRss.throughput, '<=', RSS_TARGET_BYTES, 'MB', '80')]]),
+        ...(clientRss.drain === undefined ? [] : [['relay-client during 3 (drain)', megabytes(clientRss.drain), verdict(clientRss.drain, '<=', RSS_TARGET_BYTES, 'MB', '80')]]),
       ],
     ),
   );
@@ -227,7 +227,7 @@ async function memorySection(bench, clientRss) {
  * skipped when Postgres cannot be reached.
  *
  * @param {Bench} bench
- * @param {{ relay: Latency, direct: Latency }} latency  section 1's figures (SQLite and floor)
+ * @param {{ relay: Latency, direct: Latency } | undefined} latency  section 1's figures (SQLite and floor), when it ran
  */
 async function postgresSection(bench, latency) {
   const title = `5. Postgres (${describeUrl(BENCH_DATABASE_URL)}, a schema of its own) beside SQLite, relay-server as a child process`;
@@ -286,12 +286,23 @@ async function postgresSection(bench, latency) {
       table(
         ['store', '2xx p50 ms', '2xx p99 ms', 'p50 ms', 'p99 ms', 'errors+lost', 'target'],
         [
-          latencyRow('POST -> handler (floor, from 1)', latency.direct, true),
-          latencyRow('relay-server, SQLite (from 1)', latency.relay, false),
+          ...(latency === undefined
+            ? []
+            : [latencyRow('POST -> handler (floor, from 1)', latency.direct, true), latencyRow('relay-server, SQLite (from 1)', latency.relay, false)]),
           latencyRow('relay-server, Postgres', postgresLatency, false),
         ],
       ),
   );
+}
+
+/** BENCH_SECTIONS, e.g. `1,3`: the sections to run; all by default. Section 4 reports on 2 and 3. */
+function sectionsFromEnv() {
+  const text = process.env.BENCH_SECTIONS;
+  if (text === undefined || text.trim() === '') return new Set([1, 2, 3, 4, 5]);
+  const sections = text.split(',').map((part) => part.trim());
+  const bad = sections.find((part) => !/^[1-5]$/.test(part));
+  if (bad !== undefined) throw new SettingError(`BENCH_SECTIONS must list section numbers 1-5 separated by commas, e.g. "1,3"; got "${text}"`);
+  return new Set(sections.map(Number));
 }
 
 async function main() {
@@ -299,6 +310,7 @@ async function main() {
   const warmupSeconds = numberFromEnv('BENCH_WARMUP_SECONDS', 1, { allowZero: true });
   const backlog = numberFromEnv('BENCH_BACKLOG', 100_000, { integer: true });
   const drainTimeoutSeconds = numberFromEnv('BENCH_DRAIN_TIMEOUT_SECONDS', 120);
+  const sections = sectionsFromEnv();
   const workspace = mkdtempSync(join(tmpdir(), 'myop-relay-delivery-'));
   const home = join(workspace, 'home');
   mkdirSync(home);
@@ -330,11 +342,11 @@ async function main() {
   );
   try {
     const fsyncBefore = fsyncMs(workspace);
-    const latency = await latencySection(bench);
-    const throughputRss = await throughputSection(bench);
-    const drainRss = await drainSection(bench, backlog, drainTimeoutSeconds);
-    await memorySection(bench, { throughput: throughputRss, drain: drainRss });
-    await postgresSection(bench, latency);
+    const latency = sections.has(1) ? await latencySection(bench) : undefined;
+    const throughputRss = sections.has(2) ? await throughputSection(bench) : undefined;
+    const drainRss = sections.has(3) ? await drainSection(bench, backlog, drainTimeoutSeconds) : undefined;
+    if (sections.has(4) && (throughputRss !== undefined || drainRss !== undefined)) await memorySection(bench, { throughput: throughputRss, drain: drainRss });
+    if (sections.has(5)) await postgresSection(bench, latency);
     console.log(`disk: 4 KiB append + fdatasync in ${tmpdir()}, median of 50: ${ms(fsyncBefore)} ms before the run, ${ms(fsyncMs(workspace))} ms after`);
   } finally {
     process.off('SIGINT', onInterrupt);

@@ -58,8 +58,8 @@ function discardingStream() {
 }
 
 /**
- * (b) The real relay-server: ingest plugin, HMAC channel, SQLite in WAL mode with
- * `synchronous=FULL` and group commit, answering 200 only once each event is on disk.
+ * (b) The real relay-server: ingest plugin, HMAC channel, SQLite in WAL mode with group commit
+ * and a WAL flush after each commit, answering 200 only once each event is on disk.
  *
  * @param {string} secret
  * @param {string} dataDir  an empty directory for the database; the caller removes it

@@ -9,7 +9,7 @@ import { applyChannelSettings, type ChannelSettings } from '../src/channel-setti
 import { resolveServerConfig, type ServerConfigInput } from '../src/config.js';
 import { buildServer } from '../src/server.js';
 import { betterSqliteDriver } from '../src/store/sqlite-better.js';
-import { SqliteStore } from '../src/store/sqlite-store.js';
+import { SqliteStore, type SqliteStoreOptions } from '../src/store/sqlite-store.js';
 import { issueToken } from '../src/tokens.js';
 
 /** A fresh temporary directory, removed by the returned function. */
@@ -19,7 +19,7 @@ export function tempDir(prefix = 'relay-test-'): { path: string; remove: () => v
 }
 
 /** Opens a real SQLite store in a temporary directory. */
-export function tempSqliteStore(options: { maxBytes?: number } = {}): { store: SqliteStore; path: string; dir: string; remove: () => void } {
+export function tempSqliteStore(options: Pick<SqliteStoreOptions, 'maxBytes' | 'syncWal'> = {}): { store: SqliteStore; path: string; dir: string; remove: () => void } {
   const dir = tempDir();
   const path = join(dir.path, 'relay.db');
   try {

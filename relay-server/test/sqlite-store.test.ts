@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { fdatasync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -6,6 +7,7 @@ import { RelayError } from '../src/errors.js';
 import { betterSqliteDriver } from '../src/store/sqlite-better.js';
 import type { SqliteDatabase, SqliteDriver } from '../src/store/sqlite-driver.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
+import type { SyncFile } from '../src/store/wal-sync.js';
 import type { NewEvent, TokenRecord } from '../src/store/store.js';
 import { tempDir, tempSqliteStore } from './harness.js';
 import { describeStoreConformance, expectRelayError, hex, newEvent, plainChannel, rejectionOf, seqOf, T0 } from './store-conformance.js';
@@ -65,6 +67,24 @@ function recordingDriver(): { driver: SqliteDriver; connections: SqliteDatabase[
   return { driver, connections };
 }
 
+/**
+ * Lets the event loop go round once. The store asks whether another process changed channel
+ * settings once per turn, and an admin command's change always arrives in a later turn than the
+ * request it might race with; in one test process both sides share a turn unless it is ended.
+ */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Resolves once `condition` holds, checking every few milliseconds; fails after 5 s. */
+async function until(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met within 5 s');
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
 /** The single value a one-column pragma row holds. */
 function pragmaValue(row: unknown): unknown {
   if (typeof row !== 'object' || row === null) throw new Error(`not a pragma row: ${String(row)}`);
@@ -96,9 +116,9 @@ describe('SqliteStore', () => {
       expect(peer(path).pragma('journal_mode', { simple: true })).toBe('wal');
     });
 
-    it('runs its own connection with synchronous=FULL and a busy timeout', () => {
-      // synchronous is per connection, so it is read on the store's connection itself. This
-      // better-sqlite3 build defaults WAL connections to NORMAL, which loses commits on power failure.
+    it('commits with synchronous=NORMAL and a busy timeout on its own connection', () => {
+      // synchronous is per connection, so it is read on the store's connection itself. NORMAL
+      // does not flush the WAL on commit; appends wait for the store's own flush (below).
       const dir = tempDir();
       disposers.push(dir.remove);
       const { driver, connections } = recordingDriver();
@@ -107,21 +127,96 @@ describe('SqliteStore', () => {
       expect(connections).toHaveLength(1);
       const connection = connections[0];
       if (connection === undefined) throw new Error('the store opened no connection');
-      const FULL = 2;
-      expect(pragmaValue(connection.prepare('PRAGMA synchronous').get())).toBe(FULL);
+      const NORMAL = 1;
+      expect(pragmaValue(connection.prepare('PRAGMA synchronous').get())).toBe(NORMAL);
       expect(pragmaValue(connection.prepare('PRAGMA journal_mode').get())).toBe('wal');
       expect(pragmaValue(connection.prepare('PRAGMA busy_timeout').get())).toBe(5000);
     });
 
-    it('keeps synchronous=FULL when it reopens a file that is already in WAL mode', async () => {
-      const { store, path } = openTemp();
-      await store.close();
-      const { driver, connections } = recordingDriver();
-      const reopened = new SqliteStore({ path, driver });
-      disposers.push(() => reopened.close());
-      const connection = connections[0];
-      if (connection === undefined) throw new Error('the store opened no connection');
-      expect(pragmaValue(connection.prepare('PRAGMA synchronous').get())).toBe(2);
+    it('answers an append only after a flush of the WAL file that began after its commit', async () => {
+      const dir = tempDir();
+      disposers.push(dir.remove);
+      const path = join(dir.path, 'relay.db');
+      const flushes: { storedAtStart: number; finished: boolean; file: string }[] = [];
+      let reader: Database.Database | undefined;
+      const syncWal: SyncFile = (fd, done) => {
+        // What a reader sees when the flush starts is what the flush makes durable.
+        const storedAtStart = reader === undefined ? -1 : Number((reader.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n);
+        const flush = { storedAtStart, finished: false, file: realpathSync(`/proc/self/fd/${fd}`) };
+        flushes.push(flush);
+        fdatasync(fd, (error) => {
+          flush.finished = true;
+          done(error);
+        });
+      };
+      const store = new SqliteStore({ path, driver: betterSqliteDriver, syncWal });
+      disposers.push(() => store.close());
+      await store.createChannel(plainChannel('sales'));
+      reader = peer(path);
+      const result = await store.appendEvent(newEvent('sales', 'evt-1'));
+      expect(result).toMatchObject({ ok: true, seq: 1, duplicate: false });
+      expect(flushes).toHaveLength(1);
+      expect(flushes[0]).toEqual({ storedAtStart: 1, finished: true, file: realpathSync(`${path}-wal`) });
+    });
+
+    it('holds the appends that arrive while the WAL is flushed and commits them together after it', async () => {
+      const dir = tempDir();
+      disposers.push(dir.remove);
+      const path = join(dir.path, 'relay.db');
+      const started: number[] = [];
+      const release: (() => void)[] = [];
+      const syncWal: SyncFile = (fd, done) => {
+        started.push(Date.now());
+        // Each flush waits for the test's go-ahead, so appends pile up behind it.
+        release.push(() => fdatasync(fd, done));
+      };
+      const store = new SqliteStore({ path, driver: betterSqliteDriver, syncWal });
+      disposers.push(async () => {
+        for (const go of release.splice(0)) go();
+        await store.close();
+      });
+      await store.createChannel(plainChannel('sales'));
+      const answered: string[] = [];
+      const append = (id: string): Promise<void> => store.appendEvent(newEvent('sales', id)).then(() => void answered.push(id));
+      const first = append('a');
+      await until(() => started.length === 1);
+      // Two more batches commit while the first flush runs.
+      const second = append('b');
+      await new Promise((resolve) => setImmediate(resolve));
+      const third = append('c');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(started).toHaveLength(1);
+      expect(answered).toEqual([]);
+      expect(peer(path).prepare('SELECT event_id FROM events ORDER BY seq').pluck().all()).toEqual(['a']);
+      release.shift()?.();
+      await first;
+      expect(answered).toEqual(['a']);
+      await until(() => started.length === 2);
+      expect(answered).toEqual(['a']);
+      release.shift()?.();
+      await Promise.all([second, third]);
+      expect(answered).toEqual(['a', 'b', 'c']);
+      expect(started).toHaveLength(2);
+    });
+
+    it('refuses an append whose flush failed, and finds the event stored when it comes again', async () => {
+      const dir = tempDir();
+      disposers.push(dir.remove);
+      const path = join(dir.path, 'relay.db');
+      const failures: (string | undefined)[] = ['EIO', 'ENOSPC'];
+      const syncWal: SyncFile = (fd, done) => {
+        const code = failures.shift();
+        if (code === undefined) return fdatasync(fd, done);
+        done(Object.assign(new Error(`${code}: flush failed`), { code }));
+      };
+      const store = new SqliteStore({ path, driver: betterSqliteDriver, syncWal });
+      disposers.push(() => store.close());
+      await store.createChannel(plainChannel('sales'));
+      await expectRelayError(store.appendEvent(newEvent('sales', 'evt-1')), 'RELAY_E_STORE_UNAVAILABLE');
+      await expectRelayError(store.appendEvent(newEvent('sales', 'evt-2')), 'RELAY_E_STORE_FULL');
+      // The sender got no 2xx and retries; the commit did happen, so the retry is a duplicate.
+      expect(await store.appendEvent(newEvent('sales', 'evt-1'))).toMatchObject({ ok: true, seq: 1, duplicate: true });
+      expect(await store.appendEvent(newEvent('sales', 'evt-3'))).toMatchObject({ ok: true, seq: 3, duplicate: false });
     });
   });
 
@@ -200,6 +295,7 @@ describe('SqliteStore', () => {
 
       const channel = plainChannel('sales');
       await admin.createChannel(channel);
+      await nextTurn();
       expect(await server.getChannel('sales')).toEqual(channel);
       expect((await server.listChannels()).map((c) => c.name)).toEqual(['sales']);
       expect(await server.appendEvent(newEvent('sales', 'e1'))).toEqual({ ok: true, seq: 1, duplicate: false });
@@ -207,12 +303,14 @@ describe('SqliteStore', () => {
 
       const updated = { ...channel, maxBodyBytes: 4096 };
       await admin.updateChannel(updated);
+      await nextTurn();
       expect(await server.getChannel('sales')).toEqual(updated);
 
       await admin.createToken(token('asha'));
       expect(await server.findTokenByHash(token('asha').hash)).toEqual(token('asha'));
 
       expect(await admin.removeChannel('sales')).toBe(true);
+      await nextTurn();
       expect(await server.getChannel('sales')).toBeUndefined();
       expect(await server.appendEvent(newEvent('sales', 'e2'))).toEqual({ ok: false, reason: 'unknown-channel' });
       expect(await server.getEvent('sales', 'e1')).toBeUndefined();

@@ -19,6 +19,7 @@ import {
   type ServerMessage,
   type SubscribeMessage,
 } from '@myop-relay/protocol';
+import type { Duplex } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
 import { sha256Hex } from '../secrets.js';
@@ -52,8 +53,13 @@ export class Session implements SubscriptionOwner {
   /** Messages are handled one at a time, in arrival order. */
   private queue: Promise<void> = Promise.resolve();
 
+  /** Messages sent in this tick wait in the connection's buffer and leave together at its end. */
+  private corked = false;
+
   constructor(
     private readonly socket: WebSocket,
+    /** The connection under `socket`, corked while a tick's messages are written. */
+    private readonly wire: Duplex,
     private readonly context: SessionContext,
     /** Token from the upgrade's Authorization header, already checked; undefined when hello must carry it. */
     private readonly headerToken: TokenRecord | undefined,
@@ -78,13 +84,28 @@ export class Session implements SubscriptionOwner {
 
   private send(message: ServerMessage): void {
     if (this.closed || this.socket.readyState !== this.socket.OPEN) return;
+    if (!this.corked) {
+      // A pump sends up to a window of events at once: one write to the kernel instead of one each.
+      this.corked = true;
+      this.wire.cork();
+      process.nextTick(() => this.uncork());
+    }
     this.socket.send(encodeMessage(message));
+  }
+
+  /** Writes what this tick's messages left in the connection's buffer. */
+  private uncork(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.wire.uncork();
   }
 
   /** Sends the error and, when the code closes connections, closes this one with its close code. */
   private fail(cause: ErrorCode | ProtocolError, options: { ref?: string; sub?: string; detail?: string } = {}): void {
     const message = createErrorMessage(cause, options);
     this.send(message);
+    // The error must leave before the close frame, and before a terminate that may follow.
+    this.uncork();
     const error = cause instanceof ProtocolError ? cause : new ProtocolError(cause);
     if (error.closeCode !== null && !this.closed) {
       this.log().info({ code: error.code }, 'closing websocket');

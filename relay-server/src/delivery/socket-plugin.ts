@@ -58,7 +58,7 @@ export const socketPlugin: FastifyPluginAsync<SocketPluginOptions> = async (app,
         }
       }
       wss.handleUpgrade(request, socket, head, (ws) => {
-        const session = new Session(ws, { store, hub, log: app.log, heartbeatMs: options.heartbeatMs, serverVersion: options.serverVersion }, token);
+        const session = new Session(ws, socket, { store, hub, log: app.log, heartbeatMs: options.heartbeatMs, serverVersion: options.serverVersion }, token);
         sessions.add(session);
         ws.on('close', () => sessions.delete(session));
       });

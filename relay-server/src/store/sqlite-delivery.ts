@@ -101,6 +101,7 @@ function prepareStatements(db: SqliteDatabase) {
  */
 export class SqliteDeliveries {
   private readonly s: ReturnType<typeof prepareStatements>;
+  private readonly newEvents = new Map<string, SqliteStatement>();
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -168,21 +169,29 @@ export class SqliteDeliveries {
   private takeNew(row: ConsumerRow, limit: number): { seq: number; previous: undefined }[] {
     const glob = globClause(JSON.parse(row.filter) as string[]);
     const params: SqliteValue[] = [row.channel, row.next_seq, ...glob.params, row.name, limit];
-    // Events already queued for this consumer (a replay ahead of its position) are not taken twice.
-    const seqs = (
-      this.db
-        .prepare(
-          `SELECT seq FROM events e WHERE channel = ? AND seq >= ? AND ${glob.sql}
-             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.channel = e.channel AND d.consumer = ? AND d.seq = e.seq)
-           ORDER BY seq LIMIT ?`,
-        )
-        .all(...params) as { seq: number }[]
-    ).map((r) => Number(r.seq));
+    const seqs = (this.newEventsStatement(glob.sql).all(...params) as { seq: number }[]).map((r) => Number(r.seq));
     // Fewer matches than asked for means every event up to the channel's last seq was looked at.
     const last = Number((this.s.lastSeq.get(row.channel) as { last_seq: number } | undefined)?.last_seq ?? 0);
     const nextSeq = seqs.length === limit ? (seqs[seqs.length - 1] ?? 0) + 1 : Math.max(Number(row.next_seq), last + 1);
     if (nextSeq !== Number(row.next_seq)) this.s.setNextSeq.run(nextSeq, row.channel, row.name);
     return seqs.map((seq) => ({ seq, previous: undefined }));
+  }
+
+  /** The query for {@link takeNew}, prepared once per filter shape. */
+  private newEventsStatement(globSql: string): SqliteStatement {
+    let statement = this.newEvents.get(globSql);
+    if (statement === undefined) {
+      // Events already queued for this consumer (a replay ahead of its position) are not taken twice.
+      statement = this.db.prepare(
+        `SELECT seq FROM events e WHERE channel = ? AND seq >= ? AND ${globSql}
+           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.channel = e.channel AND d.consumer = ? AND d.seq = e.seq)
+         ORDER BY seq LIMIT ?`,
+      );
+      // Filters are few (one per consumer at most); the bound only guards against a flood of them.
+      if (this.newEvents.size >= 64) this.newEvents.clear();
+      this.newEvents.set(globSql, statement);
+    }
+    return statement;
   }
 
   ack(o: AttemptOutcome): boolean {

@@ -4,6 +4,7 @@ import type { HeaderPairs } from '../ingest/headers.js';
 import type { SqliteDatabase, SqliteDriver, SqliteStatement, SqliteValue } from './sqlite-driver.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { SqliteDeliveries } from './sqlite-delivery.js';
+import { WalSync, type SyncFile } from './wal-sync.js';
 import type {
   AppendResult,
   AttemptOutcome,
@@ -33,6 +34,8 @@ export interface SqliteStoreOptions {
   maxBytes?: number;
   /** Most events committed in one transaction. Default 256. */
   maxBatch?: number;
+  /** How the WAL file is flushed to disk after an append commit. Default `node:fs` `fdatasync`. */
+  syncWal?: SyncFile;
 }
 
 const SCHEMA_VERSION = 1;
@@ -183,9 +186,13 @@ function toToken(row: TokenRow): TokenRecord {
 }
 
 /**
- * The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, so a commit is on disk
- * before it returns. Appends are group-committed: every event that arrives while the event loop
- * is busy joins the next transaction, so one fsync covers many events under load.
+ * The embedded store: one SQLite file in WAL mode. Appends are group-committed: every event that
+ * arrives while the event loop is busy joins the next transaction, and an append resolves only
+ * once its commit is on disk ({@link WalSync}: the WAL file is flushed in the thread pool, so one
+ * flush covers every batch committed while the previous one ran). Delivery state (claims, acks,
+ * nacks, releases) is committed without waiting for the disk: losing such a commit to a power
+ * cut can only make an event go out again, never lose one, which at-least-once delivery allows;
+ * and the next append's flush takes it along.
  */
 export class SqliteStore implements Store {
   readonly engine = 'sqlite';
@@ -194,21 +201,25 @@ export class SqliteStore implements Store {
   private readonly maxBatch: number;
   private readonly statements: ReturnType<SqliteStore['prepareStatements']>;
   private readonly deliveries: SqliteDeliveries;
+  private readonly walSync: WalSync;
   private queue: Pending[] = [];
   private flushScheduled = false;
+  private walFlushing = false;
   private settlements: { work: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }[] = [];
   private closed = false;
   private readonly channelCache = new Map<string, Channel>();
   private channelsVersion: string | undefined;
+  private channelsChecked = false;
 
   constructor(options: SqliteStoreOptions) {
     this.driver = options.driver;
     this.maxBatch = options.maxBatch ?? 256;
     this.db = this.driver.open(options.path);
     try {
-      // WAL lets admin commands read and write while the server runs; FULL makes each commit durable.
+      // WAL lets admin commands read and write while the server runs. NORMAL writes each commit
+      // to the WAL without flushing it; appends wait for WalSync's flush instead, off the event loop.
       this.db.exec('PRAGMA journal_mode = WAL');
-      this.db.exec('PRAGMA synchronous = FULL');
+      this.db.exec('PRAGMA synchronous = NORMAL');
       this.db.exec('PRAGMA busy_timeout = 5000');
       this.migrate();
       // The cap applies after the schema exists, so a small cap limits events, not start-up.
@@ -219,6 +230,7 @@ export class SqliteStore implements Store {
       }
       this.statements = this.prepareStatements();
       this.deliveries = new SqliteDeliveries(this.db, (channel, seq) => this.eventBySeq(channel, seq));
+      this.walSync = new WalSync(`${options.path}-wal`, options.syncWal);
     } catch (error) {
       this.db.close();
       throw this.storeError(error);
@@ -256,10 +268,11 @@ export class SqliteStore implements Store {
       listTokens: p('SELECT * FROM tokens ORDER BY name'),
       deleteToken: p('DELETE FROM tokens WHERE name = ?'),
       existingSeq: p('SELECT seq FROM events WHERE channel = ? AND event_id = ?'),
-      nextSeq: p('UPDATE channels SET last_seq = last_seq + 1 WHERE name = ? RETURNING last_seq'),
+      setLastSeq: p('UPDATE channels SET last_seq = ? WHERE name = ?'),
+      // A retry of a stored event inserts nothing; a clash on seq would be a bug and fails loudly.
       insertEvent: p(
         `INSERT INTO events (channel, seq, event_id, event_type, received_at, source_ip, headers, body, synthetic)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel, event_id) DO NOTHING`,
       ),
       getEvent: p(
         `SELECT id, channel, seq, event_id, event_type, received_at, source_ip, length(body) AS size, synthetic, headers, body
@@ -301,21 +314,6 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * A transaction over delivery state only (claims, acks, nacks, releases), committed without
-   * waiting for the disk. Losing such a commit to a power cut can only make an event go out again,
-   * never lose one, which at-least-once delivery allows; and the next event append (FULL) syncs
-   * the log with it. Events themselves are always committed with FULL.
-   */
-  private deliveryTransaction<T>(work: () => T): T {
-    this.db.exec('PRAGMA synchronous = NORMAL');
-    try {
-      return this.transaction(work);
-    } finally {
-      this.db.exec('PRAGMA synchronous = FULL');
-    }
-  }
-
-  /**
    * Runs acks and nacks that arrive together in one delivery transaction. Each keeps its own
    * result; a failure of the transaction fails them all, and none of them took effect.
    */
@@ -332,7 +330,7 @@ export class SqliteStore implements Store {
     if (batch.length === 0) return;
     let results: unknown[];
     try {
-      results = this.deliveryTransaction(() => batch.map((s) => s.work()));
+      results = this.transaction(() => batch.map((s) => s.work()));
     } catch (error) {
       const failure = this.storeError(error);
       for (const s of batch) s.reject(failure);
@@ -370,6 +368,7 @@ export class SqliteStore implements Store {
 
   createChannel(channel: Channel): Promise<void> {
     return this.run(() => {
+      this.forgetChannels();
       const { changes } = this.statements.insertChannel.run(channel.name, JSON.stringify(channel), channel.createdAt);
       if (Number(changes) === 0) throw new RelayError('RELAY_E_CHANNEL_EXISTS', `(channel "${channel.name}")`);
     });
@@ -377,18 +376,27 @@ export class SqliteStore implements Store {
 
   updateChannel(channel: Channel): Promise<void> {
     return this.run(() => {
+      this.forgetChannels();
       const { changes } = this.statements.updateChannel.run(JSON.stringify(channel), channel.name);
       if (Number(changes) === 0) throw new RelayError('RELAY_E_UNKNOWN_CHANNEL', `(channel "${channel.name}")`);
     });
   }
 
-  /** Looked up on every webhook: served from a cache that any settings change empties. */
+  /**
+   * Looked up on every webhook: served from a cache that any settings change empties. Whether
+   * the settings changed (here or in an admin command's process) is asked once per event-loop
+   * turn, not once per request.
+   */
   getChannel(name: string): Promise<Channel | undefined> {
     return this.run(() => {
-      const version = (this.statements.channelsVersion.get() as { value: string } | undefined)?.value;
-      if (version !== this.channelsVersion) {
-        this.channelCache.clear();
-        this.channelsVersion = version;
+      if (!this.channelsChecked) {
+        this.channelsChecked = true;
+        setImmediate(() => (this.channelsChecked = false));
+        const version = (this.statements.channelsVersion.get() as { value: string } | undefined)?.value;
+        if (version !== this.channelsVersion) {
+          this.channelCache.clear();
+          this.channelsVersion = version;
+        }
       }
       const cached = this.channelCache.get(name);
       if (cached) return cached;
@@ -398,6 +406,12 @@ export class SqliteStore implements Store {
       this.channelCache.set(name, channel);
       return channel;
     });
+  }
+
+  /** This process changed a channel: the next lookup reads settings afresh. */
+  private forgetChannels(): void {
+    this.channelCache.clear();
+    this.channelsChecked = false;
   }
 
   listChannels(): Promise<Channel[]> {
@@ -419,6 +433,7 @@ export class SqliteStore implements Store {
   removeChannel(name: string): Promise<boolean> {
     return this.run(() =>
       this.transaction(() => {
+        this.forgetChannels();
         this.statements.deleteChannelEvents.run(name);
         this.statements.deleteChannelConsumers.run(name);
         this.statements.deleteChannelDeliveries.run(name);
@@ -460,53 +475,90 @@ export class SqliteStore implements Store {
     if (this.closed) return Promise.reject(new RelayError('RELAY_E_STORE_UNAVAILABLE', '(store is closed)'));
     return new Promise((resolve, reject) => {
       this.queue.push({ event, resolve, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        // setImmediate runs after pending I/O callbacks, so requests already read join this batch.
-        setImmediate(() => this.flush());
-      }
+      this.scheduleFlush();
     });
   }
 
-  private flush(): void {
-    this.flushScheduled = false;
-    const batch = this.queue.splice(0, this.maxBatch);
-    if (this.queue.length > 0) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
-    if (batch.length === 0) return;
-    let results: AppendResult[];
-    try {
-      results = this.transaction(() => batch.map((pending) => this.insert(pending.event)));
-    } catch (error) {
-      // The whole transaction rolled back: none of these events is stored, so none may get a 2xx.
-      const failure = this.storeError(error);
-      for (const pending of batch) pending.reject(failure);
-      return;
-    }
-    batch.forEach((pending, i) => pending.resolve(results[i] as AppendResult));
+  /**
+   * Events that arrive while the WAL is being flushed wait for that flush to end and then commit
+   * together: they could not be answered sooner anyway, and one transaction costs less than many.
+   */
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.walFlushing || this.queue.length === 0) return;
+    this.flushScheduled = true;
+    // setImmediate runs after pending I/O callbacks, so requests already read join this batch.
+    setImmediate(() => this.flush());
   }
 
-  private insert(event: NewEvent): AppendResult {
+  /** Commits every queued event, at most `maxBatch` per transaction, then answers them once the WAL is on disk. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const committed: { pending: Pending; result: AppendResult }[] = [];
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      try {
+        const results = this.transaction(() => this.insertBatch(batch.map((pending) => pending.event)));
+        batch.forEach((pending, i) => committed.push({ pending, result: results[i] as AppendResult }));
+      } catch (error) {
+        // The whole transaction rolled back: none of these events is stored, so none may get a 2xx.
+        const failure = this.storeError(error);
+        for (const pending of batch) pending.reject(failure);
+      }
+    }
+    if (committed.length === 0) return;
+    this.walFlushing = true;
+    this.walSync
+      .afterCommit()
+      .then(
+        () => {
+          for (const { pending, result } of committed) pending.resolve(result);
+        },
+        (error: unknown) => {
+          // Committed, but not known to be on disk: no 2xx. A retry of the event finds it stored.
+          const full = (error as { code?: unknown }).code === 'ENOSPC';
+          const failure = new RelayError(full ? 'RELAY_E_STORE_FULL' : 'RELAY_E_STORE_UNAVAILABLE', `(flushing the WAL: ${String(error)})`, { cause: error });
+          for (const { pending } of committed) pending.reject(failure);
+        },
+      )
+      .finally(() => {
+        this.walFlushing = false;
+        this.scheduleFlush();
+      });
+  }
+
+  /** Inserts events in order; each channel's `last_seq` is read once and written once per batch. */
+  private insertBatch(events: NewEvent[]): AppendResult[] {
     const s = this.statements;
-    const existing = s.existingSeq.get(event.channel, event.eventId) as { seq: number } | undefined;
-    if (existing) return { ok: true, seq: Number(existing.seq), duplicate: true };
-    const next = s.nextSeq.get(event.channel) as { last_seq: number } | undefined;
-    if (!next) return { ok: false, reason: 'unknown-channel' };
-    const seq = Number(next.last_seq);
-    s.insertEvent.run(
-      event.channel,
-      seq,
-      event.eventId,
-      event.eventType,
-      event.receivedAt.getTime(),
-      event.sourceIp,
-      JSON.stringify(event.headers),
-      event.body,
-      event.synthetic ? 1 : 0,
-    );
-    return { ok: true, seq, duplicate: false };
+    const lastSeqs = new Map<string, { read: number; last: number }>();
+    const results = events.map((event): AppendResult => {
+      let seqs = lastSeqs.get(event.channel);
+      if (seqs === undefined) {
+        const row = s.channelSeq.get(event.channel) as { last_seq: number } | undefined;
+        if (!row) return { ok: false, reason: 'unknown-channel' };
+        seqs = { read: Number(row.last_seq), last: Number(row.last_seq) };
+        lastSeqs.set(event.channel, seqs);
+      }
+      const seq = seqs.last + 1;
+      const { changes } = s.insertEvent.run(
+        event.channel,
+        seq,
+        event.eventId,
+        event.eventType,
+        event.receivedAt.getTime(),
+        event.sourceIp,
+        JSON.stringify(event.headers),
+        event.body,
+        event.synthetic ? 1 : 0,
+      );
+      if (Number(changes) === 0) {
+        const existing = s.existingSeq.get(event.channel, event.eventId) as { seq: number };
+        return { ok: true, seq: Number(existing.seq), duplicate: true };
+      }
+      seqs.last = seq;
+      return { ok: true, seq, duplicate: false };
+    });
+    for (const [channel, { read, last }] of lastSeqs) if (last !== read) s.setLastSeq.run(last, channel);
+    return results;
   }
 
   getEvent(channel: string, id: string): Promise<StoredEvent | undefined> {
@@ -580,11 +632,11 @@ export class SqliteStore implements Store {
   }
 
   openConsumer(spec: ConsumerSpec, now: Date): Promise<{ created: boolean }> {
-    return this.run(() => this.deliveryTransaction(() => this.deliveries.openConsumer(spec, now)));
+    return this.run(() => this.transaction(() => this.deliveries.openConsumer(spec, now)));
   }
 
   claimDeliveries(request: ClaimRequest): Promise<Delivery[]> {
-    return this.run(() => this.deliveryTransaction(() => this.deliveries.claim(request)));
+    return this.run(() => this.transaction(() => this.deliveries.claim(request)));
   }
 
   ackDelivery(outcome: AttemptOutcome): Promise<boolean> {
@@ -596,7 +648,7 @@ export class SqliteStore implements Store {
   }
 
   releaseSession(session: string, now: Date, reason: string): Promise<number> {
-    return this.run(() => this.deliveryTransaction(() => this.deliveries.release(session, now, reason)));
+    return this.run(() => this.transaction(() => this.deliveries.release(session, now, reason)));
   }
 
   nextDueAt(channel: string, consumer: string): Promise<Date | null> {
@@ -633,9 +685,10 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    while (this.queue.length > 0) this.flush();
+    this.flush();
     this.flushSettlements();
     this.closed = true;
+    await this.walSync.close();
     this.db.close();
   }
 }
