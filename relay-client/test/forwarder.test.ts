@@ -234,6 +234,16 @@ function connections(server: Server): Socket[] {
   return accepted;
 }
 
+/** Makes the handler close, unanswered, the connection of each request `drop(n)` picks (`n` counts from 1); returns the count of requests so far. */
+function dropConnections(local: HttpTarget, drop: (n: number) => boolean): () => number {
+  let requests = 0;
+  local.server.prependListener('request', (req: IncomingMessage) => {
+    requests++;
+    if (drop(requests)) req.socket.destroy();
+  });
+  return () => requests;
+}
+
 async function allClosed(sockets: readonly Socket[]): Promise<void> {
   await Promise.all(sockets.map((s) => (s.destroyed ? undefined : once(s, 'close'))));
 }
@@ -288,41 +298,29 @@ describe('Forwarder: connections', () => {
 
   it('sends at most once more: a failure on the new connection is the outcome', async () => {
     const local = await handler();
-    let requests = 0;
-    local.server.prependListener('request', (req: IncomingMessage) => {
-      requests++;
-      if (requests > 1) req.socket.destroy();
-    });
+    const requests = dropConnections(local, (n) => n > 1);
     const forwarder = pooled({ target: target(`${local.origin}/hook`) });
     expect((await forwarder.forward(eventMessage())).ok).toBe(true);
     const outcome = await forwarder.forward(eventMessage());
     expect(outcome).toMatchObject({ ok: false, error: 'ECONNRESET' });
     expect(outcome.status).toBeUndefined();
-    expect(requests).toBe(3);
+    expect(requests()).toBe(3);
   });
 
   it('does not send again when a new connection fails', async () => {
     const local = await handler();
-    let requests = 0;
-    local.server.prependListener('request', (req: IncomingMessage) => {
-      requests++;
-      req.socket.destroy();
-    });
+    const requests = dropConnections(local, () => true);
     const outcome = await pooled({ target: target(`${local.origin}/hook`) }).forward(eventMessage());
     expect(outcome).toMatchObject({ ok: false, error: 'ECONNRESET' });
-    expect(requests).toBe(1);
+    expect(requests()).toBe(1);
   });
 
   it('counts the second attempt within the timeout', async () => {
     const local = await handler();
-    let requests = 0;
-    local.server.prependListener('request', (req: IncomingMessage) => {
-      requests++;
-      if (requests === 2) req.socket.destroy();
-    });
+    const requests = dropConnections(local, (n) => n === 2);
     // The third request, the second attempt, is never answered.
     local.respond((_req, res) => {
-      if (requests === 1) res.writeHead(200).end();
+      if (requests() === 1) res.writeHead(200).end();
     });
     const forwarder = pooled({ target: target(`${local.origin}/hook`), timeoutMs: 300 });
     expect((await forwarder.forward(eventMessage())).ok).toBe(true);
@@ -330,7 +328,7 @@ describe('Forwarder: connections', () => {
     expect(outcome).toMatchObject({ ok: false, error: 'timeout after 300 ms' });
     expect(outcome.latencyMs).toBeGreaterThanOrEqual(250);
     expect(outcome.latencyMs).toBeLessThan(2_000);
-    expect(requests).toBe(3);
+    expect(requests()).toBe(3);
   });
 
   it('closes a connection idle for idleConnectionMs, and still waits longer than that for a slow handler', async () => {
