@@ -1,10 +1,12 @@
 /**
  * Replays one event to the local handler: a POST of the exact body bytes with the original
- * headers (see {@link buildForwardHeaders}), to the `--forward-to` URL only. `node:http` is used
- * rather than `fetch`, which would add and reorder headers.
+ * headers (see {@link buildForwardHeaders}), to the `--forward-to` URL only, over a small pool of
+ * keep-alive connections. `node:http` is used rather than `fetch`, which would add and reorder
+ * headers.
  */
-import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
 import { decodeBody, MAX_NACK_ERROR_LENGTH, type EventMessage } from '@myop-relay/protocol';
 import { systemClock, type Clock } from './clock.js';
 import { buildForwardHeaders, type Resign } from './forward-headers.js';
@@ -77,12 +79,36 @@ export interface ForwarderOptions {
   resign?: Resign;
   /** Response body bytes kept for display; the rest is read and discarded. Default 65 536. */
   keepResponseBytes?: number;
+  /**
+   * Idle connections kept open for later forwards: as many as forwards can run at once (channels
+   * × window). More forwards than this at once still each get a connection. Default 8, the
+   * relay's default window.
+   */
+  connections?: number;
+  /**
+   * An idle connection is closed after this long. Default 1 000 ms: shorter than the keep-alive
+   * timeout of common servers (Node's 5 s, gunicorn's 2 s), so a connection the handler is about
+   * to close is rarely picked; one that is gets the retry described at {@link Forwarder.forward}.
+   */
+  idleConnectionMs?: number;
   /** Default {@link systemClock}. */
   clock?: Clock;
 }
 
 /** {@link ForwarderOptions} defaults. */
-export const FORWARDER_DEFAULTS = Object.freeze({ timeoutMs: 10_000, keepResponseBytes: 64 * 1024 });
+export const FORWARDER_DEFAULTS = Object.freeze({ timeoutMs: 10_000, keepResponseBytes: 64 * 1024, connections: 8, idleConnectionMs: 1_000 });
+
+/**
+ * What a request that went out on a reused connection meets when the handler had closed that
+ * connection in the meantime: a reset, a write to a closed socket, or an end before any answer
+ * (Node's "socket hang up", code ECONNRESET).
+ */
+const STALE_CONNECTION_ERRORS: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE']);
+
+function isStaleConnectionError(error: unknown): boolean {
+  const { code } = error as { code?: unknown };
+  return typeof code === 'string' && STALE_CONNECTION_ERRORS.has(code);
+}
 
 // Node's own ERR_* codes name programming errors (an invalid header value, say); their message says more.
 function describeError(error: unknown): string {
@@ -100,6 +126,8 @@ export class Forwarder {
   readonly #resign: Resign | undefined;
   readonly #keepBytes: number;
   readonly #clock: Clock;
+  readonly #agent: HttpAgent;
+  readonly #request: typeof httpRequest;
 
   /** @param options - see {@link ForwarderOptions}. */
   constructor(options: ForwarderOptions) {
@@ -108,13 +136,29 @@ export class Forwarder {
     this.#resign = options.resign;
     this.#keepBytes = options.keepResponseBytes ?? FORWARDER_DEFAULTS.keepResponseBytes;
     this.#clock = options.clock ?? systemClock;
+    const https = this.target.url.protocol === 'https:';
+    this.#request = https ? httpsRequest : httpRequest;
+    // No cap on open connections: a forward never queues behind another, which would eat into
+    // its timeout; the relay's window is what bounds them. Deno 2's node:http pools by the agent
+    // too (and itself resends a request that met a stale connection).
+    const pool = {
+      keepAlive: true,
+      maxFreeSockets: Math.max(1, options.connections ?? FORWARDER_DEFAULTS.connections),
+      timeout: options.idleConnectionMs ?? FORWARDER_DEFAULTS.idleConnectionMs,
+      scheduling: 'lifo' as const,
+    };
+    this.#agent = https ? new HttpsAgent(pool) : new HttpAgent(pool);
   }
 
   /**
    * POSTs `event` to the target and reports the outcome. Never rejects: every failure becomes an
    * outcome with `ok: false`. Redirects are not followed (only the target's origin is ever
-   * contacted); each event gets its own connection, so no idle keep-alive socket can be reset
-   * under a later delivery.
+   * contacted).
+   *
+   * Connections are kept open and reused. A request that fails on a reused connection before
+   * any byte of an answer (the handler closed it while it sat idle) is sent once more on a new
+   * connection; the handler may then see the event twice, which at-least-once delivery allows.
+   * A failure on a new connection is the outcome. The timeout covers both attempts.
    */
   forward(event: EventMessage): Promise<ForwardOutcome> {
     const started = this.#clock.now();
@@ -124,6 +168,7 @@ export class Forwarder {
       let settled = false;
       let status: number | undefined;
       let timer: unknown;
+      let current: ClientRequest | undefined;
       const chunks: Buffer[] = [];
       let kept = 0;
       const finish = (outcome: ForwardOutcome): void => {
@@ -140,21 +185,40 @@ export class Forwarder {
         return { ok: false, status: code, latencyMs };
       };
 
-      let req: ClientRequest;
+      let body: Uint8Array;
+      let headers: string[];
       try {
-        const body = decodeBody(event.body);
-        const options: RequestOptions = {
-          method: 'POST',
-          protocol: url.protocol,
-          // URL keeps IPv6 literals in brackets; the socket layer wants the bare address.
-          hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
-          port: url.port === '' ? undefined : Number(url.port),
-          path,
-          headers: buildForwardHeaders(event, body, host, this.#resign),
-          setHost: false,
-          agent: false,
-        };
-        req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(options);
+        body = decodeBody(event.body);
+        headers = buildForwardHeaders(event, body, host, this.#resign);
+      } catch (error) {
+        finish({ ok: false, error: describeError(error), latencyMs: elapsed() });
+        return;
+      }
+      const send = (agent: HttpAgent | false): void => {
+        let req: ClientRequest;
+        try {
+          req = this.#request({
+            method: 'POST',
+            protocol: url.protocol,
+            // URL keeps IPv6 literals in brackets; the socket layer wants the bare address.
+            hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+            port: url.port === '' ? undefined : Number(url.port),
+            path,
+            headers,
+            setHost: false,
+            agent,
+          });
+        } catch (error) {
+          // Thrown synchronously by http.request, e.g. for a header value Node refuses.
+          finish({ ok: false, error: describeError(error), latencyMs: elapsed() });
+          return;
+        }
+        current = req;
+        // What the connection had read before this request; more at an error means an answer had begun.
+        let readBefore: number | undefined;
+        req.on('socket', (socket: Socket) => {
+          readBefore = socket.bytesRead;
+        });
         req.on('response', (res: IncomingMessage) => {
           status = res.statusCode ?? 0;
           res.on('data', (chunk: Buffer) => {
@@ -169,17 +233,30 @@ export class Forwarder {
           res.on('error', () => finish(answered(status ?? 0)));
           res.on('close', () => finish(answered(status ?? 0)));
         });
-        req.on('error', (error) => finish(status === undefined ? { ok: false, error: describeError(error), latencyMs: elapsed() } : answered(status)));
-        timer = this.#clock.setTimeout(() => {
-          const outcome: ForwardOutcome = status === undefined ? { ok: false, error: `timeout after ${this.#timeoutMs} ms`, latencyMs: elapsed() } : answered(status);
-          finish(outcome);
-          req.destroy();
-        }, this.#timeoutMs);
+        req.on('error', (error) => {
+          if (settled) return;
+          if (agent !== false && req.reusedSocket && status === undefined && req.socket?.bytesRead === readBefore && isStaleConnectionError(error)) {
+            // A new connection outside the pool, so the second attempt cannot meet another stale one.
+            send(false);
+            return;
+          }
+          finish(status === undefined ? { ok: false, error: describeError(error), latencyMs: elapsed() } : answered(status));
+        });
         req.end(body);
-      } catch (error) {
-        // Thrown synchronously by http.request, e.g. for a header value Node refuses.
-        finish({ ok: false, error: describeError(error), latencyMs: elapsed() });
-      }
+      };
+      timer = this.#clock.setTimeout(() => {
+        finish(status === undefined ? { ok: false, error: `timeout after ${this.#timeoutMs} ms`, latencyMs: elapsed() } : answered(status));
+        current?.destroy();
+      }, this.#timeoutMs);
+      send(this.#agent);
     });
+  }
+
+  /**
+   * Closes the connections kept for later forwards, so nothing holds the process open. Call it
+   * once no forward is running; a later forward opens new connections.
+   */
+  close(): void {
+    this.#agent.destroy();
   }
 }

@@ -4,6 +4,7 @@
  * forwards finish and answers them before the socket closes.
  */
 import {
+  DEFAULT_WINDOW,
   retryDelayMs,
   type BacklogMessage,
   type ErrorMessage,
@@ -233,6 +234,8 @@ export async function listen(options: ListenOptions, deps: ListenDeps = {}): Pro
   const forwarder = new Forwarder({
     target: config.target,
     timeoutMs: config.timeoutMs,
+    // Every subscription can have a window of forwards running at once.
+    connections: config.channels.length * (config.window ?? DEFAULT_WINDOW),
     ...(config.resign === undefined ? {} : { resign: config.resign }),
     ...(deps.clock === undefined ? {} : { clock: deps.clock }),
   });
@@ -268,6 +271,7 @@ export async function listen(options: ListenOptions, deps: ListenDeps = {}): Pro
   if (error !== undefined) renderer.error({ code: error.code, message: error.message, fatal: true });
   listener.beginStop();
   await listener.drain();
+  forwarder.close();
   await transport.stop();
   const summary = listener.summary();
   renderer.summary(summary);

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Forwarder, parseForwardTarget, type ForwardTarget } from '../src/forwarder.js';
@@ -32,7 +32,9 @@ function header(rawHeaders: readonly string[], name: string): string[] {
 
 let targets: HttpTarget[] = [];
 const servers: Server[] = [];
+const forwarders: Forwarder[] = [];
 afterEach(async () => {
+  for (const f of forwarders.splice(0)) f.close();
   await Promise.all(targets.map((t) => t.close()));
   targets = [];
   for (const s of servers.splice(0)) {
@@ -115,8 +117,8 @@ describe('Forwarder', () => {
       ['X-Relay-Seq', '42'],
       ['X-Relay-Attempt', '3'],
       ['X-Relay-Received-At', '2025-08-26T10:03:59.123Z'],
-      // Node's own, for the one-request connection; no original Connection header survives.
-      ['Connection', 'close'],
+      // Node's own, for the pooled connection; no original Connection header survives.
+      ['Connection', 'keep-alive'],
     ]);
   });
 
@@ -215,6 +217,143 @@ describe('Forwarder', () => {
     const { rawHeaders } = await local.request(1);
     expect(header(rawHeaders, 'x-myop-signature')).toEqual([sign(body, 'local-dev-secret')]);
     expect(names(rawHeaders)).toContain('X-Myop-Signature');
+  });
+});
+
+/** A forwarder closed after the test. */
+function pooled(options: ConstructorParameters<typeof Forwarder>[0]): Forwarder {
+  const forwarder = new Forwarder(options);
+  forwarders.push(forwarder);
+  return forwarder;
+}
+
+/** The handler's side of every connection it accepted, in order. */
+function connections(server: Server): Socket[] {
+  const accepted: Socket[] = [];
+  server.on('connection', (socket: Socket) => accepted.push(socket));
+  return accepted;
+}
+
+/** Makes the handler close, unanswered, the connection of each request `drop(n)` picks (`n` counts from 1); returns the count of requests so far. */
+function dropConnections(local: HttpTarget, drop: (n: number) => boolean): () => number {
+  let requests = 0;
+  local.server.prependListener('request', (req: IncomingMessage) => {
+    requests++;
+    if (drop(requests)) req.socket.destroy();
+  });
+  return () => requests;
+}
+
+async function allClosed(sockets: readonly Socket[]): Promise<void> {
+  await Promise.all(sockets.map((s) => (s.destroyed ? undefined : once(s, 'close'))));
+}
+
+describe('Forwarder: connections', () => {
+  it('reuses one connection for forwards one after another, and one per concurrent forward', async () => {
+    const local = await handler();
+    const accepted = connections(local.server);
+    const forwarder = pooled({ target: target(`${local.origin}/hook`) });
+    for (let i = 0; i < 20; i++) expect((await forwarder.forward(eventMessage())).ok).toBe(true);
+    expect(accepted).toHaveLength(1);
+    for (let round = 0; round < 3; round++) {
+      const outcomes = await Promise.all(Array.from({ length: 8 }, () => forwarder.forward(eventMessage())));
+      expect(outcomes.every((o) => o.ok)).toBe(true);
+    }
+    expect(accepted.length).toBeLessThanOrEqual(8);
+    expect(local.requests).toHaveLength(44);
+  });
+
+  it('does not fail a forward when the handler closed the connection after its last answer', async () => {
+    const local = await handler((_req, res) => {
+      const socket = res.socket;
+      res.writeHead(200).end('ok', () => socket?.destroy());
+    });
+    const accepted = connections(local.server);
+    const forwarder = pooled({ target: target(`${local.origin}/hook`) });
+    for (let i = 0; i < 5; i++) {
+      expect(await forwarder.forward(eventMessage())).toMatchObject({ ok: true, status: 200 });
+      await allClosed(accepted);
+    }
+    expect(local.requests).toHaveLength(5);
+  });
+
+  it('sends an event again on a new connection when a reused one fails before any answer', async () => {
+    // Closing a connection as the next request arrives on it: what a handler that closes idle
+    // connections does when the request crosses its close.
+    const local = await handler();
+    const served = new WeakSet<Socket>();
+    local.server.prependListener('request', (req: IncomingMessage) => {
+      if (served.has(req.socket)) req.socket.destroy();
+      served.add(req.socket);
+    });
+    const accepted = connections(local.server);
+    const forwarder = pooled({ target: target(`${local.origin}/hook`) });
+    expect((await forwarder.forward(eventMessage({ id: 'evt_first' }))).ok).toBe(true);
+    const outcome = await forwarder.forward(eventMessage({ id: 'evt_second' }));
+    expect(outcome).toMatchObject({ ok: true, status: 200 });
+    expect(accepted).toHaveLength(2);
+    // The dropped attempt and the one that was answered.
+    expect(local.requests.map((r) => header(r.rawHeaders, 'x-relay-event-id')[0])).toEqual(['evt_first', 'evt_second', 'evt_second']);
+  });
+
+  it('sends at most once more: a failure on the new connection is the outcome', async () => {
+    const local = await handler();
+    const requests = dropConnections(local, (n) => n > 1);
+    const forwarder = pooled({ target: target(`${local.origin}/hook`) });
+    expect((await forwarder.forward(eventMessage())).ok).toBe(true);
+    const outcome = await forwarder.forward(eventMessage());
+    expect(outcome).toMatchObject({ ok: false, error: 'ECONNRESET' });
+    expect(outcome.status).toBeUndefined();
+    expect(requests()).toBe(3);
+  });
+
+  it('does not send again when a new connection fails', async () => {
+    const local = await handler();
+    const requests = dropConnections(local, () => true);
+    const outcome = await pooled({ target: target(`${local.origin}/hook`) }).forward(eventMessage());
+    expect(outcome).toMatchObject({ ok: false, error: 'ECONNRESET' });
+    expect(requests()).toBe(1);
+  });
+
+  it('counts the second attempt within the timeout', async () => {
+    const local = await handler();
+    const requests = dropConnections(local, (n) => n === 2);
+    // The third request, the second attempt, is never answered.
+    local.respond((_req, res) => {
+      if (requests() === 1) res.writeHead(200).end();
+    });
+    const forwarder = pooled({ target: target(`${local.origin}/hook`), timeoutMs: 300 });
+    expect((await forwarder.forward(eventMessage())).ok).toBe(true);
+    const outcome = await forwarder.forward(eventMessage());
+    expect(outcome).toMatchObject({ ok: false, error: 'timeout after 300 ms' });
+    expect(outcome.latencyMs).toBeGreaterThanOrEqual(250);
+    expect(outcome.latencyMs).toBeLessThan(2_000);
+    expect(requests()).toBe(3);
+  });
+
+  it('closes a connection idle for idleConnectionMs, and still waits longer than that for a slow handler', async () => {
+    const local = await handler(async (_req, res) => {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      res.writeHead(200).end();
+    });
+    // The handler would keep the connection for a minute; the close has to come from the forwarder.
+    local.server.keepAliveTimeout = 60_000;
+    const accepted = connections(local.server);
+    const forwarder = pooled({ target: target(`${local.origin}/hook`), idleConnectionMs: 50 });
+    expect(await forwarder.forward(eventMessage())).toMatchObject({ ok: true, status: 200 });
+    await allClosed(accepted);
+    expect(accepted).toHaveLength(1);
+  });
+
+  it('close() closes the idle connections', async () => {
+    const local = await handler();
+    local.server.keepAliveTimeout = 60_000;
+    const accepted = connections(local.server);
+    const forwarder = pooled({ target: target(`${local.origin}/hook`), idleConnectionMs: 60_000 });
+    await Promise.all(Array.from({ length: 4 }, () => forwarder.forward(eventMessage())));
+    expect(accepted.length).toBeGreaterThan(0);
+    forwarder.close();
+    await allClosed(accepted);
   });
 });
 

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientError } from '../src/errors.js';
 import { listen, type ListenDeps } from '../src/listener.js';
@@ -418,6 +418,27 @@ describe('listen: stopping', () => {
     expect(summary).toEqual({ delivered: 1, failed: 0, pending: 1 });
     expect(run.renderer.of('summary')).toEqual([summary]);
     expect(t.requests).toHaveLength(1);
+  });
+
+  it('closes its connections to the handler when it stops', async () => {
+    const r = await relay();
+    const t = await target();
+    // The handler would keep idle connections for a minute.
+    t.server.keepAliveTimeout = 60_000;
+    const accepted: Socket[] = [];
+    t.server.on('connection', (socket: Socket) => accepted.push(socket));
+    const run = start({ relay: r.url, forwardTo: `${t.origin}/hook`, window: 4 });
+    const conn = await r.connection(1);
+    await run.renderer.waitFor('subscribed');
+    for (let seq = 1; seq <= 4; seq++) conn.send(eventMessage({ seq }));
+    await run.renderer.waitFor('forwarded', () => run.renderer.of('forwarded').length === 4);
+    run.controller.abort();
+    expect(await run.result).toMatchObject({ delivered: 4 });
+    const stopped = performance.now();
+    expect(accepted.length).toBeGreaterThan(0);
+    await Promise.all(accepted.map((s) => (s.destroyed ? undefined : once(s, 'close'))));
+    // Well before an idle connection would be closed anyway (1 s).
+    expect(performance.now() - stopped).toBeLessThan(500);
   });
 
   it('stops at once when aborted before the relay answered', async () => {
