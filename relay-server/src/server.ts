@@ -93,8 +93,16 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     pollIntervalMs: config.pollIntervalMs,
   });
   app.decorate('relay', { counters, retention, hub });
-  const stopRemoteEvents = store.onRemoteEvent?.((channel) => hub.notify(channel));
-  app.addHook('preClose', async () => stopRemoteEvents?.());
+  const wake = (channel: string): void => hub.notify(channel);
+  const stopRemoteEvents = store.onRemoteEvent?.(wake);
+  // Consumers are sent an event as soon as it is committed where the engine says so, while the
+  // sender's answer still waits for the disk; otherwise once it is stored.
+  const stopCommitted = store.onCommitted?.(wake);
+  const onStored = stopCommitted === undefined ? wake : (): void => undefined;
+  app.addHook('preClose', async () => {
+    stopRemoteEvents?.();
+    stopCommitted?.();
+  });
 
   let closing = false;
   app.addHook('preClose', async () => {
@@ -127,9 +135,9 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     counters,
     channelLimiter: new RateLimiter({ ratePerSecond: config.rateLimitChannel, burst: config.rateLimitChannel * 2 }),
     ipLimiter: new RateLimiter({ ratePerSecond: config.rateLimitIp, burst: config.rateLimitIp * 2 }),
-    onStored: (channel) => hub.notify(channel),
+    onStored,
   });
-  await app.register(apiPlugin, { store, counters, hub });
+  await app.register(apiPlugin, { store, counters, hub, onStored });
   await app.register(socketPlugin, { store, hub, heartbeatMs: config.heartbeatMs, serverVersion: SERVER_VERSION });
 
   if (options.retention ?? true) app.addHook('onReady', async () => retention.start());

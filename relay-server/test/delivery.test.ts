@@ -1,3 +1,4 @@
+import { fdatasync } from 'node:fs';
 import type { EventMessage } from '@myop-relay/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { issueToken } from '../src/tokens.js';
@@ -147,6 +148,29 @@ describe('delivery', () => {
     await expect.poll(async () => (await r.store.listAttempts('myoperator', 'evt_0'))?.[0]?.outcome).toBe('acked');
     const consumers = await r.store.listConsumers('myoperator');
     expect(consumers).toMatchObject([{ name: 'laptop', pending: 0, failed: 0 }]);
+  });
+
+  it('sends a committed event to its consumer while the disk flush runs, and answers the sender after it', async () => {
+    const held: (() => void)[] = [];
+    // No poll comes to the rescue: the commit itself must wake the consumer.
+    const r = await startRelay({ pollInterval: '1h' }, { syncWal: (fd, done) => held.push(() => fdatasync(fd, done)) });
+    relay = r;
+    const socket = connect(r);
+    await socket.hello();
+    await socket.subscribe({ consumer: 'laptop' });
+    const body = JSON.stringify({ event_id: 'evt_early', event_type: 'call.answered' });
+    let answered = false;
+    const posted = r.post('myoperator', body, { 'X-MyOperator-Signature': sign(body, TEST_SECRET) }).then((res) => {
+      answered = true;
+      return res;
+    });
+    const event = await socket.next('event');
+    expect(event.id).toBe('evt_early');
+    expect(held).toHaveLength(1);
+    expect(answered).toBe(false);
+    socket.ack(event);
+    held.shift()?.();
+    expect((await posted).status).toBe(200);
   });
 
   it('redelivers a nacked event with the same id and a higher attempt, recording every attempt', async () => {

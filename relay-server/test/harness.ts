@@ -66,8 +66,14 @@ export interface TestRelay {
 export const TEST_SECRET = 'whsec_test_secret_0123456789abcdef';
 
 /** Starts a relay with a `myoperator` HMAC channel signed with {@link TEST_SECRET}. */
-export async function startRelay(config: ServerConfigInput = {}, options: { retention?: boolean; maxBytes?: number } = {}): Promise<TestRelay> {
-  const { store, path, remove } = tempSqliteStore(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {});
+export async function startRelay(
+  config: ServerConfigInput = {},
+  options: { retention?: boolean } & Pick<SqliteStoreOptions, 'maxBytes' | 'syncWal'> = {},
+): Promise<TestRelay> {
+  const { store, path, remove } = tempSqliteStore({
+    ...(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {}),
+    ...(options.syncWal !== undefined ? { syncWal: options.syncWal } : {}),
+  });
   let logText = '';
   const logStream = new Writable({
     write(chunk, _enc, done) {

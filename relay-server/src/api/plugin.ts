@@ -24,6 +24,8 @@ export interface ApiPluginOptions {
   store: Store;
   counters: IngestCounters;
   hub: DeliveryHub;
+  /** Called after a sample event is stored (see the ingest plugin's option of the same name). */
+  onStored: (channel: string) => void;
 }
 
 function summaryView(event: EventSummary): EventSummaryView {
@@ -45,11 +47,11 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
  * The HTTP API behind a bearer token: channels, events, one event with its delivery attempts,
  * and consumers. Developer tokens see only their channels.
  */
-export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (app, { store, counters, hub }) => {
+export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (app, { store, counters, hub, onStored }) => {
   app.addHook('onRequest', async (request) => {
     setRequestToken(request, await authenticate(store, request.headers.authorization));
   });
-  await app.register(workflowRoutes, { accept: { store, counters, onStored: (channel) => hub.notify(channel) }, store, hub });
+  await app.register(workflowRoutes, { accept: { store, counters, onStored }, store, hub });
 
   app.get('/api/channels', async (request): Promise<ChannelList> => {
     const token = requestToken(request);

@@ -20,7 +20,7 @@ export interface IngestAnswer {
 export interface AcceptDeps {
   store: Store;
   counters: IngestCounters;
-  /** Called after a new (not duplicate) event is durable, to wake its consumers. */
+  /** Called after a new (not duplicate) event is durable; wakes its consumers unless the store did at commit. */
   onStored: (channel: string) => void;
 }
 

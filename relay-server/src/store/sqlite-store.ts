@@ -207,6 +207,7 @@ export class SqliteStore implements Store {
   private walFlushing = false;
   private settlements: { work: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }[] = [];
   private closed = false;
+  private readonly committedListeners = new Set<(channel: string) => void>();
   private readonly channelCache = new Map<string, Channel>();
   private channelsVersion: string | undefined;
   private channelsChecked = false;
@@ -524,6 +525,21 @@ export class SqliteStore implements Store {
         this.walFlushing = false;
         this.scheduleFlush();
       });
+    // After the flush has started, so that claims the listeners make do not delay it.
+    this.announceCommitted(committed);
+  }
+
+  onCommitted(listener: (channel: string) => void): () => void {
+    this.committedListeners.add(listener);
+    return () => this.committedListeners.delete(listener);
+  }
+
+  /** Tells the listeners which channels have new (not duplicate) events in the commits just made. */
+  private announceCommitted(committed: readonly { pending: Pending; result: AppendResult }[]): void {
+    if (this.committedListeners.size === 0) return;
+    const channels = new Set<string>();
+    for (const { pending, result } of committed) if (result.ok && !result.duplicate) channels.add(pending.event.channel);
+    for (const channel of channels) for (const listener of this.committedListeners) listener(channel);
   }
 
   /** Inserts events in order; each channel's `last_seq` is read once and written once per batch. */

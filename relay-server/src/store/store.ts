@@ -134,6 +134,14 @@ export interface Store extends DeliveryStore {
    */
   onRemoteEvent?(listener: (channel: string) => void): () => void;
 
+  /**
+   * Engines whose commits become visible before they are on disk (SQLite flushes its WAL after
+   * the commit) call `listener` as soon as new events of a channel are committed, so consumers
+   * can be sent them while the flush runs; {@link appendEvent} still resolves only after it.
+   * Engines that leave it out are woken by the caller once the append resolved.
+   */
+  onCommitted?(listener: (channel: string) => void): () => void;
+
   /** Resolves when the store can serve requests, rejects otherwise. */
   ping(): Promise<void>;
   /** Finishes pending writes and releases the engine. */
