@@ -288,6 +288,56 @@ describe('SqliteStore', () => {
   });
 
   describe('a second connection (admin CLI)', () => {
+    it('runs a claim again, locking from the start, when another connection wrote between its reads and its writes', async () => {
+      const dir = tempDir();
+      disposers.push(dir.remove);
+      const path = join(dir.path, 'relay.db');
+      let admin: Database.Database | undefined;
+      let interruptions = 0;
+      // The real driver, except that just before a claim's first write another connection commits.
+      const driver: SqliteDriver = {
+        ...betterSqliteDriver,
+        open(file: string): SqliteDatabase {
+          const db = betterSqliteDriver.open(file);
+          return {
+            exec: (sql) => db.exec(sql),
+            close: () => db.close(),
+            prepare(sql) {
+              const statement = db.prepare(sql);
+              if (!/^\s*(INSERT INTO deliveries|UPDATE consumers SET next_seq)/.test(sql)) return statement;
+              const interrupt = (): void => {
+                if (admin === undefined || interruptions > 0) return;
+                interruptions += 1;
+                admin.prepare("INSERT INTO meta (key, value) VALUES ('admin', 'was here')").run();
+              };
+              return {
+                run: (...params) => (interrupt(), statement.run(...params)),
+                get: (...params) => (interrupt(), statement.get(...params)),
+                all: (...params) => statement.all(...params),
+              };
+            },
+          };
+        },
+      };
+      const store = new SqliteStore({ path, driver });
+      disposers.push(() => store.close());
+      await store.createChannel(plainChannel('sales'));
+      await store.openConsumer({ channel: 'sales', name: 'c', start: { kind: 'seq', seq: 1 }, filter: [], maxAttempts: null }, new Date(T0));
+      for (const id of ['e1', 'e2']) seqOf(await store.appendEvent(newEvent('sales', id)));
+      admin = peer(path);
+
+      const claimed = await store.claimDeliveries({ channel: 'sales', consumer: 'c', session: 'S1', limit: 10, ordered: false, now: new Date(T0), leaseMs: 30_000 });
+      expect(interruptions).toBe(1);
+      expect(claimed.map((d) => [d.event.id, d.attempt])).toEqual([
+        ['e1', 1],
+        ['e2', 1],
+      ]);
+      expect(await store.getMeta('admin')).toBe('was here');
+      // Exactly one claim took effect: one attempt each, no event handed out twice.
+      expect((await store.listAttempts('sales', 'e1'))?.map((a) => a.attempt)).toEqual([1]);
+      expect(await store.claimDeliveries({ channel: 'sales', consumer: 'c', session: 'S2', limit: 10, ordered: false, now: new Date(T0), leaseMs: 30_000 })).toEqual([]);
+    });
+
     it('adds, changes and removes channels that the running store sees without reopening', async () => {
       const { store: server, path } = openTemp();
       const admin = openAgain(path);

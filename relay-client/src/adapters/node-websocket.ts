@@ -1,4 +1,5 @@
 /** The {@link SocketFactory} for Node.js, built on the `ws` package. */
+import type { Duplex } from 'node:stream';
 import WebSocket from 'ws';
 import type { SocketFactory, SocketFailure, SocketHandlers, WebSocketLike } from '../socket.js';
 
@@ -9,6 +10,9 @@ class NodeSocket implements WebSocketLike {
   readonly #ws: WebSocket;
   /** Set once a failure was reported, so the error ws emits while aborting is not reported too. */
   #failed = false;
+  /** The connection under the WebSocket, once upgraded; corked while a turn's messages are written. */
+  #wire: Duplex | undefined;
+  #corked = false;
 
   constructor(ws: WebSocket) {
     this.#ws = ws;
@@ -25,6 +29,9 @@ class NodeSocket implements WebSocketLike {
       this.#failed = true;
       handlers.error(failure);
     };
+    ws.on('upgrade', (response) => {
+      this.#wire = response.socket;
+    });
     ws.on('open', () => handlers.open());
     ws.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
       // Text arrives as a Buffer too; the protocol decoder takes bytes either way.
@@ -45,14 +52,31 @@ class NodeSocket implements WebSocketLike {
   }
 
   send(data: string): void {
+    const wire = this.#wire;
+    if (wire !== undefined && !this.#corked) {
+      // Answers to handler responses read in the same event-loop turn leave in one write to the
+      // kernel: the cork lasts until the turn's I/O callbacks have run.
+      this.#corked = true;
+      wire.cork();
+      setImmediate(() => this.#uncork());
+    }
     this.#ws.send(data);
   }
 
+  /** Writes what this turn's messages left in the connection's buffer. */
+  #uncork(): void {
+    if (!this.#corked) return;
+    this.#corked = false;
+    this.#wire?.uncork();
+  }
+
   close(code: number, reason: string): void {
+    this.#uncork();
     this.#ws.close(code, reason);
   }
 
   terminate(): void {
+    this.#uncork();
     this.#ws.terminate();
   }
 }

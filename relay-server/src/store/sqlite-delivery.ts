@@ -53,6 +53,8 @@ function prepareStatements(db: SqliteDatabase) {
     ),
     firstOpen: p(`SELECT * FROM deliveries INDEXED BY deliveries_pending WHERE channel = ? AND consumer = ? AND state IN ('inflight', 'retry') ORDER BY seq LIMIT 1`),
     delivery: p('SELECT * FROM deliveries WHERE channel = ? AND consumer = ? AND seq = ?'),
+    settleAcked: p(`UPDATE deliveries SET state = 'acked', session = NULL, lease_expires_at = NULL, next_attempt_at = NULL
+       WHERE channel = ? AND consumer = ? AND seq = ? AND state != 'acked'`),
     upsertInflight: p(
       `INSERT INTO deliveries (channel, consumer, seq, state, attempts, session, lease_expires_at, next_attempt_at, replay)
        VALUES (?, ?, ?, 'inflight', 1, ?, ?, NULL, 0)
@@ -79,7 +81,7 @@ function prepareStatements(db: SqliteDatabase) {
       `SELECT COUNT(*) AS n, MIN(e.received_at) AS oldest FROM deliveries d JOIN events e ON e.channel = d.channel AND e.seq = d.seq
        WHERE d.channel = ? AND d.consumer = ? AND d.state IN ('inflight', 'retry')`,
     ),
-    failedCount: p(`SELECT COUNT(*) AS n FROM deliveries WHERE channel = ? AND consumer = ? AND state = 'failed'`),
+    failedCount: p(`SELECT COUNT(*) AS n FROM deliveries INDEXED BY deliveries_failed WHERE channel = ? AND consumer = ? AND state = 'failed'`),
     deleteConsumer: p('DELETE FROM consumers WHERE channel = ? AND name = ?'),
     deleteConsumerDeliveries: p('DELETE FROM deliveries WHERE channel = ? AND consumer = ?'),
     deleteConsumerAttempts: p('DELETE FROM attempts WHERE channel = ? AND consumer = ?'),
@@ -197,10 +199,8 @@ export class SqliteDeliveries {
   ack(o: AttemptOutcome): boolean {
     const t = o.now.getTime();
     this.s.finishAttempt.run(t, o.status ?? null, o.latencyMs, null, 'acked', o.channel, o.consumer, o.seq, o.attempt);
-    const d = this.s.delivery.get(o.channel, o.consumer, o.seq) as DeliveryRow | undefined;
-    if (!d || d.state === 'acked') return false;
     // The handler answered 2xx: the event is delivered, even if this ack is late for its lease.
-    this.s.settle.run('acked', null, o.channel, o.consumer, o.seq);
+    if (Number(this.s.settleAcked.run(o.channel, o.consumer, o.seq).changes) === 0) return false;
     this.s.touchAck.run(t, o.channel, o.consumer);
     return true;
   }

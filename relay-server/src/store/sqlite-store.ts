@@ -109,7 +109,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
   PRIMARY KEY (channel, consumer, seq)
 );
 CREATE INDEX IF NOT EXISTS deliveries_session ON deliveries (session) WHERE session IS NOT NULL;
-CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries (channel, consumer, state, seq);
+DROP INDEX IF EXISTS deliveries_open;
+CREATE INDEX IF NOT EXISTS deliveries_failed ON deliveries (channel, consumer) WHERE state = 'failed';
 -- Settled deliveries stay for history and outnumber open ones; claims must not walk past them.
 CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (channel, consumer, seq) WHERE state IN ('inflight', 'retry');
 CREATE TABLE IF NOT EXISTS attempts (
@@ -126,7 +127,8 @@ CREATE TABLE IF NOT EXISTS attempts (
   error TEXT,
   outcome TEXT
 );
-CREATE INDEX IF NOT EXISTS attempts_delivery ON attempts (channel, consumer, seq, attempt);
+-- Attempts are found by event: a handful of rows per (channel, seq), whatever the consumer.
+DROP INDEX IF EXISTS attempts_delivery;
 CREATE INDEX IF NOT EXISTS attempts_event ON attempts (channel, seq);
 `;
 
@@ -296,10 +298,10 @@ export class SqliteStore implements Store {
     };
   }
 
-  private transaction<T>(work: () => T): T {
+  private transaction<T>(work: () => T, begin: 'BEGIN IMMEDIATE' | 'BEGIN' = 'BEGIN IMMEDIATE'): T {
     // IMMEDIATE takes the write lock up front, so a concurrent admin command waits (busy_timeout)
     // instead of failing half-way through.
-    this.db.exec('BEGIN IMMEDIATE');
+    this.db.exec(begin);
     try {
       const result = work();
       this.db.exec('COMMIT');
@@ -651,8 +653,20 @@ export class SqliteStore implements Store {
     return this.run(() => this.transaction(() => this.deliveries.openConsumer(spec, now)));
   }
 
+  /**
+   * Most claims after an ack find nothing new, so a claim reads first and takes the write lock
+   * only when it writes. Should an admin command's write come in between (the lock cannot be
+   * taken then), the claim runs again, locking from the start.
+   */
   claimDeliveries(request: ClaimRequest): Promise<Delivery[]> {
-    return this.run(() => this.transaction(() => this.deliveries.claim(request)));
+    return this.run(() => {
+      try {
+        return this.transaction(() => this.deliveries.claim(request), 'BEGIN');
+      } catch (error) {
+        if (this.driver.errorKind(error) !== 'busy') throw error;
+        return this.transaction(() => this.deliveries.claim(request));
+      }
+    });
   }
 
   ackDelivery(outcome: AttemptOutcome): Promise<boolean> {
