@@ -23,6 +23,8 @@ interface ConsumerGroup {
   /** A pump is running; `again` asks it to go round once more instead of starting a second one. */
   pumping: boolean;
   again: boolean;
+  /** A pump is due at the end of this event-loop turn. */
+  scheduled: boolean;
   timer: NodeJS.Timeout | undefined;
   timerAt: number;
 }
@@ -64,7 +66,16 @@ export class DeliveryHub {
     const key = groupKey(subscription.channel, subscription.consumer);
     let group = this.groups.get(key);
     if (!group) {
-      group = { channel: subscription.channel, consumer: subscription.consumer, subscriptions: new Set(), pumping: false, again: false, timer: undefined, timerAt: 0 };
+      group = {
+        channel: subscription.channel,
+        consumer: subscription.consumer,
+        subscriptions: new Set(),
+        pumping: false,
+        again: false,
+        scheduled: false,
+        timer: undefined,
+        timerAt: 0,
+      };
       this.groups.set(key, group);
     }
     group.subscriptions.add(subscription);
@@ -123,8 +134,21 @@ export class DeliveryHub {
     if (group) this.pump(group);
   }
 
-  /** Fills every subscription's free window from the store; one pump per group at a time. */
+  /**
+   * Fills every subscription's free window from the store; one pump per group at a time. The
+   * pump runs at the end of the current event-loop turn, so that every answer and stored event
+   * of the turn is served by one claim rather than one claim each.
+   */
   private pump(group: ConsumerGroup): void {
+    if (this.closed || group.scheduled) return;
+    group.scheduled = true;
+    setImmediate(() => {
+      group.scheduled = false;
+      this.pumpNow(group);
+    });
+  }
+
+  private pumpNow(group: ConsumerGroup): void {
     if (this.closed) return;
     if (group.pumping) {
       group.again = true;
@@ -135,7 +159,7 @@ export class DeliveryHub {
       .catch((error: unknown) => this.options.log.error({ err: error, channel: group.channel, consumer: group.consumer }, 'delivery pump failed; retrying on the next poll'))
       .finally(() => {
         group.pumping = false;
-        if (group.again) this.pump(group);
+        if (group.again) this.pumpNow(group);
       });
   }
 
