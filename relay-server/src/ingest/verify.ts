@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Channel } from '../channel.js';
 import { addressInBlocks, parseCidr, type CidrBlock } from '../cidr.js';
 import { RelayError } from '../errors.js';
@@ -82,11 +82,12 @@ export function verifyBody(channel: Channel, request: VerifiableRequest, body: U
   // Hex case carries no meaning; MyOperator sends lowercase, other tools may not.
   const signature = (singleHeader(request, v.header) ?? '').trim().toLowerCase();
   if (!HEX_SHA256.test(signature)) throw new RelayError('RELAY_E_SIGNATURE_MALFORMED', `(header ${v.header})`);
+  // 32 bytes, like every digest: timingSafeEqual compares them without a length to leak.
+  const presented = Buffer.from(signature, 'hex');
   let matched = false;
   // Every secret is tried even after a match, so the time taken does not tell which one matched.
   for (const secret of v.secrets) {
-    const digest = createHmac('sha256', secret).update(body).digest('hex');
-    if (constantTimeEqual(digest, signature)) matched = true;
+    if (timingSafeEqual(createHmac('sha256', secret).update(body).digest(), presented)) matched = true;
   }
   if (!matched) throw new RelayError('RELAY_E_SIGNATURE_MISMATCH');
 }
