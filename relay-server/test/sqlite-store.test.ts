@@ -287,6 +287,45 @@ describe('SqliteStore', () => {
     });
   });
 
+  describe('delivery work', () => {
+    it('records the answers and the claims of one turn in one transaction, in the order they were asked for', async () => {
+      const dir = tempDir();
+      disposers.push(dir.remove);
+      const begins: string[] = [];
+      const driver: SqliteDriver = {
+        ...betterSqliteDriver,
+        open(file: string): SqliteDatabase {
+          const db = betterSqliteDriver.open(file);
+          return {
+            exec(sql) {
+              if (sql.startsWith('BEGIN')) begins.push(sql);
+              db.exec(sql);
+            },
+            prepare: (sql) => db.prepare(sql),
+            close: () => db.close(),
+          };
+        },
+      };
+      const store = new SqliteStore({ path: join(dir.path, 'relay.db'), driver });
+      disposers.push(() => store.close());
+      await store.createChannel(plainChannel('sales'));
+      await store.openConsumer({ channel: 'sales', name: 'c', start: { kind: 'seq', seq: 1 }, filter: [], maxAttempts: null }, new Date(T0));
+      for (const id of ['e1', 'e2', 'e3']) seqOf(await store.appendEvent(newEvent('sales', id)));
+      const claim = (): Promise<{ event: { id: string } }[]> =>
+        store.claimDeliveries({ channel: 'sales', consumer: 'c', session: 'S1', limit: 1, ordered: true, now: new Date(T0), leaseMs: 30_000 });
+      const [first] = await claim();
+      expect(first?.event.id).toBe('e1');
+
+      begins.length = 0;
+      // In ordered mode the claim finds e2 only if the ack of e1, asked for first, came before it.
+      const acked = store.ackDelivery({ channel: 'sales', consumer: 'c', seq: 1, attempt: 1, session: 'S1', now: new Date(T0), latencyMs: 3, status: 200 });
+      const next = claim();
+      expect(await acked).toBe(true);
+      expect((await next).map((d) => d.event.id)).toEqual(['e2']);
+      expect(begins).toHaveLength(1);
+    });
+  });
+
   describe('a second connection (admin CLI)', () => {
     it('runs a claim again, locking from the start, when another connection wrote between its reads and its writes', async () => {
       const dir = tempDir();

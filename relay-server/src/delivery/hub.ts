@@ -107,19 +107,38 @@ export class DeliveryHub {
   /** Records the local handler's 2xx and sends the next events. */
   async ack(subscription: Subscription, outcome: AttemptOutcome): Promise<void> {
     subscription.inflight.delete(outcome.seq);
-    await this.options.store.ackDelivery(outcome);
+    const recorded = this.options.store.ackDelivery(outcome);
+    this.wakeAfter(subscription, recorded);
+    await recorded;
     subscription.answered();
-    this.wake(subscription);
   }
 
   /** Records a failed attempt; the event comes back after the backoff, or is parked. */
   async nack(subscription: Subscription, outcome: AttemptOutcome): Promise<NackResult> {
     subscription.inflight.delete(outcome.seq);
     const retryAt = new Date(outcome.now.getTime() + this.retryDelayMs(outcome.attempt));
-    const result = await this.options.store.nackDelivery(outcome, retryAt);
+    const recorded = this.options.store.nackDelivery(outcome, retryAt);
+    this.wakeAfter(subscription, recorded);
+    const result = await recorded;
     if (result.state === 'failed') subscription.answered();
-    this.wake(subscription);
     return result;
+  }
+
+  /**
+   * Pumps once an answer is recorded. A store that runs delivery work in the order it is asked
+   * for is pumped at once instead: the claim comes after the answer all the same, and SQLite
+   * records both in one transaction.
+   */
+  private wakeAfter(subscription: Subscription, recorded: Promise<unknown>): void {
+    if (this.options.store.deliveryWorkInOrder === true) {
+      this.wake(subscription);
+      return;
+    }
+    // A failure is reported by the caller, who awaits the same promise.
+    recorded.then(
+      () => this.wake(subscription),
+      () => undefined,
+    );
   }
 
   /** Returns a closed session's unanswered events, then lets the consumer's other sessions take them. */

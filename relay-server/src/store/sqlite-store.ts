@@ -198,6 +198,8 @@ function toToken(row: TokenRow): TokenRecord {
  */
 export class SqliteStore implements Store {
   readonly engine = 'sqlite';
+  /** Delivery work runs through one queue, in order ({@link settle}). */
+  readonly deliveryWorkInOrder = true;
   private readonly db: SqliteDatabase;
   private readonly driver: SqliteDriver;
   private readonly maxBatch: number;
@@ -317,8 +319,9 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Runs acks and nacks that arrive together in one delivery transaction. Each keeps its own
-   * result; a failure of the transaction fails them all, and none of them took effect.
+   * Runs the delivery work of one event-loop turn (acks, nacks and the claims they make room
+   * for) in one transaction, in the order it was asked for. Each keeps its own result; a failure
+   * of the transaction fails them all, and none of them took effect.
    */
   private settle<T>(work: () => T): Promise<T> {
     if (this.closed) return Promise.reject(new RelayError('RELAY_E_STORE_UNAVAILABLE', '(store is closed)'));
@@ -332,8 +335,17 @@ export class SqliteStore implements Store {
     const batch = this.settlements.splice(0);
     if (batch.length === 0) return;
     let results: unknown[];
+    const work = (): unknown[] => batch.map((s) => s.work());
     try {
-      results = this.transaction(() => batch.map((s) => s.work()));
+      // Claims that find nothing write nothing: read first and take the write lock only when
+      // writing. Should an admin command write in between (the lock cannot be taken then), the
+      // whole batch runs again, locking from the start.
+      try {
+        results = this.transaction(work, 'BEGIN');
+      } catch (error) {
+        if (this.driver.errorKind(error) !== 'busy') throw error;
+        results = this.transaction(work);
+      }
     } catch (error) {
       const failure = this.storeError(error);
       for (const s of batch) s.reject(failure);
@@ -653,20 +665,9 @@ export class SqliteStore implements Store {
     return this.run(() => this.transaction(() => this.deliveries.openConsumer(spec, now)));
   }
 
-  /**
-   * Most claims after an ack find nothing new, so a claim reads first and takes the write lock
-   * only when it writes. Should an admin command's write come in between (the lock cannot be
-   * taken then), the claim runs again, locking from the start.
-   */
+  /** Joins the turn's delivery transaction, after the answers that came before it (see {@link settle}). */
   claimDeliveries(request: ClaimRequest): Promise<Delivery[]> {
-    return this.run(() => {
-      try {
-        return this.transaction(() => this.deliveries.claim(request), 'BEGIN');
-      } catch (error) {
-        if (this.driver.errorKind(error) !== 'busy') throw error;
-        return this.transaction(() => this.deliveries.claim(request));
-      }
-    });
+    return this.settle(() => this.deliveries.claim(request));
   }
 
   ackDelivery(outcome: AttemptOutcome): Promise<boolean> {

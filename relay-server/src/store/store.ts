@@ -142,6 +142,12 @@ export interface Store extends DeliveryStore {
    */
   onCommitted?(listener: (channel: string) => void): () => void;
 
+  /**
+   * True when acks, nacks and claims take effect in the order they are called, whether or not
+   * the earlier ones have resolved: a claim then sees every answer asked for before it.
+   */
+  readonly deliveryWorkInOrder?: boolean;
+
   /** Resolves when the store can serve requests, rejects otherwise. */
   ping(): Promise<void>;
   /** Finishes pending writes and releases the engine. */
