@@ -150,6 +150,24 @@ export function describeDeliveryConformance(engine: string, open: OpenStore): vo
         expect(seqs(await claim(store, { ordered: true, now: new Date(T0 + 106 * SECOND) }))).toEqual([2]);
       }));
 
+    it('lets a claim asked for right after an answer, without waiting for it, see that answer', () =>
+      withStore(async (store) => {
+        await seed(store, 3);
+        await store.openConsumer({ channel: 'sales', name: 'c', start: { kind: 'seq', seq: 1 }, filter: [], maxAttempts: null }, new Date(T0));
+        expect(seqs(await claim(store, { ordered: true }))).toEqual([1]);
+        // What the delivery hub relies on when the store says deliveryWorkInOrder.
+        expect(store.deliveryWorkInOrder).toBe(true);
+        const acked = store.ackDelivery(outcome(1, 1, T0 + 101 * SECOND, { status: 200 }));
+        const next = claim(store, { ordered: true, now: new Date(T0 + 101 * SECOND) });
+        const nacked = store.nackDelivery(outcome(2, 1, T0 + 102 * SECOND, { status: 500 }), new Date(T0 + 200 * SECOND));
+        const afterNack = claim(store, { ordered: true, now: new Date(T0 + 102 * SECOND) });
+        expect(await acked).toBe(true);
+        expect(seqs(await next)).toEqual([2]);
+        expect(await nacked).toMatchObject({ state: 'retry' });
+        // The retry of 2 is not due yet, and ordered mode waits for it.
+        expect(await afterNack).toEqual([]);
+      }));
+
     it('requeues events as replays with the next attempt number, and refuses an unknown consumer', () =>
       withStore(async (store) => {
         await seed(store, 3);

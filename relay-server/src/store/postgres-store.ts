@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { Channel } from '../channel.js';
 import { RelayError } from '../errors.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
+import { KeyedBatches } from './keyed-batches.js';
 import { changed, createPool, describeDatabaseUrl, firstRow, inTransaction, rows, toStoreError, type Queryable } from './postgres-connection.js';
 import { PostgresDeliveries, toStoredEvent, toSummary, type EventRow, type FullEventRow } from './postgres-delivery.js';
 import { NotificationListener } from './postgres-listener.js';
@@ -151,6 +152,8 @@ function closedError(): RelayError {
  */
 export class PostgresStore implements Store {
   readonly engine = 'postgres';
+  /** A consumer's delivery work runs in order, batch after batch ({@link KeyedBatches}). */
+  readonly deliveryWorkInOrder = true;
   /** Where the store lives, for banners and logs: the URL without password or query, and the schema. */
   readonly description: string;
   private readonly deliveries = new PostgresDeliveries();
@@ -164,6 +167,7 @@ export class PostgresStore implements Store {
   private flushing: Promise<void> | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
+  private readonly consumerWork = new KeyedBatches<Queryable>((work) => inTransaction(this.pool, work));
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -432,16 +436,27 @@ export class PostgresStore implements Store {
     return this.transaction((db) => this.deliveries.openConsumer(db, spec, now));
   }
 
+  /**
+   * Claims, acks and nacks of one consumer run through {@link consumerWork}: one transaction for
+   * what a turn asks for, one batch after another, in order.
+   */
+  private consumerBatch<T>(channel: string, consumer: string, work: (db: Queryable) => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(closedError());
+    return this.consumerWork.run(`${channel}\u0000${consumer}`, work).catch((error: unknown) => {
+      throw toStoreError(error);
+    });
+  }
+
   claimDeliveries(request: ClaimRequest): Promise<Delivery[]> {
-    return this.transaction((db) => this.deliveries.claim(db, request));
+    return this.consumerBatch(request.channel, request.consumer, (db) => this.deliveries.claim(db, request));
   }
 
   ackDelivery(outcome: AttemptOutcome): Promise<boolean> {
-    return this.transaction((db) => this.deliveries.ack(db, outcome));
+    return this.consumerBatch(outcome.channel, outcome.consumer, (db) => this.deliveries.ack(db, outcome));
   }
 
   nackDelivery(outcome: AttemptOutcome, retryAt: Date): Promise<NackResult> {
-    return this.transaction((db) => this.deliveries.nack(db, outcome, retryAt));
+    return this.consumerBatch(outcome.channel, outcome.consumer, (db) => this.deliveries.nack(db, outcome, retryAt));
   }
 
   releaseSession(session: string, now: Date, reason: string): Promise<number> {
@@ -517,6 +532,7 @@ export class PostgresStore implements Store {
     this.closing ??= (async () => {
       this.closed = true;
       while (this.flushing) await this.flushing;
+      await this.consumerWork.idle();
       await this.listener?.stop();
       await this.pool.end();
     })();
