@@ -107,7 +107,8 @@ export class SqliteDeliveries {
 
   constructor(
     private readonly db: SqliteDatabase,
-    private readonly loadEvent: (channel: string, seq: number) => StoredEvent | undefined,
+    /** The stored events of `seqs` on `channel` that still exist, by seq. */
+    private readonly loadEvents: (channel: string, seqs: readonly number[]) => Map<number, StoredEvent>,
   ) {
     this.s = prepareStatements(db);
   }
@@ -149,8 +150,9 @@ export class SqliteDeliveries {
     }
 
     const deliveries: Delivery[] = [];
+    const events = this.loadEvents(channel, candidates.map((c) => c.seq));
     for (const { seq, previous } of candidates) {
-      const event = this.loadEvent(channel, seq);
+      const event = events.get(seq);
       if (!event) {
         // Retention removed the event; its delivery state goes with it.
         this.s.deleteDelivery.run(channel, consumer, seq);

@@ -234,7 +234,7 @@ export class SqliteStore implements Store {
         this.db.exec(`PRAGMA max_page_count = ${Math.max(pages, Math.floor(options.maxBytes / pageSize))}`);
       }
       this.statements = this.prepareStatements();
-      this.deliveries = new SqliteDeliveries(this.db, (channel, seq) => this.eventBySeq(channel, seq));
+      this.deliveries = new SqliteDeliveries(this.db, (channel, seqs) => this.eventsBySeq(channel, seqs));
       this.walSync = new WalSync(`${options.path}-wal`, options.syncWal);
     } catch (error) {
       this.db.close();
@@ -283,9 +283,10 @@ export class SqliteStore implements Store {
         `SELECT id, channel, seq, event_id, event_type, received_at, source_ip, length(body) AS size, synthetic, headers, body
          FROM events WHERE channel = ? AND event_id = ?`,
       ),
-      getEventBySeq: p(
+      // A claim's events in one statement: the seqs come as a JSON array.
+      getEventsBySeq: p(
         `SELECT id, channel, seq, event_id, event_type, received_at, source_ip, length(body) AS size, synthetic, headers, body
-         FROM events WHERE channel = ? AND seq = ?`,
+         FROM events WHERE channel = ? AND seq IN (SELECT value FROM json_each(?))`,
       ),
       pruneAge: p('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at < ? ORDER BY received_at LIMIT ?) RETURNING channel, seq'),
       channelNames: p('SELECT name FROM channels'),
@@ -595,8 +596,14 @@ export class SqliteStore implements Store {
     return this.run(() => toStoredEvent(this.statements.getEvent.get(channel, id)));
   }
 
-  private eventBySeq(channel: string, seq: number): StoredEvent | undefined {
-    return toStoredEvent(this.statements.getEventBySeq.get(channel, seq));
+  private eventsBySeq(channel: string, seqs: readonly number[]): Map<number, StoredEvent> {
+    const events = new Map<number, StoredEvent>();
+    if (seqs.length === 0) return events;
+    for (const row of this.statements.getEventsBySeq.all(channel, JSON.stringify(seqs))) {
+      const event = toStoredEvent(row);
+      if (event) events.set(event.seq, event);
+    }
+    return events;
   }
 
   listEvents(query: EventQuery): Promise<EventPage> {
