@@ -104,11 +104,15 @@ export class DeliveryHub {
     for (const group of this.groups.values()) if (group.channel === channel) this.pump(group);
   }
 
-  /** Records the local handler's 2xx and sends the next events. */
+  /**
+   * Records the local handler's 2xx and sends the next events. The pump is asked for at once: the
+   * store runs delivery work in the order it is asked for, so the claim comes after the answer,
+   * and a store that batches a turn's work records both in one transaction.
+   */
   async ack(subscription: Subscription, outcome: AttemptOutcome): Promise<void> {
     subscription.inflight.delete(outcome.seq);
     const recorded = this.options.store.ackDelivery(outcome);
-    this.wakeAfter(subscription, recorded);
+    this.wake(subscription);
     await recorded;
     subscription.answered();
   }
@@ -118,27 +122,10 @@ export class DeliveryHub {
     subscription.inflight.delete(outcome.seq);
     const retryAt = new Date(outcome.now.getTime() + this.retryDelayMs(outcome.attempt));
     const recorded = this.options.store.nackDelivery(outcome, retryAt);
-    this.wakeAfter(subscription, recorded);
+    this.wake(subscription);
     const result = await recorded;
     if (result.state === 'failed') subscription.answered();
     return result;
-  }
-
-  /**
-   * Pumps once an answer is recorded. A store that runs delivery work in the order it is asked
-   * for is pumped at once instead: the claim comes after the answer all the same, and SQLite
-   * records both in one transaction.
-   */
-  private wakeAfter(subscription: Subscription, recorded: Promise<unknown>): void {
-    if (this.options.store.deliveryWorkInOrder === true) {
-      this.wake(subscription);
-      return;
-    }
-    // A failure is reported by the caller, who awaits the same promise.
-    recorded.then(
-      () => this.wake(subscription),
-      () => undefined,
-    );
   }
 
   /** Returns a closed session's unanswered events, then lets the consumer's other sessions take them. */

@@ -152,8 +152,6 @@ function closedError(): RelayError {
  */
 export class PostgresStore implements Store {
   readonly engine = 'postgres';
-  /** A consumer's delivery work runs in order, batch after batch ({@link KeyedBatches}). */
-  readonly deliveryWorkInOrder = true;
   /** Where the store lives, for banners and logs: the URL without password or query, and the schema. */
   readonly description: string;
   private readonly deliveries = new PostgresDeliveries();

@@ -198,8 +198,6 @@ function toToken(row: TokenRow): TokenRecord {
  */
 export class SqliteStore implements Store {
   readonly engine = 'sqlite';
-  /** Delivery work runs through one queue, in order ({@link settle}). */
-  readonly deliveryWorkInOrder = true;
   private readonly db: SqliteDatabase;
   private readonly driver: SqliteDriver;
   private readonly maxBatch: number;

@@ -142,12 +142,6 @@ export interface Store extends DeliveryStore {
    */
   onCommitted?(listener: (channel: string) => void): () => void;
 
-  /**
-   * True when acks, nacks and claims take effect in the order they are called, whether or not
-   * the earlier ones have resolved: a claim then sees every answer asked for before it.
-   */
-  readonly deliveryWorkInOrder?: boolean;
-
   /** Resolves when the store can serve requests, rejects otherwise. */
   ping(): Promise<void>;
   /** Finishes pending writes and releases the engine. */
@@ -251,6 +245,9 @@ export interface DeliveryStore {
    * Hands out up to `limit` events for the session: first deliveries due again (retry time
    * reached, or lease expired), then events after the consumer's position that match its filter.
    * Each claimed event starts a new attempt, leased to the session.
+   *
+   * Claims, acks and nacks of a consumer take effect in the order they are called, whether or
+   * not the earlier ones have resolved: a claim sees every answer asked for before it.
    */
   claimDeliveries(request: ClaimRequest): Promise<Delivery[]>;
   /** Records a 2xx from the local handler; the event is done for this consumer. False when it already was. */
