@@ -287,6 +287,53 @@ describe('SqliteStore', () => {
     });
   });
 
+  describe('channel settings cache', () => {
+    it('sees its own changes at once, within the turn that made them', async () => {
+      const { store } = openTemp();
+      const channel = plainChannel('sales');
+      await store.createChannel(channel);
+      expect(await store.getChannel('sales')).toEqual(channel);
+      const updated = { ...channel, maxBodyBytes: 2048 };
+      await store.updateChannel(updated);
+      expect(await store.getChannel('sales')).toEqual(updated);
+      expect(await store.removeChannel('sales')).toBe(true);
+      expect(await store.getChannel('sales')).toBeUndefined();
+    });
+  });
+
+  describe('commit listeners', () => {
+    it('hear each channel with new events once per commit, before the flush ends, and not for duplicates', async () => {
+      const dir = tempDir();
+      disposers.push(dir.remove);
+      const held: (() => void)[] = [];
+      const store = new SqliteStore({ path: join(dir.path, 'relay.db'), driver: betterSqliteDriver, syncWal: (fd, done) => held.push(() => fdatasync(fd, done)) });
+      disposers.push(async () => {
+        for (const go of held.splice(0)) go();
+        await store.close();
+      });
+      await store.createChannel(plainChannel('sales'));
+      await store.createChannel(plainChannel('support'));
+      const heard: string[] = [];
+      const stop = store.onCommitted((channel) => heard.push(channel));
+      const first = Promise.all([store.appendEvent(newEvent('sales', 'a')), store.appendEvent(newEvent('sales', 'b')), store.appendEvent(newEvent('support', 'c'))]);
+      await until(() => held.length === 1);
+      expect(heard.sort()).toEqual(['sales', 'support']);
+      held.shift()?.();
+      await first;
+      const again = store.appendEvent(newEvent('sales', 'a'));
+      await until(() => held.length === 1);
+      expect(heard).toHaveLength(2);
+      held.shift()?.();
+      expect(await again).toMatchObject({ duplicate: true });
+      stop();
+      const later = store.appendEvent(newEvent('sales', 'd'));
+      await until(() => held.length === 1);
+      held.shift()?.();
+      await later;
+      expect(heard).toHaveLength(2);
+    });
+  });
+
   describe('delivery work', () => {
     it('records the answers and the claims of one turn in one transaction, in the order they were asked for', async () => {
       const dir = tempDir();
