@@ -5,7 +5,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Forwarder, parseForwardTarget, type ForwardTarget } from '../src/forwarder.js';
 import { eventMessage } from './support/fake-relay.js';
-import { pairs, startHttpTarget, type HttpTarget } from './support/http-target.js';
+import { freePort, pairs, startHttpTarget, type HttpTarget } from './support/http-target.js';
 
 const SECRET = 'whsec_local_test_secret_0123456789';
 
@@ -187,12 +187,7 @@ describe('Forwarder', () => {
   });
 
   it('fails with the error code when nothing listens', async () => {
-    const closed = createServer();
-    closed.listen(0, '127.0.0.1');
-    await once(closed, 'listening');
-    const { port } = closed.address() as AddressInfo;
-    closed.close();
-    await once(closed, 'close');
+    const port = await freePort();
     const outcome = await new Forwarder({ target: target(`http://127.0.0.1:${port}/hook`) }).forward(eventMessage());
     expect(outcome).toMatchObject({ ok: false, error: 'ECONNREFUSED' });
   });

@@ -1,7 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientError } from '../src/errors.js';
 import { listen, type ListenDeps } from '../src/listener.js';
@@ -9,7 +8,7 @@ import type { ListenOptions } from '../src/config.js';
 import type { ListenSummary } from '../src/renderer/renderer.js';
 import { RecordingRenderer } from '../src/renderer/recording.js';
 import { eventMessage, startFakeRelay, type FakeRelay, type FakeRelayOptions } from './support/fake-relay.js';
-import { startHttpTarget, type HttpTarget } from './support/http-target.js';
+import { freePort, startHttpTarget, type HttpTarget } from './support/http-target.js';
 
 const TOKEN = 'mrt_test_token_do_not_print_0123456789';
 
@@ -141,11 +140,7 @@ describe('listen: connection and subscription', () => {
 
   it('nacks with the error code when the handler is not running, and says when no attempt is left', async () => {
     const r = await relay();
-    const closed = createServer();
-    closed.listen(0, '127.0.0.1');
-    await once(closed, 'listening');
-    const { port } = closed.address() as AddressInfo;
-    closed.close();
+    const port = await freePort();
     const run = start({ relay: r.url, forwardTo: `http://127.0.0.1:${port}/hook`, maxAttempts: 3 });
     const conn = await r.connection(1);
     await run.renderer.waitFor('subscribed');
@@ -296,12 +291,7 @@ describe('listen: reconnecting', () => {
   });
 
   it('keeps retrying an unreachable relay, naming the URL and the cause, until stopped', async () => {
-    const closed = createServer();
-    closed.listen(0, '127.0.0.1');
-    await once(closed, 'listening');
-    const { port } = closed.address() as AddressInfo;
-    closed.close();
-    await once(closed, 'close');
+    const port = await freePort();
     const run = start({ relay: `http://127.0.0.1:${port}`, forwardTo: 'http://127.0.0.1:1/hook' });
     const third = await run.renderer.waitFor('reconnecting', (r) => r.attempt === 3);
     expect(third.failure).toMatchObject({ kind: 'unreachable', fatal: false, code: 'ECONNREFUSED' });

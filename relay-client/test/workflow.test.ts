@@ -3,9 +3,6 @@
  * classes, body display, flag parsing, the status checks and `events tail` against a fake relay.
  * The commands as real CLIs against a real relay-server are in test/workflow-cli.test.ts.
  */
-import { once } from 'node:events';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { typedFlags } from '../src/cli/options.js';
 import { ClientError } from '../src/errors.js';
@@ -16,7 +13,7 @@ import { checkStatus } from '../src/workflow/status.js';
 import { runTail } from '../src/workflow/tail.js';
 import { parseSetFlags } from '../src/workflow/trigger.js';
 import { eventMessage, startFakeRelay, type FakeRelay } from './support/fake-relay.js';
-import { pairs, startHttpTarget, type HttpTarget } from './support/http-target.js';
+import { freePort, pairs, startHttpTarget, type HttpTarget } from './support/http-target.js';
 
 const TOKEN = 'mrt_unit_token_never_printed_0123456789';
 
@@ -118,12 +115,7 @@ describe('RelayApi', () => {
   });
 
   it('names the URL and the system error when the relay cannot be reached', async () => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const { port } = server.address() as AddressInfo;
-    server.close();
-    await once(server, 'close');
+    const port = await freePort();
     const error = await rejection(new RelayApi({ relay: new URL(`http://127.0.0.1:${port}`), token: TOKEN }).channels());
     expect(error).toBeInstanceOf(RelayUnreachableError);
     expect(error).toMatchObject({ code: 'ECONNREFUSED', exitCode: 1, url: `http://127.0.0.1:${port}/api/channels` });

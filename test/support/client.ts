@@ -5,15 +5,7 @@ import { createInterface } from 'node:readline';
 import { CLIENT_CLI, REPO_ROOT, childEnv, runCli, spawnCli, withTimeout, type CliResult, type ExitStatus, type RelayChild, type Runtime } from './processes.js';
 
 /** A port that was free a moment ago, for servers that must come back on the same port. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
+export { freePort } from '../../relay-client/test/support/http-target.js';
 
 /** One request as the local handler received it. */
 export interface ReceivedRequest {
