@@ -11,11 +11,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
 import { decodeClientMessage, encodeBody, encodeMessage, PROTOCOL_NAME } from '../packages/protocol/dist/index.js';
 import { startHandler } from './delivery-handler.js';
-import { cpuSeconds, peakRssBytes } from './delivery-processes.js';
+import { cpuSeconds, peakRssBytes, relayClientLaunch } from './delivery-processes.js';
 import { callAnsweredEvent, CHANNEL, sign, SIGNATURE_HEADER } from './events.js';
 import { table } from './delivery-report.js';
 
@@ -24,7 +23,6 @@ const WINDOW = Number(process.env.BENCH_CLIENT_WINDOW ?? 64);
 const TIMEOUT_MS = Number(process.env.BENCH_CLIENT_TIMEOUT_SECONDS ?? 120) * 1000;
 const NODE_FLAGS = (process.env.BENCH_CLIENT_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const SECRET = 'bench-client-secret';
-const CLIENT_CLI = fileURLToPath(new URL('../relay-client/dist/cli.js', import.meta.url));
 
 /** The process's resident set now (VmRSS) in bytes. */
 function rssBytes(/** @type {number} */ pid) {
@@ -132,9 +130,10 @@ async function startStandInRelay(/** @type {number} */ total, /** @type {number}
   };
 }
 
-/** `relay-client listen --quiet` with {@link NODE_FLAGS}; its output passes through. */
+/** `relay-client listen --quiet`, started as its executable does, with {@link NODE_FLAGS} after its own; its output passes through. */
 function startClient(/** @type {string} */ relay, /** @type {string} */ forwardTo, /** @type {string} */ home) {
-  const args = [...NODE_FLAGS, CLIENT_CLI, 'listen', '--relay', relay, '--token', 'mrt_bench', '--consumer', 'bench', '--forward-to', forwardTo];
+  const { bin, flags } = relayClientLaunch();
+  const args = [...flags, ...NODE_FLAGS, bin, 'listen', '--relay', relay, '--token', 'mrt_bench', '--consumer', 'bench', '--forward-to', forwardTo];
   args.push('--window', String(WINDOW), '--quiet');
   /** @type {NodeJS.ProcessEnv} */
   const env = { ...process.env, HOME: home };

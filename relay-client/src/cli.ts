@@ -1,6 +1,9 @@
 import { homedir } from 'node:os';
 import { createNodeSocket } from './adapters/node-websocket.js';
 import { runCli } from './cli/main.js';
+import { tuneHeap } from './heap.js';
+
+tuneHeap();
 
 await runCli(process.argv.slice(2), {
   stdout: process.stdout,
