@@ -1,9 +1,8 @@
 // Delivery benchmark: `node bench/delivery.js`. See docs/benchmarks-delivery.md.
 import { randomBytes } from 'node:crypto';
-import { closeSync, fdatasyncSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { startHandler } from './delivery-handler.js';
 import {
   CONNECTIONS,
@@ -18,7 +17,8 @@ import {
   withRelay,
 } from './delivery-measure.js';
 import { killChildren, peakRssBytes, startIdleNode } from './delivery-processes.js';
-import { count, megabytes, ms, percentile, table, verdict } from './delivery-report.js';
+import { fsyncMs } from './machine.js';
+import { count, megabytes, ms, table, verdict } from './delivery-report.js';
 import { CHANNEL, EVENT_BYTES } from './events.js';
 import { startFloor } from './ingest.js';
 import { TARGET_RATIO as INGEST_TARGET_RATIO } from './report.js';
@@ -76,31 +76,6 @@ function drainVerdict(drain, backlog) {
   const rate = drain.complete ? drain.delivered / drain.seconds : backlog / drain.seconds;
   const text = verdict(rate, '>=', DRAIN_TARGET_PER_SECOND, 'events/s', count(DRAIN_TARGET_PER_SECOND));
   return drain.complete || rate < DRAIN_TARGET_PER_SECOND ? text : `${text.replace(/PASS$/, 'n/a')} (partial)`;
-}
-
-/**
- * Median time of a 4 KiB append plus fdatasync in `dir`: what every durable commit waits for,
- * and on a shared machine what other processes' disk use changes most.
- *
- * @param {string} dir
- */
-function fsyncMs(dir) {
-  const path = join(dir, 'fsync-probe');
-  const fd = openSync(path, 'a');
-  const block = Buffer.alloc(4096, 1);
-  const times = [];
-  try {
-    for (let i = 0; i < 50; i++) {
-      const began = performance.now();
-      writeSync(fd, block);
-      fdatasyncSync(fd);
-      times.push(performance.now() - began);
-    }
-  } finally {
-    closeSync(fd);
-    rmSync(path);
-  }
-  return percentile(times.sort((a, b) => a - b), 0.5);
 }
 
 /**

@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { EVENT_BYTES } from './events.js';
 import { startFloor, startRelay } from './ingest.js';
 import { runLoad } from './load.js';
-import { cpuSnapshot, NOISY_CORES, otherProcessesCores } from './machine.js';
+import { cpuSnapshot, fsyncMs, NOISY_CORES, otherProcessesCores } from './machine.js';
 import { formatBusy, formatRatio, formatTable, toRow } from './report.js';
 
 /** @typedef {import('./ingest.js').RunningTarget} RunningTarget */
@@ -87,6 +87,7 @@ async function main() {
   process.once('SIGINT', onInterrupt);
 
   try {
+    const fsyncBefore = fsyncMs(workspace);
     const floor = await measure('fastify floor', () => startFloor(secret), { ...load, runTag: 'floor' });
     const relay = await measure('relay-server', () => startRelay(secret, workspace), { ...load, runTag: 'relay' });
     const rows = [toRow('(a) fastify floor', floor), toRow('(b) relay-server', relay)];
@@ -102,6 +103,8 @@ async function main() {
     console.log('');
     console.log(formatRatio(rows[1], rows[0]));
     console.log(check.text);
+    // Every durable commit waits for a flush like this one: the figure that moves (b) most between runs.
+    console.log(`disk: 4 KiB append + fdatasync in ${tmpdir()}, median of 50: ${fsyncBefore.toFixed(2)} ms before the run, ${fsyncMs(workspace).toFixed(2)} ms after`);
     const noisiest = Math.max(floor.otherCores, relay.otherCores);
     if (noisiest > NOISY_CORES) {
       console.log(`warning: other processes kept up to ${noisiest.toFixed(2)} cores busy during the run; these figures are not comparable, run again on a quiet machine`);
