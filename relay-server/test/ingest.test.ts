@@ -267,6 +267,22 @@ describe('store failures never get a 2xx', () => {
     expect(ready.status).toBe(503);
     expect((await fetch(`${relay.url}/healthz`)).status).toBe(200);
   });
+
+  it('after a failed flush of the WAL, answers 503 to every webhook and fails /readyz until restarted', async () => {
+    let flushes = 0;
+    relay = await startRelay({}, { syncWal: (_fd, done) => (++flushes === 1 ? done(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })) : done(null)) });
+    for (const id of ['first', 'second']) {
+      const body = JSON.stringify({ id });
+      const res = await relay.post('myoperator', body, signed(body));
+      expect(res.status, id).toBe(503);
+      expect(res.json.error?.code, id).toBe('RELAY_E_STORE_UNAVAILABLE');
+    }
+    const ready = await fetch(`${relay.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(((await ready.json()) as { error: { message: string } }).error.message).toMatch(/restart relay-server/);
+    expect(flushes).toBe(1);
+    expect(relay.logs()).toContain('event not stored');
+  });
 });
 
 describe('connections', () => {

@@ -199,24 +199,57 @@ describe('SqliteStore', () => {
       expect(started).toHaveLength(2);
     });
 
-    it('refuses an append whose flush failed, and finds the event stored when it comes again', async () => {
+    it('refuses an append whose flush failed, then every append until a restart, which finds the event stored', async () => {
       const dir = tempDir();
       disposers.push(dir.remove);
       const path = join(dir.path, 'relay.db');
-      const failures: (string | undefined)[] = ['EIO', 'ENOSPC'];
+      const flushes: string[] = [];
+      const held: (() => void)[] = [];
       const syncWal: SyncFile = (fd, done) => {
-        const code = failures.shift();
-        if (code === undefined) return fdatasync(fd, done);
-        done(Object.assign(new Error(`${code}: flush failed`), { code }));
+        flushes.push('flush');
+        // The first flush fails with EIO once the test lets it end; later ones would succeed.
+        if (flushes.length === 1) held.push(() => done(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })));
+        else fdatasync(fd, done);
       };
       const store = new SqliteStore({ path, driver: betterSqliteDriver, syncWal });
+      await store.createChannel(plainChannel('sales'));
+      const first = store.appendEvent(newEvent('sales', 'evt-1'));
+      await until(() => held.length === 1);
+      // Waits for the failing flush, so it is refused with it.
+      const waiting = store.appendEvent(newEvent('sales', 'evt-2'));
+      held.shift()?.();
+      await expectRelayError(first, 'RELAY_E_STORE_UNAVAILABLE');
+      await expectRelayError(waiting, 'RELAY_E_STORE_UNAVAILABLE');
+      // Refused at once, without touching the disk: a flush that works now proves nothing about the pages lost.
+      const later = store.appendEvent(newEvent('sales', 'evt-3'));
+      await expect(later).rejects.toThrow(/restart relay-server/);
+      await expectRelayError(store.ping(), 'RELAY_E_STORE_UNAVAILABLE');
+      expect(flushes).toEqual(['flush']);
+      await store.close();
+
+      // After the restart, MyOperator's retry of evt-1 finds it (its commit did reach the disk here).
+      const reopened = new SqliteStore({ path, driver: betterSqliteDriver });
+      disposers.push(() => reopened.close());
+      await reopened.ping();
+      expect(await reopened.appendEvent(newEvent('sales', 'evt-1'))).toEqual({ ok: true, seq: 1, duplicate: true });
+      expect(await reopened.appendEvent(newEvent('sales', 'evt-2'))).toEqual({ ok: true, seq: 2, duplicate: false });
+    });
+
+    it('answers STORE_FULL when the flush fails for lack of space, and goes on refusing', async () => {
+      const dir = tempDir();
+      disposers.push(dir.remove);
+      let failed = false;
+      const syncWal: SyncFile = (fd, done) => {
+        if (failed) return fdatasync(fd, done);
+        failed = true;
+        done(Object.assign(new Error('ENOSPC: no space left on device, fdatasync'), { code: 'ENOSPC' }));
+      };
+      const store = new SqliteStore({ path: join(dir.path, 'relay.db'), driver: betterSqliteDriver, syncWal });
       disposers.push(() => store.close());
       await store.createChannel(plainChannel('sales'));
-      await expectRelayError(store.appendEvent(newEvent('sales', 'evt-1')), 'RELAY_E_STORE_UNAVAILABLE');
+      await expectRelayError(store.appendEvent(newEvent('sales', 'evt-1')), 'RELAY_E_STORE_FULL');
+      // The next flush would work, but the pages of the failed one may be gone: still refused.
       await expectRelayError(store.appendEvent(newEvent('sales', 'evt-2')), 'RELAY_E_STORE_FULL');
-      // The sender got no 2xx and retries; the commit did happen, so the retry is a duplicate.
-      expect(await store.appendEvent(newEvent('sales', 'evt-1'))).toMatchObject({ ok: true, seq: 1, duplicate: true });
-      expect(await store.appendEvent(newEvent('sales', 'evt-3'))).toMatchObject({ ok: true, seq: 3, duplicate: false });
     });
   });
 

@@ -209,6 +209,13 @@ export class SqliteStore implements Store {
   private walFlushing = false;
   private settlements: { work: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }[] = [];
   private closed = false;
+  /**
+   * Set when a flush of the WAL failed. The kernel may then have dropped the unwritten pages and
+   * cleared the error, and SQLite's recovery stops at the first frame missing from the WAL, so a
+   * later commit could look durable and still be lost. From then on no event is accepted and
+   * {@link SqliteStore.ping} fails, until the process restarts and recovery has run.
+   */
+  private flushFailure: RelayError | undefined;
   private readonly committedListeners = new Set<(channel: string) => void>();
   private readonly channelCache = new Map<string, Channel>();
   private channelsVersion: string | undefined;
@@ -487,6 +494,7 @@ export class SqliteStore implements Store {
 
   appendEvent(event: NewEvent): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new RelayError('RELAY_E_STORE_UNAVAILABLE', '(store is closed)'));
+    if (this.flushFailure) return Promise.reject(this.flushFailure);
     return new Promise((resolve, reject) => {
       this.queue.push({ event, resolve, reject });
       this.scheduleFlush();
@@ -507,6 +515,10 @@ export class SqliteStore implements Store {
   /** Commits every queued event, at most `maxBatch` per transaction, then answers them once the WAL is on disk. */
   private flush(): void {
     this.flushScheduled = false;
+    if (this.flushFailure) {
+      for (const pending of this.queue.splice(0)) pending.reject(this.flushFailure);
+      return;
+    }
     const committed: { pending: Pending; result: AppendResult }[] = [];
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
@@ -528,9 +540,11 @@ export class SqliteStore implements Store {
           for (const { pending, result } of committed) pending.resolve(result);
         },
         (error: unknown) => {
-          // Committed, but not known to be on disk: no 2xx. A retry of the event finds it stored.
-          const full = (error as { code?: unknown }).code === 'ENOSPC';
-          const failure = new RelayError(full ? 'RELAY_E_STORE_FULL' : 'RELAY_E_STORE_UNAVAILABLE', `(flushing the WAL: ${String(error)})`, { cause: error });
+          // Committed, but not known to be on disk: no 2xx. A retry after the restart finds the
+          // event stored if its frames did reach the disk, and stores it otherwise.
+          const code = (error as { code?: unknown }).code === 'ENOSPC' ? 'RELAY_E_STORE_FULL' : 'RELAY_E_STORE_UNAVAILABLE';
+          const failure = new RelayError(code, `(flushing the WAL: ${String(error)})`, { cause: error });
+          this.flushFailure ??= new RelayError(code, `(a flush of the WAL failed earlier: ${String(error)}; restart relay-server)`, { cause: error });
           for (const { pending } of committed) pending.reject(failure);
         },
       )
@@ -715,6 +729,7 @@ export class SqliteStore implements Store {
 
   ping(): Promise<void> {
     return this.run(() => {
+      if (this.flushFailure) throw this.flushFailure;
       this.statements.ping.get();
     });
   }
