@@ -126,12 +126,9 @@ export class Connection implements ResponseSink {
   }
 
   #data(chunk: Buffer): void {
+    // Bytes nobody asked for: whatever the handler meant, the connection's framing is lost.
+    if (this.#exchange === undefined) return this.#drop();
     const exchange = this.#exchange;
-    if (exchange === undefined) {
-      // Bytes nobody asked for: whatever the handler meant, the connection's framing is lost.
-      this.#drop();
-      return;
-    }
     this.#answerBegun = true;
     try {
       this.#parser.feed(chunk);
@@ -139,26 +136,21 @@ export class Connection implements ResponseSink {
       this.#fail(error as Error);
       return;
     }
-    if (this.#parser.done && this.#exchange === exchange) {
-      this.#exchange = undefined;
-      exchange.onEnd();
-    }
+    if (this.#parser.done && this.#exchange === exchange) this.#complete(exchange);
   }
 
   #ended(): void {
     const exchange = this.#exchange;
-    if (exchange === undefined) {
-      this.#drop();
-      return;
-    }
-    try {
-      this.#parser.end();
-    } catch {
+    if (exchange === undefined || !this.#parser.end()) {
       this.#fail(hangUp());
       return;
     }
-    this.#exchange = undefined;
     this.#closed = true;
+    this.#complete(exchange);
+  }
+
+  #complete(exchange: Exchange): void {
+    this.#exchange = undefined;
     exchange.onEnd();
   }
 

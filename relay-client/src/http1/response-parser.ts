@@ -78,7 +78,7 @@ function headEnd(buf: Buffer, from: number, to: number): number {
 /**
  * One response at a time: {@link ResponseParser.start} before each request, then
  * {@link ResponseParser.feed} every chunk read, and {@link ResponseParser.end} when the
- * connection ends. `feed` and `end` throw a {@link ResponseError} on a malformed answer.
+ * connection ends. `feed` throws a {@link ResponseError} on a malformed answer.
  */
 export class ResponseParser {
   /** Whether the whole response has been read. */
@@ -130,26 +130,16 @@ export class ResponseParser {
         case HEAD:
           this.#readHead(chunk);
           break;
-        case BODY_LENGTH: {
-          const take = Math.min(this.#remaining, chunk.length - this.#at);
-          this.#sink.onBody(chunk.subarray(this.#at, this.#at + take));
-          this.#at += take;
-          this.#remaining -= take;
-          if (this.#remaining === 0) this.#finish();
+        case BODY_LENGTH:
+          if (this.#readCounted(chunk)) this.#finish();
           break;
-        }
         case BODY_UNTIL_CLOSE:
           this.#sink.onBody(this.#at === 0 ? chunk : chunk.subarray(this.#at));
           this.#at = chunk.length;
           break;
-        case CHUNK_DATA: {
-          const take = Math.min(this.#remaining, chunk.length - this.#at);
-          this.#sink.onBody(chunk.subarray(this.#at, this.#at + take));
-          this.#at += take;
-          this.#remaining -= take;
-          if (this.#remaining === 0) this.#state = CHUNK_DATA_END;
+        case CHUNK_DATA:
+          if (this.#readCounted(chunk)) this.#state = CHUNK_DATA_END;
           break;
-        }
         case CHUNK_SIZE:
         case CHUNK_DATA_END:
         case TRAILERS: {
@@ -164,10 +154,19 @@ export class ResponseParser {
     }
   }
 
-  /** The connection ended: completes a body read until close; anything else was cut short. */
-  end(): void {
+  /** The connection ended: completes a body read until close. Answers whether the response is complete; if not, it was cut short. */
+  end(): boolean {
     if (this.#state === BODY_UNTIL_CLOSE) this.#finish();
-    if (!this.done) throw new ResponseError('ECONNRESET', 'the connection ended before the whole answer arrived');
+    return this.done;
+  }
+
+  /** Passes on body bytes still due (of the `Content-Length` or the chunk); answers whether they are all read. */
+  #readCounted(chunk: Buffer): boolean {
+    const take = Math.min(this.#remaining, chunk.length - this.#at);
+    this.#sink.onBody(chunk.subarray(this.#at, this.#at + take));
+    this.#at += take;
+    this.#remaining -= take;
+    return this.#remaining === 0;
   }
 
   #finish(): void {
