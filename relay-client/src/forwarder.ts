@@ -1,15 +1,19 @@
 /**
  * Replays one event to the local handler: a POST of the exact body bytes with the original
  * headers (see {@link buildForwardHeaders}), to the `--forward-to` URL only, over a small pool of
- * keep-alive connections. `node:http` is used rather than `fetch`, which would add and reorder
- * headers.
+ * keep-alive connections.
+ *
+ * The request goes out through the purpose-built HTTP/1.1 client in `http1/` rather than
+ * `fetch` (which adds and reorders headers) or `node:http`: that writes the header bytes exactly
+ * as listed too, but its request and response objects, streams and agent bookkeeping made up
+ * much of the client's work per event; see `http1/connection.ts`.
  */
-import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { Socket } from 'node:net';
 import { decodeBody, MAX_NACK_ERROR_LENGTH, type EventMessage } from '@myop-relay/protocol';
-import { systemClock, type Clock } from './clock.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { buildForwardHeaders, type Resign } from './forward-headers.js';
+import type { Connection, Exchange, Origin } from './http1/connection.js';
+import { ConnectionPool } from './http1/pool.js';
+import { encodeRequest, invalidHeader } from './http1/request.js';
 
 /** A parsed `--forward-to` URL. */
 export interface ForwardTarget {
@@ -118,42 +122,143 @@ function describeError(error: unknown): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').slice(0, MAX_NACK_ERROR_LENGTH) || 'request failed';
 }
 
+/** What every forward of one {@link Forwarder} shares. */
+interface ForwardSettings {
+  readonly path: string;
+  readonly pool: ConnectionPool;
+  readonly clock: Clock;
+  readonly timeoutMs: number;
+  readonly keepBytes: number;
+}
+
+/** One forward in flight: its attempts, the answer as it arrives, and its timeout. */
+class PendingForward implements Exchange {
+  readonly #settings: ForwardSettings;
+  readonly #started: number;
+  readonly #headers: string[];
+  readonly #body: Uint8Array;
+  readonly #resolve: (outcome: ForwardOutcome) => void;
+  readonly #timer: TimerHandle;
+  #connection: Connection | undefined;
+  #pooled = true;
+  #settled = false;
+  #status: number | undefined;
+  readonly #chunks: Buffer[] = [];
+  #kept = 0;
+
+  constructor(settings: ForwardSettings, started: number, headers: string[], body: Uint8Array, resolve: (outcome: ForwardOutcome) => void) {
+    this.#settings = settings;
+    this.#started = started;
+    this.#headers = headers;
+    this.#body = body;
+    this.#resolve = resolve;
+    this.#timer = settings.clock.setTimeout(() => this.#timedOut(), settings.timeoutMs);
+    this.#send(settings.pool.acquire());
+  }
+
+  onHead(status: number): void {
+    this.#status = status;
+  }
+
+  onBody(bytes: Buffer): void {
+    const keep = this.#settings.keepBytes;
+    if (this.#kept < keep) {
+      const part = bytes.subarray(0, keep - this.#kept);
+      this.#chunks.push(part);
+      this.#kept += part.length;
+    }
+  }
+
+  onEnd(): void {
+    const connection = this.#connection;
+    this.#connection = undefined;
+    if (connection !== undefined) {
+      if (this.#pooled) this.#settings.pool.release(connection);
+      else connection.destroy();
+    }
+    this.#finish(this.#answered());
+  }
+
+  onError(error: Error, answerBegun: boolean): void {
+    if (this.#settled) return;
+    if (this.#pooled && this.#connection?.reused === true && !answerBegun && isStaleConnectionError(error)) {
+      // A new connection outside the pool, so the second attempt cannot meet another stale one.
+      this.#pooled = false;
+      this.#send(this.#settings.pool.open());
+      return;
+    }
+    this.#connection = undefined;
+    this.#finish(this.#status === undefined ? { ok: false, error: describeError(error), latencyMs: this.#elapsed() } : this.#answered());
+  }
+
+  #send(connection: Connection): void {
+    this.#connection = connection;
+    connection.send(encodeRequest(this.#settings.path, this.#headers, this.#pooled ? 'keep-alive' : 'close', this.#body), this);
+  }
+
+  #timedOut(): void {
+    const { timeoutMs } = this.#settings;
+    this.#finish(this.#status === undefined ? { ok: false, error: `timeout after ${timeoutMs} ms`, latencyMs: this.#elapsed() } : this.#answered());
+    this.#connection?.destroy();
+    this.#connection = undefined;
+  }
+
+  #elapsed(): number {
+    return Math.max(0, this.#settings.clock.now() - this.#started);
+  }
+
+  #answered(): ForwardOutcome {
+    const code = this.#status ?? 0;
+    const latencyMs = this.#elapsed();
+    if (code >= 200 && code < 300) return { ok: true, status: code, latencyMs };
+    if (code >= 300 && code < 400) return { ok: false, status: code, error: 'redirect not followed', latencyMs };
+    return { ok: false, status: code, latencyMs };
+  }
+
+  #finish(outcome: ForwardOutcome): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#settings.clock.clearTimeout(this.#timer);
+    if (this.#kept > 0) outcome.responseBody = Buffer.concat(this.#chunks).toString('utf8');
+    this.#resolve(outcome);
+  }
+}
+
 /** Sends events to one local handler. */
 export class Forwarder {
   /** Where events go. */
   readonly target: ForwardTarget;
-  readonly #timeoutMs: number;
   readonly #resign: Resign | undefined;
-  readonly #keepBytes: number;
-  readonly #clock: Clock;
-  readonly #agent: HttpAgent;
-  readonly #request: typeof httpRequest;
+  readonly #settings: ForwardSettings;
 
   /** @param options - see {@link ForwarderOptions}. */
   constructor(options: ForwarderOptions) {
     this.target = options.target;
-    this.#timeoutMs = options.timeoutMs ?? FORWARDER_DEFAULTS.timeoutMs;
     this.#resign = options.resign;
-    this.#keepBytes = options.keepResponseBytes ?? FORWARDER_DEFAULTS.keepResponseBytes;
-    this.#clock = options.clock ?? systemClock;
-    const https = this.target.url.protocol === 'https:';
-    this.#request = https ? httpsRequest : httpRequest;
-    // No cap on open connections: a forward never queues behind another, which would eat into
-    // its timeout; the relay's window is what bounds them. Deno 2's node:http pools by the agent
-    // too (and itself resends a request that met a stale connection).
-    const pool = {
-      keepAlive: true,
-      maxFreeSockets: Math.max(1, options.connections ?? FORWARDER_DEFAULTS.connections),
-      timeout: options.idleConnectionMs ?? FORWARDER_DEFAULTS.idleConnectionMs,
-      scheduling: 'lifo' as const,
+    const { url } = this.target;
+    const secure = url.protocol === 'https:';
+    const origin: Origin = {
+      secure,
+      // URL keeps IPv6 literals in brackets; the socket layer wants the bare address.
+      host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: url.port === '' ? (secure ? 443 : 80) : Number(url.port),
     };
-    this.#agent = https ? new HttpsAgent(pool) : new HttpAgent(pool);
+    this.#settings = {
+      path: this.target.path,
+      // No cap on open connections: a forward never queues behind another, which would eat into
+      // its timeout; the relay's window is what bounds them.
+      pool: new ConnectionPool(origin, Math.max(1, options.connections ?? FORWARDER_DEFAULTS.connections), options.idleConnectionMs ?? FORWARDER_DEFAULTS.idleConnectionMs),
+      clock: options.clock ?? systemClock,
+      timeoutMs: options.timeoutMs ?? FORWARDER_DEFAULTS.timeoutMs,
+      keepBytes: options.keepResponseBytes ?? FORWARDER_DEFAULTS.keepResponseBytes,
+    };
   }
 
   /**
    * POSTs `event` to the target and reports the outcome. Never rejects: every failure becomes an
    * outcome with `ok: false`. Redirects are not followed (only the target's origin is ever
-   * contacted).
+   * contacted). A header that is not safe to send (a name that is not an HTTP token, a value with
+   * a control character such as CR or LF) fails the forward before anything is sent.
    *
    * Connections are kept open and reused. A request that fails on a reused connection before
    * any byte of an answer (the handler closed it while it sat idle) is sent once more on a new
@@ -161,94 +266,20 @@ export class Forwarder {
    * A failure on a new connection is the outcome. The timeout covers both attempts.
    */
   forward(event: EventMessage): Promise<ForwardOutcome> {
-    const started = this.#clock.now();
-    const elapsed = (): number => Math.max(0, this.#clock.now() - started);
-    const { url, path, host } = this.target;
+    const { clock } = this.#settings;
+    const started = clock.now();
+    let body: Uint8Array;
+    let headers: string[];
+    try {
+      body = decodeBody(event.body);
+      headers = buildForwardHeaders(event, body, this.target.host, this.#resign);
+    } catch (error) {
+      return Promise.resolve({ ok: false, error: describeError(error), latencyMs: Math.max(0, clock.now() - started) });
+    }
+    const refused = invalidHeader(headers);
+    if (refused !== undefined) return Promise.resolve({ ok: false, error: describeError(new Error(refused)), latencyMs: Math.max(0, clock.now() - started) });
     return new Promise<ForwardOutcome>((resolve) => {
-      let settled = false;
-      let status: number | undefined;
-      let timer: unknown;
-      let current: ClientRequest | undefined;
-      const chunks: Buffer[] = [];
-      let kept = 0;
-      const finish = (outcome: ForwardOutcome): void => {
-        if (settled) return;
-        settled = true;
-        if (timer !== undefined) this.#clock.clearTimeout(timer);
-        if (kept > 0) outcome.responseBody = Buffer.concat(chunks).toString('utf8');
-        resolve(outcome);
-      };
-      const answered = (code: number): ForwardOutcome => {
-        const latencyMs = elapsed();
-        if (code >= 200 && code < 300) return { ok: true, status: code, latencyMs };
-        if (code >= 300 && code < 400) return { ok: false, status: code, error: 'redirect not followed', latencyMs };
-        return { ok: false, status: code, latencyMs };
-      };
-
-      let body: Uint8Array;
-      let headers: string[];
-      try {
-        body = decodeBody(event.body);
-        headers = buildForwardHeaders(event, body, host, this.#resign);
-      } catch (error) {
-        finish({ ok: false, error: describeError(error), latencyMs: elapsed() });
-        return;
-      }
-      const send = (agent: HttpAgent | false): void => {
-        let req: ClientRequest;
-        try {
-          req = this.#request({
-            method: 'POST',
-            protocol: url.protocol,
-            // URL keeps IPv6 literals in brackets; the socket layer wants the bare address.
-            hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
-            port: url.port === '' ? undefined : Number(url.port),
-            path,
-            headers,
-            setHost: false,
-            agent,
-          });
-        } catch (error) {
-          // Thrown synchronously by http.request, e.g. for a header value Node refuses.
-          finish({ ok: false, error: describeError(error), latencyMs: elapsed() });
-          return;
-        }
-        current = req;
-        // What the connection had read before this request; more at an error means an answer had begun.
-        let readBefore: number | undefined;
-        req.on('socket', (socket: Socket) => {
-          readBefore = socket.bytesRead;
-        });
-        req.on('response', (res: IncomingMessage) => {
-          status = res.statusCode ?? 0;
-          res.on('data', (chunk: Buffer) => {
-            if (kept < this.#keepBytes) {
-              const part = chunk.subarray(0, this.#keepBytes - kept);
-              chunks.push(part);
-              kept += part.length;
-            }
-          });
-          res.on('end', () => finish(answered(status ?? 0)));
-          // The status line arrived, so the handler did answer, even if its body was cut short.
-          res.on('error', () => finish(answered(status ?? 0)));
-          res.on('close', () => finish(answered(status ?? 0)));
-        });
-        req.on('error', (error) => {
-          if (settled) return;
-          if (agent !== false && req.reusedSocket && status === undefined && req.socket?.bytesRead === readBefore && isStaleConnectionError(error)) {
-            // A new connection outside the pool, so the second attempt cannot meet another stale one.
-            send(false);
-            return;
-          }
-          finish(status === undefined ? { ok: false, error: describeError(error), latencyMs: elapsed() } : answered(status));
-        });
-        req.end(body);
-      };
-      timer = this.#clock.setTimeout(() => {
-        finish(status === undefined ? { ok: false, error: `timeout after ${this.#timeoutMs} ms`, latencyMs: elapsed() } : answered(status));
-        current?.destroy();
-      }, this.#timeoutMs);
-      send(this.#agent);
+      new PendingForward(this.#settings, started, headers, body, resolve);
     });
   }
 
@@ -257,6 +288,6 @@ export class Forwarder {
    * once no forward is running; a later forward opens new connections.
    */
   close(): void {
-    this.#agent.destroy();
+    this.#settings.pool.close();
   }
 }
