@@ -4,9 +4,9 @@
  * for `idleMs`. There is no cap on connections in use: a request never waits for one.
  */
 import { setTimeout as startTimer } from 'node:timers';
+import { Connection, dial, type Origin } from './connection.js';
 
 type Timeout = ReturnType<typeof startTimer>;
-import { Connection, dial, type Origin } from './connection.js';
 
 /** See the module's description. */
 export class ConnectionPool {
