@@ -1,7 +1,14 @@
 /** The {@link SocketFactory} for Node.js, built on the `ws` package. */
+import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
-import WebSocket from 'ws';
+import type WebSocketClass from 'ws';
 import type { SocketFactory, SocketFailure, SocketHandlers, WebSocketLike } from '../socket.js';
+
+// `ws` is a CommonJS package. Loaded with `require` rather than through its ES module wrapper it
+// leaves relay-client ~5 MB smaller in memory for its whole run (see "relay-client memory" in
+// docs/benchmarks.md).
+const WebSocket = createRequire(import.meta.url)('ws') as typeof WebSocketClass;
+type WebSocket = WebSocketClass;
 
 // ws reports a missing or foreign subprotocol only through these error texts.
 const SUBPROTOCOL_ERROR = /^Server sent (?:no subprotocol|an invalid subprotocol|a subprotocol but none was requested)/;
@@ -33,7 +40,7 @@ class NodeSocket implements WebSocketLike {
       this.#wire = response.socket;
     });
     ws.on('open', () => handlers.open());
-    ws.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
+    ws.on('message', (data: WebSocketClass.RawData, isBinary: boolean) => {
       // Text arrives as a Buffer too; the protocol decoder takes bytes either way.
       if (Array.isArray(data)) handlers.message(new Uint8Array(Buffer.concat(data)));
       else if (data instanceof ArrayBuffer) handlers.message(data);
