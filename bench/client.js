@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { WebSocketServer } from 'ws';
 import { decodeClientMessage, encodeBody, encodeMessage, PROTOCOL_NAME } from '../packages/protocol/dist/index.js';
 import { startHandler } from './delivery-handler.js';
-import { cpuSeconds, peakRssBytes, relayClientLaunch } from './delivery-processes.js';
+import { CLIENT_BIN, cpuSeconds, peakRssBytes } from './delivery-processes.js';
 import { callAnsweredEvent, CHANNEL, sign, SIGNATURE_HEADER } from './events.js';
 import { table } from './delivery-report.js';
 
@@ -130,10 +130,9 @@ async function startStandInRelay(/** @type {number} */ total, /** @type {number}
   };
 }
 
-/** `relay-client listen --quiet`, started as its executable does, with {@link NODE_FLAGS} after its own; its output passes through. */
+/** `relay-client listen --quiet` through its executable, with {@link NODE_FLAGS}; its output passes through. */
 function startClient(/** @type {string} */ relay, /** @type {string} */ forwardTo, /** @type {string} */ home) {
-  const { bin, flags } = relayClientLaunch();
-  const args = [...flags, ...NODE_FLAGS, bin, 'listen', '--relay', relay, '--token', 'mrt_bench', '--consumer', 'bench', '--forward-to', forwardTo];
+  const args = [...NODE_FLAGS, CLIENT_BIN, 'listen', '--relay', relay, '--token', 'mrt_bench', '--consumer', 'bench', '--forward-to', forwardTo];
   args.push('--window', String(WINDOW), '--quiet');
   /** @type {NodeJS.ProcessEnv} */
   const env = { ...process.env, HOME: home };

@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const SERVER_CLI = fileURLToPath(new URL('../relay-server/dist/cli.js', import.meta.url));
-const CLIENT_BIN = fileURLToPath(new URL('../relay-client/bin/relay-client.js', import.meta.url));
+export const CLIENT_BIN = fileURLToPath(new URL('../relay-client/bin/relay-client.js', import.meta.url));
 
 /** Time a child gets to stop after SIGTERM before it is killed. */
 const STOP_GRACE_MS = 5_000;
@@ -31,30 +31,15 @@ const running = new Set();
 const CHILD_NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter((flag) => flag !== '');
 
 /**
- * The `node` flags relay-client's executable starts with (its `#!/usr/bin/env -S node …` line),
- * so the bench runs relay-client as `npx relay-client` does, with this `node`.
- *
- * @returns {{ bin: string, flags: string[] }}
- */
-export function relayClientLaunch() {
-  const shebang = readFileSync(CLIENT_BIN, 'utf8').split('\n', 1)[0];
-  const match = /^#!\/usr\/bin\/env -S node((?:\s+--\S+)*)\s*$/.exec(shebang);
-  if (match === null) throw new Error(`bench: unexpected first line in ${CLIENT_BIN}: ${shebang}`);
-  return { bin: CLIENT_BIN, flags: match[1].split(/\s+/).filter((flag) => flag !== '') };
-}
-
-/**
- * Starts `node <launchFlags> <BENCH_NODE_FLAGS> <script> ...args` with its output read line by
- * line (and so never blocking it).
+ * Starts `node <script> ...args` with its output read line by line (and so never blocking it).
  *
  * @param {string} script
  * @param {string[]} args
  * @param {NodeJS.ProcessEnv} env
  * @param {(line: string) => void} [onLine]
- * @param {string[]} [launchFlags]  flags the script is always started with
  */
-function startNode(script, args, env, onLine, launchFlags = []) {
-  const child = spawn(process.execPath, [...launchFlags, ...CHILD_NODE_FLAGS, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+function startNode(script, args, env, onLine) {
+  const child = spawn(process.execPath, [...CHILD_NODE_FLAGS, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   running.add(child);
   const exited = new Promise((resolve) => child.once('exit', resolve));
   void exited.then(() => running.delete(child));
@@ -135,7 +120,7 @@ export async function startRelayServer(storeArgs, timeoutMs) {
  */
 
 /**
- * Starts `relay-client listen --quiet` as its executable does ({@link relayClientLaunch}).
+ * Starts `relay-client listen --quiet` through its executable, `relay-client/bin/relay-client.js`.
  *
  * @param {ClientOptions} options
  * @returns {ChildHandle}
@@ -146,8 +131,7 @@ export function startRelayClient(options) {
   /** @type {NodeJS.ProcessEnv} */
   const env = { ...process.env, HOME: options.home };
   for (const name of Object.keys(env)) if (name.startsWith('RELAY_')) delete env[name];
-  const { bin, flags } = relayClientLaunch();
-  return startNode(bin, args, env, undefined, flags).handle;
+  return startNode(CLIENT_BIN, args, env).handle;
 }
 
 /**
