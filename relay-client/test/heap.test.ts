@@ -4,7 +4,6 @@
  * grow once the tuning is applied.
  */
 import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
@@ -21,7 +20,7 @@ async function newSpaceAfterLoad(tuned: boolean): Promise<number> {
     const young = getHeapSpaceStatistics().find((space) => space.space_name === 'new_space');
     process.stdout.write(String(young.space_size));
   `;
-  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script, tuned ? 'tuned' : 'default'], { cwd: fileURLToPath(new URL('.', import.meta.url)) });
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script, tuned ? 'tuned' : 'default']);
   return Number(stdout);
 }
 
