@@ -184,6 +184,22 @@ export function describeDeliveryConformance(engine: string, open: OpenStore): vo
         await expectRelayError(store.requeueDeliveries('sales', 'nobody', [1], new Date(T0)), 'RELAY_E_CONSUMER_NOT_FOUND');
       }));
 
+    it('records an attempt in flight as abandoned when its event is replayed', () =>
+      withStore(async (store) => {
+        await seed(store, 1);
+        await store.openConsumer({ channel: 'sales', name: 'c', start: { kind: 'seq', seq: 1 }, filter: [], maxAttempts: null }, new Date(T0));
+        await claim(store);
+        expect(await store.requeueDeliveries('sales', 'c', [1], new Date(T0 + 101 * SECOND))).toBe(1);
+        expect((await store.listAttempts('sales', 'e1'))?.map((a) => [a.attempt, a.outcome, a.error, a.finishedAt?.getTime()])).toEqual([
+          [1, 'abandoned', 'queued again by a replay', T0 + 101 * SECOND],
+        ]);
+        expect((await claim(store, { now: new Date(T0 + 102 * SECOND) })).map((d) => [d.event.seq, d.attempt, d.replay])).toEqual([[1, 2, true]]);
+        expect((await store.listAttempts('sales', 'e1'))?.map((a) => [a.attempt, a.outcome])).toEqual([
+          [1, 'abandoned'],
+          [2, null],
+        ]);
+      }));
+
     it('deletes a consumer with its state, and prunes delivery state with its events', () =>
       withStore(async (store) => {
         await seed(store, 3);

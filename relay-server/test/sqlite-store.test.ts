@@ -302,6 +302,63 @@ describe('SqliteStore', () => {
       for (const e of events) expect(hex((await reopened.getEvent('sales', e.eventId))?.body ?? new Uint8Array()), e.eventId).toBe(hex(e.body));
     });
 
+    it('upgrades a schema version 1 file, moving attempts in flight into their delivery rows', async () => {
+      const { store, path } = openTemp();
+      await store.createChannel(plainChannel('sales'));
+      for (const id of ['e1', 'e2', 'e3']) seqOf(await store.appendEvent(newEvent('sales', id)));
+      await store.openConsumer({ channel: 'sales', name: 'c', start: { kind: 'seq', seq: 1 }, filter: [], maxAttempts: null }, new Date(T0));
+      await store.close();
+      // The delivery tables as version 1 wrote them: seq 1 acked, 2 in flight on its second attempt, 3 waiting for a retry.
+      const v1 = peer(path);
+      v1.exec(`
+        DROP TABLE deliveries;
+        DROP TABLE attempts;
+        CREATE TABLE deliveries (channel TEXT NOT NULL, consumer TEXT NOT NULL, seq INTEGER NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL,
+          session TEXT, lease_expires_at INTEGER, next_attempt_at INTEGER, replay INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (channel, consumer, seq));
+        CREATE INDEX deliveries_session ON deliveries (session) WHERE session IS NOT NULL;
+        CREATE INDEX deliveries_failed ON deliveries (channel, consumer) WHERE state = 'failed';
+        CREATE INDEX deliveries_pending ON deliveries (channel, consumer, seq) WHERE state IN ('inflight', 'retry');
+        CREATE TABLE attempts (id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT NOT NULL, consumer TEXT NOT NULL, seq INTEGER NOT NULL, attempt INTEGER NOT NULL,
+          session TEXT NOT NULL, started_at INTEGER NOT NULL, finished_at INTEGER, status INTEGER, latency_ms REAL, error TEXT, outcome TEXT);
+        CREATE INDEX attempts_event ON attempts (channel, seq);
+        UPDATE meta SET value = '1' WHERE key = 'schema_version';
+        UPDATE consumers SET next_seq = 4;
+        INSERT INTO deliveries VALUES ('sales', 'c', 1, 'acked', 1, NULL, NULL, NULL, 0);
+        INSERT INTO deliveries VALUES ('sales', 'c', 2, 'inflight', 2, 'S1', ${T0 + 50_000}, NULL, 0);
+        INSERT INTO deliveries VALUES ('sales', 'c', 3, 'retry', 1, NULL, NULL, ${T0 + 10_000}, 0);
+        INSERT INTO attempts (channel, consumer, seq, attempt, session, started_at, finished_at, status, latency_ms, error, outcome) VALUES
+          ('sales', 'c', 1, 1, 'S1', ${T0}, ${T0 + 5}, 200, 5, NULL, 'acked'),
+          ('sales', 'c', 2, 1, 'S1', ${T0}, ${T0 + 7}, 500, 7, NULL, 'retry'),
+          ('sales', 'c', 3, 1, 'S1', ${T0}, ${T0 + 9}, 503, 9, NULL, 'retry'),
+          ('sales', 'c', 2, 2, 'S1', ${T0 + 20_000}, NULL, NULL, NULL, NULL, NULL);
+      `);
+      v1.close();
+
+      const upgraded = openAgain(path);
+      expect(await upgraded.getMeta('schema_version')).toBe('2');
+      expect((await upgraded.listAttempts('sales', 'e2'))?.map((a) => [a.attempt, a.session, a.startedAt.getTime(), a.status, a.outcome])).toEqual([
+        [1, 'S1', T0, 500, 'retry'],
+        [2, 'S1', T0 + 20_000, null, null],
+      ]);
+      expect((await upgraded.listConsumers('sales')).map((c) => [c.name, c.pending])).toEqual([['c', 2]]);
+      // The lease of 2 has run out and the retry of 3 is due: both go out again with the next attempt numbers.
+      const claimed = await upgraded.claimDeliveries({ channel: 'sales', consumer: 'c', session: 'S2', limit: 10, ordered: false, now: new Date(T0 + 100_000), leaseMs: 30_000 });
+      expect(claimed.map((d) => [d.event.seq, d.attempt])).toEqual([
+        [2, 3],
+        [3, 2],
+      ]);
+      expect((await upgraded.listAttempts('sales', 'e2'))?.map((a) => [a.attempt, a.outcome])).toEqual([
+        [1, 'retry'],
+        [2, 'abandoned'],
+        [3, null],
+      ]);
+      expect(await upgraded.ackDelivery({ channel: 'sales', consumer: 'c', seq: 2, attempt: 3, session: 'S2', now: new Date(T0 + 101_000), latencyMs: 3, status: 200 })).toBe(true);
+      expect((await upgraded.listAttempts('sales', 'e1'))?.map((a) => [a.attempt, a.outcome])).toEqual([[1, 'acked']]);
+      const check = peer(path);
+      expect(pragmaValue(check.prepare('PRAGMA integrity_check').get())).toBe('ok');
+      expect(check.prepare("SELECT name FROM sqlite_master WHERE name LIKE '%_v1' OR name = 'deliveries_session'").all()).toEqual([]);
+    });
+
     it('refuses a file written by a newer schema and leaves it untouched', async () => {
       const { store, path } = openTemp();
       await store.setMeta('schema_version', '99');

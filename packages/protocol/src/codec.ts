@@ -18,6 +18,7 @@ import {
   validateText,
   type ClientMessage,
   type ClientMessageType,
+  type EventMessage,
   type ServerMessage,
   type ServerMessageType,
 } from './messages.js';
@@ -456,6 +457,22 @@ export function encodeMessage(message: ClientMessage | ServerMessage): string {
     if (value !== undefined) out[key] = value;
   }
   return JSON.stringify(out);
+}
+
+/**
+ * {@link encodeMessage} for an event whose header pairs are at hand as JSON text, the form a
+ * store keeps them in: the text goes onto the wire as it is, instead of being parsed and
+ * serialised again for every delivery. The output equals `encodeMessage` of the same event.
+ * `headersJson` must be the JSON of `[name, value]` string pairs; it is trusted, like the rest.
+ */
+export function encodeEventMessage(message: Omit<EventMessage, 'headers'>, headersJson: string): string {
+  const q = JSON.stringify;
+  return (
+    `{"type":"event","sub":${q(message.sub)},"channel":${q(message.channel)},"consumer":${q(message.consumer)}` +
+    `,"seq":${q(message.seq)},"id":${q(message.id)},"eventType":${q(message.eventType)},"attempt":${q(message.attempt)}` +
+    `,"receivedAt":${q(message.receivedAt)},"headers":${headersJson},"body":${q(message.body)}` +
+    `,"synthetic":${q(message.synthetic)},"replay":${q(message.replay)}}`
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

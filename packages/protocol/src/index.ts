@@ -45,6 +45,7 @@ export {
   decodeClientMessage,
   decodeServerMessage,
   encodeMessage,
+  encodeEventMessage,
   encodeBody,
   decodeBody,
   isBase64,

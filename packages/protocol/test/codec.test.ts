@@ -6,10 +6,12 @@ import {
   decodeServerMessage,
   encodeBody,
   encodeMessage,
+  encodeEventMessage,
   utf8ByteLength,
   type ClientMessage,
   type DecodeResult,
   type ErrorCode,
+  type EventMessage,
   type PingMessage,
   type ServerMessage,
 } from '../src/index.js';
@@ -135,6 +137,20 @@ describe('round trip', () => {
     // A loop, not toEqual: deep equality over a million elements takes seconds.
     expect(received.length).toBe(bytes.length);
     expect(received.findIndex((b, i) => b !== bytes[i])).toBe(-1);
+  });
+
+  it('writes an event with header JSON spliced in exactly as encodeMessage writes it', () => {
+    const event = serverMessages.find((m) => m.type === 'event');
+    if (event?.type !== 'event') throw new Error('fixture missing');
+    const variants: EventMessage[] = [
+      event,
+      { ...event, headers: [], synthetic: true, replay: true, attempt: 12, seq: 2 ** 40 },
+      { ...event, id: 'evt "quoted" \\ \u2028', eventType: 'call.\u00e9', headers: [['X-Note', 'a "b" \\ c \u00e9']] },
+    ];
+    for (const message of variants) {
+      const { headers, ...rest } = message;
+      expect(encodeEventMessage(rest, JSON.stringify(headers))).toBe(encodeMessage(message));
+    }
   });
 
   it('does not copy unknown fields into the decoded message', () => {

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import {
   DEFAULT_WINDOW,
@@ -8,7 +9,7 @@ import {
   ProtocolError,
   createErrorMessage,
   decodeClientMessage,
-  encodeBody,
+  encodeEventMessage,
   encodeMessage,
   parseSince,
   validateEventPattern,
@@ -83,6 +84,10 @@ export class Session implements SubscriptionOwner {
   }
 
   private send(message: ServerMessage): void {
+    this.write(encodeMessage(message));
+  }
+
+  private write(text: string): void {
     if (this.closed || this.socket.readyState !== this.socket.OPEN) return;
     if (!this.corked) {
       // A pump sends up to a window of events at once: one write to the kernel instead of one each.
@@ -90,7 +95,7 @@ export class Session implements SubscriptionOwner {
       this.wire.cork();
       process.nextTick(() => this.uncork());
     }
-    this.socket.send(encodeMessage(message));
+    this.socket.send(text);
   }
 
   /** Writes what this tick's messages left in the connection's buffer. */
@@ -260,7 +265,7 @@ export class Session implements SubscriptionOwner {
 
   sendEvent(subscription: Subscription, delivery: Delivery): void {
     const e = delivery.event;
-    this.send({
+    const message = {
       type: 'event',
       sub: subscription.id,
       channel: e.channel,
@@ -270,11 +275,11 @@ export class Session implements SubscriptionOwner {
       eventType: e.type,
       attempt: delivery.attempt,
       receivedAt: e.receivedAt.toISOString(),
-      headers: e.headers,
-      body: encodeBody(e.body),
+      body: Buffer.from(e.body.buffer, e.body.byteOffset, e.body.byteLength).toString('base64'),
       synthetic: e.synthetic,
       replay: delivery.replay,
-    });
+    } as const;
+    this.write(encodeEventMessage(message, e.headersJson));
   }
 
   sendBacklog(subscription: Subscription, delivered: number, total: number): void {

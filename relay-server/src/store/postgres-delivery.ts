@@ -6,6 +6,7 @@ import type {
   ClaimRequest,
   ConsumerInfo,
   ConsumerSpec,
+  DeliveredEvent,
   Delivery,
   NackResult,
   StoredEvent,
@@ -94,6 +95,9 @@ const SQL = {
   eventSeq: 'SELECT seq FROM events WHERE channel = $1 AND event_id = $2',
   attemptsOf: 'SELECT * FROM attempts WHERE channel = $1 AND seq = $2 ORDER BY started_at, id',
   existingSeqs: 'SELECT seq FROM events WHERE channel = $1 AND seq = ANY ($2::bigint[])',
+  /** A replay of an event in flight ends the attempt: the replay takes its place. */
+  abandonForReplay: `UPDATE attempts SET finished_at = $4, error = 'queued again by a replay', outcome = 'abandoned'
+    WHERE channel = $1 AND consumer = $2 AND seq = ANY ($3::bigint[]) AND outcome IS NULL`,
   requeue: `INSERT INTO deliveries (channel, consumer, seq, state, attempts, session, lease_expires_at, next_attempt_at, replay)
     SELECT $1, $2, seq, 'retry', 0, NULL, NULL, $4, true FROM unnest($3::bigint[]) AS seq
     ON CONFLICT (channel, consumer, seq) DO UPDATE SET
@@ -162,6 +166,11 @@ export function toStoredEvent(row: FullEventRow): StoredEvent {
   };
 }
 
+/** The event a full row holds, as a delivery carries it: headers left as their JSON text. */
+function toDeliveredEvent(row: FullEventRow): DeliveredEvent {
+  return { ...toSummary(row), headersJson: row.headers, body: new Uint8Array(row.body.buffer, row.body.byteOffset, row.body.byteLength) };
+}
+
 /** A delivery about to be leased: an event due again (with its row) or a new one. */
 interface Candidate {
   seq: number;
@@ -212,7 +221,7 @@ export class PostgresDeliveries {
     if (candidates.length === 0) return [];
 
     const loaded = await rows<FullEventRow>(db, SQL.eventsBySeq, [channel, candidates.map((c) => c.seq)]);
-    const events = new Map(loaded.map((r) => [r.seq, toStoredEvent(r)]));
+    const events = new Map(loaded.map((r) => [r.seq, toDeliveredEvent(r)]));
     // Retention removed these events; their delivery state goes with them.
     const gone = candidates.filter((c) => !events.has(c.seq)).map((c) => c.seq);
     if (gone.length > 0) await db.query(SQL.deleteDeliveries, [channel, consumer, gone]);
@@ -340,7 +349,10 @@ export class PostgresDeliveries {
   async requeue(db: Queryable, channel: string, consumer: string, seqs: readonly number[], now: Date): Promise<number | undefined> {
     if (!(await firstRow<ConsumerRow>(db, SQL.lockConsumer, [channel, consumer]))) return undefined;
     const existing = (await rows<{ seq: number }>(db, SQL.existingSeqs, [channel, [...new Set(seqs)]])).map((r) => r.seq);
-    if (existing.length > 0) await db.query(SQL.requeue, [channel, consumer, existing, now]);
+    if (existing.length > 0) {
+      await db.query(SQL.abandonForReplay, [channel, consumer, existing, now]);
+      await db.query(SQL.requeue, [channel, consumer, existing, now]);
+    }
     return existing.length;
   }
 

@@ -5,9 +5,9 @@ import type {
   ClaimRequest,
   ConsumerInfo,
   ConsumerSpec,
+  DeliveredEvent,
   Delivery,
   NackResult,
-  StoredEvent,
 } from './store.js';
 
 /** SQL for "event_type matches one of the globs"; SQLite's GLOB has the same `*` and `?`. */
@@ -32,6 +32,7 @@ interface DeliveryRow {
   state: 'inflight' | 'retry' | 'acked' | 'failed';
   attempts: number;
   session: string | null;
+  started_at: number | null;
   lease_expires_at: number | null;
   next_attempt_at: number | null;
   replay: number;
@@ -53,25 +54,27 @@ function prepareStatements(db: SqliteDatabase) {
     ),
     firstOpen: p(`SELECT * FROM deliveries INDEXED BY deliveries_pending WHERE channel = ? AND consumer = ? AND state IN ('inflight', 'retry') ORDER BY seq LIMIT 1`),
     delivery: p('SELECT * FROM deliveries WHERE channel = ? AND consumer = ? AND seq = ?'),
-    settleAcked: p(`UPDATE deliveries SET state = 'acked', session = NULL, lease_expires_at = NULL, next_attempt_at = NULL
+    settleAcked: p(`UPDATE deliveries SET state = 'acked', session = NULL, started_at = NULL, lease_expires_at = NULL, next_attempt_at = NULL
        WHERE channel = ? AND consumer = ? AND seq = ? AND state != 'acked'`),
-    upsertInflight: p(
-      `INSERT INTO deliveries (channel, consumer, seq, state, attempts, session, lease_expires_at, next_attempt_at, replay)
-       VALUES (?, ?, ?, 'inflight', 1, ?, ?, NULL, 0)
-       ON CONFLICT (channel, consumer, seq) DO UPDATE SET
-         state = 'inflight', attempts = attempts + 1, session = excluded.session,
-         lease_expires_at = excluded.lease_expires_at, next_attempt_at = NULL
-       RETURNING attempts, replay`,
+    insertInflight: p(
+      `INSERT INTO deliveries (channel, consumer, seq, state, attempts, session, started_at, lease_expires_at, next_attempt_at, replay)
+       VALUES (?, ?, ?, 'inflight', 1, ?, ?, ?, NULL, 0)`,
+    ),
+    leaseAgain: p(
+      `UPDATE deliveries SET state = 'inflight', attempts = attempts + 1, session = ?, started_at = ?, lease_expires_at = ?, next_attempt_at = NULL
+       WHERE channel = ? AND consumer = ? AND seq = ? RETURNING attempts, replay`,
     ),
     deleteDelivery: p('DELETE FROM deliveries WHERE channel = ? AND consumer = ? AND seq = ?'),
-    insertAttempt: p('INSERT INTO attempts (channel, consumer, seq, attempt, session, started_at) VALUES (?, ?, ?, ?, ?, ?)'),
+    // An attempt is written once, when it ends; until then the delivery row holds it.
     finishAttempt: p(
-      `UPDATE attempts SET finished_at = ?, status = ?, latency_ms = ?, error = ?, outcome = ?
-       WHERE channel = ? AND consumer = ? AND seq = ? AND attempt = ? AND outcome IS NULL`,
+      `INSERT INTO attempts (channel, consumer, seq, attempt, session, started_at, finished_at, status, latency_ms, error, outcome)
+       SELECT channel, consumer, seq, attempts, session, started_at, ?, ?, ?, ?, ? FROM deliveries
+       WHERE channel = ? AND consumer = ? AND seq = ? AND attempts = ? AND state = 'inflight'`,
     ),
-    settle: p(`UPDATE deliveries SET state = ?, session = NULL, lease_expires_at = NULL, next_attempt_at = ? WHERE channel = ? AND consumer = ? AND seq = ?`),
+    settle: p(`UPDATE deliveries SET state = ?, session = NULL, started_at = NULL, lease_expires_at = NULL, next_attempt_at = ? WHERE channel = ? AND consumer = ? AND seq = ?`),
     touchAck: p('UPDATE consumers SET last_ack_at = ? WHERE channel = ? AND name = ?'),
-    sessionInflight: p(`SELECT channel, consumer, seq, attempts FROM deliveries WHERE session = ? AND state = 'inflight'`),
+    // Open deliveries are few (windows and retries), so this walks the pending index whole.
+    sessionInflight: p(`SELECT channel, consumer, seq, attempts FROM deliveries INDEXED BY deliveries_pending WHERE state IN ('inflight', 'retry') AND state = 'inflight' AND session = ?`),
     nextDue: p(
       `SELECT MIN(CASE state WHEN 'retry' THEN next_attempt_at ELSE lease_expires_at END) AS at
        FROM deliveries INDEXED BY deliveries_pending WHERE channel = ? AND consumer = ? AND state IN ('inflight', 'retry')`,
@@ -86,13 +89,19 @@ function prepareStatements(db: SqliteDatabase) {
     deleteConsumerDeliveries: p('DELETE FROM deliveries WHERE channel = ? AND consumer = ?'),
     deleteConsumerAttempts: p('DELETE FROM attempts WHERE channel = ? AND consumer = ?'),
     eventSeq: p('SELECT seq FROM events WHERE channel = ? AND event_id = ?'),
-    attemptsOf: p('SELECT * FROM attempts WHERE channel = ? AND seq = ? ORDER BY started_at, id'),
+    // Finished attempts, and those in flight, which only their delivery row records.
+    attemptsOf: p(
+      `SELECT consumer, attempt, session, started_at, finished_at, status, latency_ms, error, outcome FROM attempts WHERE channel = ? AND seq = ?
+       UNION ALL
+       SELECT consumer, attempts, session, started_at, NULL, NULL, NULL, NULL, NULL FROM deliveries WHERE channel = ? AND seq = ? AND state = 'inflight'
+       ORDER BY started_at, consumer, attempt`,
+    ),
     eventExists: p('SELECT 1 AS found FROM events WHERE channel = ? AND seq = ?'),
     requeue: p(
-      `INSERT INTO deliveries (channel, consumer, seq, state, attempts, session, lease_expires_at, next_attempt_at, replay)
-       VALUES (?, ?, ?, 'retry', 0, NULL, NULL, ?, 1)
+      `INSERT INTO deliveries (channel, consumer, seq, state, attempts, session, started_at, lease_expires_at, next_attempt_at, replay)
+       VALUES (?, ?, ?, 'retry', 0, NULL, NULL, NULL, ?, 1)
        ON CONFLICT (channel, consumer, seq) DO UPDATE SET
-         state = 'retry', session = NULL, lease_expires_at = NULL, next_attempt_at = excluded.next_attempt_at, replay = 1`,
+         state = 'retry', session = NULL, started_at = NULL, lease_expires_at = NULL, next_attempt_at = excluded.next_attempt_at, replay = 1`,
     ),
   };
 }
@@ -104,11 +113,13 @@ function prepareStatements(db: SqliteDatabase) {
 export class SqliteDeliveries {
   private readonly s: ReturnType<typeof prepareStatements>;
   private readonly newEvents = new Map<string, SqliteStatement>();
+  /** Latest ack time per consumer in the open transaction, written once by {@link SqliteDeliveries.endBatch}. */
+  private readonly ackTimes = new Map<string, { channel: string; consumer: string; at: number }>();
 
   constructor(
     private readonly db: SqliteDatabase,
     /** The stored events of `seqs` on `channel` that still exist, by seq. */
-    private readonly loadEvents: (channel: string, seqs: readonly number[]) => Map<number, StoredEvent>,
+    private readonly loadEvents: (channel: string, seqs: readonly number[]) => Map<number, DeliveredEvent>,
   ) {
     this.s = prepareStatements(db);
   }
@@ -158,13 +169,16 @@ export class SqliteDeliveries {
         this.s.deleteDelivery.run(channel, consumer, seq);
         continue;
       }
-      if (previous?.state === 'inflight') {
+      if (previous === undefined) {
+        this.s.insertInflight.run(channel, consumer, seq, request.session, t, t + request.leaseMs);
+        deliveries.push({ event, attempt: 1, replay: false });
+        continue;
+      }
+      if (previous.state === 'inflight') {
         this.s.finishAttempt.run(t, null, null, 'no ack before the lease ended', 'abandoned', channel, consumer, seq, previous.attempts);
       }
-      const claimed = this.s.upsertInflight.get(channel, consumer, seq, request.session, t + request.leaseMs) as { attempts: number; replay: number };
-      const attempt = Number(claimed.attempts);
-      this.s.insertAttempt.run(channel, consumer, seq, attempt, request.session, t);
-      deliveries.push({ event, attempt, replay: claimed.replay === 1 });
+      const claimed = this.s.leaseAgain.get(request.session, t, t + request.leaseMs, channel, consumer, seq) as { attempts: number; replay: number };
+      deliveries.push({ event, attempt: Number(claimed.attempts), replay: claimed.replay === 1 });
     }
     return deliveries;
   }
@@ -203,17 +217,33 @@ export class SqliteDeliveries {
     this.s.finishAttempt.run(t, o.status ?? null, o.latencyMs, null, 'acked', o.channel, o.consumer, o.seq, o.attempt);
     // The handler answered 2xx: the event is delivered, even if this ack is late for its lease.
     if (Number(this.s.settleAcked.run(o.channel, o.consumer, o.seq).changes) === 0) return false;
-    this.s.touchAck.run(t, o.channel, o.consumer);
+    const key = `${o.channel}\u0000${o.consumer}`;
+    const last = this.ackTimes.get(key);
+    if (last === undefined) this.ackTimes.set(key, { channel: o.channel, consumer: o.consumer, at: t });
+    else last.at = Math.max(last.at, t);
     return true;
   }
+
+  /** Starts a transaction's delivery work; a run that rolled back leaves nothing behind. */
+  beginBatch(): void {
+    this.ackTimes.clear();
+  }
+
+  /** Ends a transaction's delivery work: writes each consumer's last ack time once, not once per ack. */
+  endBatch(): void {
+    for (const { channel, consumer, at } of this.ackTimes.values()) this.s.touchAck.run(at, channel, consumer);
+    this.ackTimes.clear();
+  }
+
+
 
   nack(o: AttemptOutcome, retryAt: Date, maxAttempts: number | null): NackResult {
     const t = o.now.getTime();
     const d = this.s.delivery.get(o.channel, o.consumer, o.seq) as DeliveryRow | undefined;
     const current = d !== undefined && d.state === 'inflight' && Number(d.attempts) === o.attempt;
-    const failed = current && maxAttempts !== null && o.attempt >= maxAttempts;
-    this.s.finishAttempt.run(t, o.status ?? null, o.latencyMs, o.error ?? null, failed ? 'failed' : 'retry', o.channel, o.consumer, o.seq, o.attempt);
     if (!current) return { state: 'ignored' };
+    const failed = maxAttempts !== null && o.attempt >= maxAttempts;
+    this.s.finishAttempt.run(t, o.status ?? null, o.latencyMs, o.error ?? null, failed ? 'failed' : 'retry', o.channel, o.consumer, o.seq, o.attempt);
     if (failed) {
       this.s.settle.run('failed', null, o.channel, o.consumer, o.seq);
       return { state: 'failed' };
@@ -269,9 +299,13 @@ export class SqliteDeliveries {
   requeue(channel: string, consumer: string, seqs: readonly number[], now: Date): number | undefined {
     if (!this.s.consumer.get(channel, consumer)) return undefined;
     let queued = 0;
+    const t = now.getTime();
     for (const seq of new Set(seqs)) {
       if (!this.s.eventExists.get(channel, seq)) continue;
-      this.s.requeue.run(channel, consumer, seq, now.getTime());
+      // The attempt in flight is recorded as abandoned; the replay takes its place.
+      const open = this.s.delivery.get(channel, consumer, seq) as DeliveryRow | undefined;
+      if (open?.state === 'inflight') this.s.finishAttempt.run(t, null, null, 'queued again by a replay', 'abandoned', channel, consumer, seq, open.attempts);
+      this.s.requeue.run(channel, consumer, seq, t);
       queued += 1;
     }
     return queued;
@@ -287,7 +321,7 @@ export class SqliteDeliveries {
     const event = this.s.eventSeq.get(channel, eventId) as { seq: number } | undefined;
     if (!event) return undefined;
     type Row = { consumer: string; attempt: number; session: string; started_at: number; finished_at: number | null; status: number | null; latency_ms: number | null; error: string | null; outcome: AttemptRecord['outcome'] };
-    return (this.s.attemptsOf.all(channel, event.seq) as Row[]).map((r) => ({
+    return (this.s.attemptsOf.all(channel, event.seq, channel, event.seq) as Row[]).map((r) => ({
       consumer: r.consumer,
       attempt: Number(r.attempt),
       session: r.session,

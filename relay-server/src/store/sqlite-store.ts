@@ -12,6 +12,7 @@ import type {
   ClaimRequest,
   ConsumerInfo,
   ConsumerSpec,
+  DeliveredEvent,
   Delivery,
   NackResult,
   ChannelStats,
@@ -38,7 +39,7 @@ export interface SqliteStoreOptions {
   syncWal?: SyncFile;
 }
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -96,6 +97,14 @@ CREATE TABLE IF NOT EXISTS consumers (
   last_ack_at INTEGER,
   PRIMARY KEY (channel, name)
 );
+`;
+
+/**
+ * Delivery state, schema version 2. Each delivered event costs a few rows, so the tables are kept
+ * lean: deliveries is clustered on its key (no separate rowid tree), and an attempt is written
+ * once, when it ends; the attempt in flight lives in its delivery row (`started_at`, `session`).
+ */
+const DELIVERY_SCHEMA = `
 CREATE TABLE IF NOT EXISTS deliveries (
   channel TEXT NOT NULL,
   consumer TEXT NOT NULL,
@@ -103,18 +112,17 @@ CREATE TABLE IF NOT EXISTS deliveries (
   state TEXT NOT NULL,
   attempts INTEGER NOT NULL,
   session TEXT,
+  started_at INTEGER,
   lease_expires_at INTEGER,
   next_attempt_at INTEGER,
   replay INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (channel, consumer, seq)
-);
-CREATE INDEX IF NOT EXISTS deliveries_session ON deliveries (session) WHERE session IS NOT NULL;
-DROP INDEX IF EXISTS deliveries_open;
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS deliveries_failed ON deliveries (channel, consumer) WHERE state = 'failed';
 -- Settled deliveries stay for history and outnumber open ones; claims must not walk past them.
 CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (channel, consumer, seq) WHERE state IN ('inflight', 'retry');
 CREATE TABLE IF NOT EXISTS attempts (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  id INTEGER PRIMARY KEY,
   channel TEXT NOT NULL,
   consumer TEXT NOT NULL,
   seq INTEGER NOT NULL,
@@ -128,8 +136,34 @@ CREATE TABLE IF NOT EXISTS attempts (
   outcome TEXT
 );
 -- Attempts are found by event: a handful of rows per (channel, seq), whatever the consumer.
-DROP INDEX IF EXISTS attempts_delivery;
 CREATE INDEX IF NOT EXISTS attempts_event ON attempts (channel, seq);
+`;
+
+/**
+ * From schema version 1, whose deliveries had a rowid and a session index, and whose attempts
+ * were inserted when they started and updated when they ended. Attempts still open move into
+ * their delivery rows.
+ */
+const MIGRATE_1_TO_2 = `
+DROP INDEX IF EXISTS deliveries_session;
+DROP INDEX IF EXISTS deliveries_failed;
+DROP INDEX IF EXISTS deliveries_pending;
+DROP INDEX IF EXISTS attempts_event;
+ALTER TABLE deliveries RENAME TO deliveries_v1;
+ALTER TABLE attempts RENAME TO attempts_v1;
+${DELIVERY_SCHEMA}
+INSERT INTO deliveries (channel, consumer, seq, state, attempts, session, started_at, lease_expires_at, next_attempt_at, replay)
+  SELECT d.channel, d.consumer, d.seq, d.state, d.attempts, d.session,
+    CASE WHEN d.state = 'inflight' THEN COALESCE(
+      (SELECT MAX(a.started_at) FROM attempts_v1 a WHERE a.channel = d.channel AND a.consumer = d.consumer AND a.seq = d.seq AND a.attempt = d.attempts),
+      d.lease_expires_at) END,
+    d.lease_expires_at, d.next_attempt_at, d.replay
+  FROM deliveries_v1 d;
+INSERT INTO attempts (id, channel, consumer, seq, attempt, session, started_at, finished_at, status, latency_ms, error, outcome)
+  SELECT id, channel, consumer, seq, attempt, session, started_at, finished_at, status, latency_ms, error, outcome
+  FROM attempts_v1 WHERE outcome IS NOT NULL;
+DROP TABLE deliveries_v1;
+DROP TABLE attempts_v1;
 `;
 
 interface Pending {
@@ -255,6 +289,7 @@ export class SqliteStore implements Store {
       if (version > SCHEMA_VERSION) {
         throw new RelayError('RELAY_E_STORE_VERSION', `(schema version ${version}; this relay-server supports up to ${SCHEMA_VERSION})`);
       }
+      this.db.exec(version === 1 ? MIGRATE_1_TO_2 : DELIVERY_SCHEMA);
       this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
     });
   }
@@ -341,7 +376,12 @@ export class SqliteStore implements Store {
     const batch = this.settlements.splice(0);
     if (batch.length === 0) return;
     let results: unknown[];
-    const work = (): unknown[] => batch.map((s) => s.work());
+    const work = (): unknown[] => {
+      this.deliveries.beginBatch();
+      const results = batch.map((s) => s.work());
+      this.deliveries.endBatch();
+      return results;
+    };
     try {
       // Claims that find nothing write nothing: read first and take the write lock only when
       // writing. Should an admin command write in between (the lock cannot be taken then), the
@@ -608,12 +648,11 @@ export class SqliteStore implements Store {
     return this.run(() => toStoredEvent(this.statements.getEvent.get(channel, id)));
   }
 
-  private eventsBySeq(channel: string, seqs: readonly number[]): Map<number, StoredEvent> {
-    const events = new Map<number, StoredEvent>();
+  private eventsBySeq(channel: string, seqs: readonly number[]): Map<number, DeliveredEvent> {
+    const events = new Map<number, DeliveredEvent>();
     if (seqs.length === 0) return events;
-    for (const row of this.statements.getEventsBySeq.all(channel, JSON.stringify(seqs))) {
-      const event = toStoredEvent(row);
-      if (event) events.set(event.seq, event);
+    for (const row of this.statements.getEventsBySeq.all(channel, JSON.stringify(seqs)) as (EventRow & { headers: string; body: Uint8Array })[]) {
+      events.set(row.seq, { ...toSummary(row), headersJson: row.headers, body: row.body });
     }
     return events;
   }

@@ -39,6 +39,15 @@ export interface StoredEvent extends EventSummary {
   body: Uint8Array;
 }
 
+/**
+ * A stored event as a delivery carries it. The headers stay the JSON text they are stored as
+ * (`[[name, value], ...]`): a delivery only passes them on, so parsing them would be wasted work.
+ */
+export interface DeliveredEvent extends EventSummary {
+  headersJson: string;
+  body: Uint8Array;
+}
+
 /** Filters for {@link Store.listEvents}; results come newest first. */
 export interface EventQuery {
   /** Channels the caller may see; `null` means all. */
@@ -165,7 +174,7 @@ export interface ConsumerSpec {
 
 /** An event handed to a session, with the number of this attempt (1 for the first). */
 export interface Delivery {
-  event: StoredEvent;
+  event: DeliveredEvent;
   attempt: number;
   /** Queued again on request (replay), not by a failure. */
   replay: boolean;
