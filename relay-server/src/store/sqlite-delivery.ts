@@ -1,4 +1,5 @@
 import type { SqliteDatabase, SqliteStatement, SqliteValue } from './sqlite-driver.js';
+import { SUMMARY_COLUMNS, toDeliveredEvent, type FullEventRow } from './sqlite-event-rows.js';
 import type {
   AttemptOutcome,
   AttemptRecord,
@@ -25,6 +26,13 @@ interface ConsumerRow {
   max_attempts: number | null;
   created_at: number;
   last_ack_at: number | null;
+}
+
+/** An event a claim may hand out: new (no `previous`, its event already read), or due again. */
+interface Candidate {
+  seq: number;
+  previous: DeliveryRow | undefined;
+  event?: DeliveredEvent;
 }
 
 interface DeliveryRow {
@@ -97,6 +105,8 @@ function prepareStatements(db: SqliteDatabase) {
        ORDER BY started_at, consumer, attempt`,
     ),
     eventExists: p('SELECT 1 AS found FROM events WHERE channel = ? AND seq = ?'),
+    // Events due again, in one statement: the seqs come as a JSON array.
+    eventsBySeq: p(`SELECT ${SUMMARY_COLUMNS}, headers, body FROM events WHERE channel = ? AND seq IN (SELECT value FROM json_each(?))`),
     requeue: p(
       `INSERT INTO deliveries (channel, consumer, seq, state, attempts, session, started_at, lease_expires_at, next_attempt_at, replay)
        VALUES (?, ?, ?, 'retry', 0, NULL, NULL, NULL, ?, 1)
@@ -116,11 +126,7 @@ export class SqliteDeliveries {
   /** Latest ack time per consumer in the open transaction, written once by {@link SqliteDeliveries.endBatch}. */
   private readonly ackTimes = new Map<string, { channel: string; consumer: string; at: number }>();
 
-  constructor(
-    private readonly db: SqliteDatabase,
-    /** The stored events of `seqs` on `channel` that still exist, by seq. */
-    private readonly loadEvents: (channel: string, seqs: readonly number[]) => Map<number, DeliveredEvent>,
-  ) {
+  constructor(private readonly db: SqliteDatabase) {
     this.s = prepareStatements(db);
   }
 
@@ -146,7 +152,7 @@ export class SqliteDeliveries {
     const row = this.s.consumer.get(channel, consumer) as ConsumerRow | undefined;
     if (!row || limit <= 0) return [];
     const t = now.getTime();
-    const candidates: { seq: number; previous: DeliveryRow | undefined }[] = [];
+    const candidates: Candidate[] = [];
     if (request.ordered) {
       const open = this.s.firstOpen.get(channel, consumer) as DeliveryRow | undefined;
       if (open) {
@@ -161,9 +167,12 @@ export class SqliteDeliveries {
     }
 
     const deliveries: Delivery[] = [];
-    const events = this.loadEvents(channel, candidates.map((c) => c.seq));
-    for (const { seq, previous } of candidates) {
-      const event = events.get(seq);
+    const due = candidates.filter((c) => c.event === undefined).map((c) => c.seq);
+    const events = new Map<number, DeliveredEvent>();
+    if (due.length > 0) {
+      for (const r of this.s.eventsBySeq.all(channel, JSON.stringify(due)) as FullEventRow[]) events.set(Number(r.seq), toDeliveredEvent(r));
+    }
+    for (const { seq, previous, event = events.get(seq) } of candidates) {
       if (!event) {
         // Retention removed the event; its delivery state goes with it.
         this.s.deleteDelivery.run(channel, consumer, seq);
@@ -184,15 +193,16 @@ export class SqliteDeliveries {
   }
 
   /** Takes the next events after the consumer's position that match its filter, and moves the position past them. */
-  private takeNew(row: ConsumerRow, limit: number): { seq: number; previous: undefined }[] {
+  private takeNew(row: ConsumerRow, limit: number): Candidate[] {
     const glob = globClause(JSON.parse(row.filter) as string[]);
     const params: SqliteValue[] = [row.channel, row.next_seq, ...glob.params, row.name, limit];
-    const seqs = (this.newEventsStatement(glob.sql).all(...params) as { seq: number }[]).map((r) => Number(r.seq));
+    const taken = (this.newEventsStatement(glob.sql).all(...params) as FullEventRow[]).map((r): Candidate => ({ seq: Number(r.seq), previous: undefined, event: toDeliveredEvent(r) }));
+    const seqs = taken.map((c) => c.seq);
     // Fewer matches than asked for means every event up to the channel's last seq was looked at.
     const last = Number((this.s.lastSeq.get(row.channel) as { last_seq: number } | undefined)?.last_seq ?? 0);
     const nextSeq = seqs.length === limit ? (seqs[seqs.length - 1] ?? 0) + 1 : Math.max(Number(row.next_seq), last + 1);
     if (nextSeq !== Number(row.next_seq)) this.s.setNextSeq.run(nextSeq, row.channel, row.name);
-    return seqs.map((seq) => ({ seq, previous: undefined }));
+    return taken;
   }
 
   /** The query for {@link takeNew}, prepared once per filter shape. */
@@ -201,7 +211,7 @@ export class SqliteDeliveries {
     if (statement === undefined) {
       // Events already queued for this consumer (a replay ahead of its position) are not taken twice.
       statement = this.db.prepare(
-        `SELECT seq FROM events e WHERE channel = ? AND seq >= ? AND ${globSql}
+        `SELECT ${SUMMARY_COLUMNS}, headers, body FROM events e WHERE channel = ? AND seq >= ? AND ${globSql}
            AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.channel = e.channel AND d.consumer = ? AND d.seq = e.seq)
          ORDER BY seq LIMIT ?`,
       );

@@ -4,6 +4,7 @@ import type { HeaderPairs } from '../ingest/headers.js';
 import type { SqliteDatabase, SqliteDriver, SqliteStatement, SqliteValue } from './sqlite-driver.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { SqliteDeliveries } from './sqlite-delivery.js';
+import { SUMMARY_COLUMNS, toStoredEvent, toSummary, type EventRow, type FullEventRow } from './sqlite-event-rows.js';
 import { WalSync, type SyncFile } from './wal-sync.js';
 import type {
   AppendResult,
@@ -172,37 +173,6 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
-interface EventRow {
-  id: number;
-  channel: string;
-  seq: number;
-  event_id: string;
-  event_type: string;
-  received_at: number;
-  source_ip: string;
-  size: number;
-  synthetic: number;
-}
-
-function toSummary(row: EventRow): EventSummary {
-  return {
-    channel: row.channel,
-    seq: row.seq,
-    id: row.event_id,
-    type: row.event_type,
-    receivedAt: new Date(row.received_at),
-    sourceIp: row.source_ip,
-    size: row.size,
-    synthetic: row.synthetic === 1,
-  };
-}
-
-function toStoredEvent(row: unknown): StoredEvent | undefined {
-  if (!row) return undefined;
-  const r = row as EventRow & { headers: string; body: Uint8Array };
-  return { ...toSummary(r), headers: JSON.parse(r.headers) as HeaderPairs, body: new Uint8Array(r.body) };
-}
-
 interface TokenRow {
   name: string;
   hash: string;
@@ -273,7 +243,7 @@ export class SqliteStore implements Store {
         this.db.exec(`PRAGMA max_page_count = ${Math.max(pages, Math.floor(options.maxBytes / pageSize))}`);
       }
       this.statements = this.prepareStatements();
-      this.deliveries = new SqliteDeliveries(this.db, (channel, seqs) => this.eventsBySeq(channel, seqs));
+      this.deliveries = new SqliteDeliveries(this.db);
       this.walSync = new WalSync(`${options.path}-wal`, options.syncWal);
     } catch (error) {
       this.db.close();
@@ -319,15 +289,7 @@ export class SqliteStore implements Store {
         `INSERT INTO events (channel, seq, event_id, event_type, received_at, source_ip, headers, body, synthetic)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel, event_id) DO NOTHING`,
       ),
-      getEvent: p(
-        `SELECT id, channel, seq, event_id, event_type, received_at, source_ip, length(body) AS size, synthetic, headers, body
-         FROM events WHERE channel = ? AND event_id = ?`,
-      ),
-      // A claim's events in one statement: the seqs come as a JSON array.
-      getEventsBySeq: p(
-        `SELECT id, channel, seq, event_id, event_type, received_at, source_ip, length(body) AS size, synthetic, headers, body
-         FROM events WHERE channel = ? AND seq IN (SELECT value FROM json_each(?))`,
-      ),
+      getEvent: p(`SELECT ${SUMMARY_COLUMNS}, headers, body FROM events WHERE channel = ? AND event_id = ?`),
       pruneAge: p('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at < ? ORDER BY received_at LIMIT ?) RETURNING channel, seq'),
       channelNames: p('SELECT name FROM channels'),
       countChannel: p('SELECT COUNT(*) AS n FROM events WHERE channel = ?'),
@@ -645,16 +607,10 @@ export class SqliteStore implements Store {
   }
 
   getEvent(channel: string, id: string): Promise<StoredEvent | undefined> {
-    return this.run(() => toStoredEvent(this.statements.getEvent.get(channel, id)));
-  }
-
-  private eventsBySeq(channel: string, seqs: readonly number[]): Map<number, DeliveredEvent> {
-    const events = new Map<number, DeliveredEvent>();
-    if (seqs.length === 0) return events;
-    for (const row of this.statements.getEventsBySeq.all(channel, JSON.stringify(seqs)) as (EventRow & { headers: string; body: Uint8Array })[]) {
-      events.set(row.seq, { ...toSummary(row), headersJson: row.headers, body: row.body });
-    }
-    return events;
+    return this.run(() => {
+      const row = this.statements.getEvent.get(channel, id) as FullEventRow | undefined;
+      return row ? toStoredEvent(row) : undefined;
+    });
   }
 
   listEvents(query: EventQuery): Promise<EventPage> {
@@ -687,7 +643,7 @@ export class SqliteStore implements Store {
         where.push('id < ?');
         params.push(after);
       }
-      const sql = `SELECT id, channel, seq, event_id, event_type, received_at, source_ip, length(body) AS size, synthetic
+      const sql = `SELECT ${SUMMARY_COLUMNS}
         FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
       const rows = this.db.prepare(sql).all(...params, query.limit + 1) as EventRow[];
       const page = rows.slice(0, query.limit);
