@@ -8,7 +8,8 @@
  * as listed too, but its request and response objects, streams and agent bookkeeping made up
  * much of the client's work per event; see `http1/connection.ts`.
  */
-import { decodeBody, MAX_NACK_ERROR_LENGTH, type EventMessage } from '@myop-relay/protocol';
+import { Buffer } from 'node:buffer';
+import { isBase64, MAX_NACK_ERROR_LENGTH, type EventMessage } from '@myop-relay/protocol';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { buildForwardHeaders, type Resign } from './forward-headers.js';
 import type { Connection, Exchange, Origin } from './http1/connection.js';
@@ -271,7 +272,9 @@ export class Forwarder {
     let body: Uint8Array;
     let headers: string[];
     try {
-      body = decodeBody(event.body);
+      // Node's decoder is native, and lenient: the strict check comes first.
+      if (!isBase64(event.body)) throw new RangeError('event body is not valid padded base64');
+      body = Buffer.from(event.body, 'base64');
       headers = buildForwardHeaders(event, body, this.target.host, this.#resign);
     } catch (error) {
       return Promise.resolve({ ok: false, error: describeError(error), latencyMs: Math.max(0, clock.now() - started) });

@@ -31,6 +31,44 @@ const TIMESTAMP =
  * the parsing machine happens to have.
  */
 export function parseTimestamp(value: string): Date | undefined {
+  return value.length === 24 ? (parseIsoString(value) ?? parseAnyTimestamp(value)) : parseAnyTimestamp(value);
+}
+
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * The form `Date.prototype.toISOString` writes (`2024-05-01T10:00:00.000Z`), which every event
+ * the relay sends carries, read without a regular expression; undefined for anything else,
+ * including years before 100, which {@link parseAnyTimestamp} handles.
+ */
+function parseIsoString(v: string): Date | undefined {
+  if (v[4] !== '-' || v[7] !== '-' || v[10] !== 'T' || v[13] !== ':' || v[16] !== ':' || v[19] !== '.' || v[23] !== 'Z') return undefined;
+  const year = digitsAt(v, 0, 4);
+  const month = digitsAt(v, 5, 2);
+  const day = digitsAt(v, 8, 2);
+  const hour = digitsAt(v, 11, 2);
+  const minute = digitsAt(v, 14, 2);
+  const second = digitsAt(v, 17, 2);
+  const millis = digitsAt(v, 20, 3);
+  if ((year | month | day | hour | minute | second | millis) < 0) return undefined;
+  if (year < 100 || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return undefined;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > (month === 2 && !leap ? 28 : (DAYS_IN_MONTH[month - 1] ?? 0))) return undefined;
+  return new Date(Date.UTC(year, month - 1, day, hour, minute, second, millis));
+}
+
+/** The decimal number written at `v[at, at + width)`, or -1 when those are not all digits. */
+function digitsAt(v: string, at: number, width: number): number {
+  let n = 0;
+  for (let i = at; i < at + width; i++) {
+    const digit = v.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    n = n * 10 + digit;
+  }
+  return n;
+}
+
+function parseAnyTimestamp(value: string): Date | undefined {
   const m = TIMESTAMP.exec(value);
   if (m === null) return undefined;
   const [year, month, day, hour, minute] = [m[1], m[2], m[3], m[4], m[5]].map(Number) as [

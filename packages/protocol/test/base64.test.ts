@@ -51,4 +51,20 @@ describe('encodeBody / decodeBody', () => {
     expect(isBase64(text)).toBe(false);
     expect(() => decodeBody(text)).toThrow(RangeError);
   });
+
+  it('accepts exactly what decodeBody decodes, over every 4-character text of a telling alphabet', () => {
+    // Letters whose low bits are zero or not, the last two alphabet characters, padding, and outsiders.
+    const letters = ['A', 'B', 'Q', 'R', 'g', 'w', '/', '+', '=', '-', ' '];
+    for (const a of letters) for (const b of letters) for (const c of letters) for (const d of letters) {
+      for (const text of [`${a}${b}${c}${d}`, `QUJD${a}${b}${c}${d}`]) {
+        let decodes = true;
+        try {
+          decodeBody(text);
+        } catch {
+          decodes = false;
+        }
+        expect(isBase64(text), text).toBe(decodes);
+      }
+    }
+  });
 });

@@ -87,6 +87,38 @@ describe('parseSince', () => {
   });
 });
 
+describe('parseTimestamp', () => {
+  it('reads back what toISOString writes, at every day of leap, common and century years', () => {
+    for (const year of [1970, 1999, 2000, 2023, 2024, 2100, 9999]) {
+      for (let t = Date.UTC(year, 0, 1); t < Date.UTC(year + 1, 0, 1); t += 86_400_000 + 3_723_045) {
+        const text = new Date(t).toISOString();
+        expect(parseTimestamp(text)?.getTime(), text).toBe(t);
+      }
+    }
+  });
+
+  it('agrees with the general reading on days that do not exist and fields out of range', () => {
+    for (const year of ['2023', '2024', '2100', '2000', '0099', '0100']) {
+      for (const month of ['00', '01', '02', '04', '12', '13']) {
+        for (const day of ['00', '01', '28', '29', '30', '31', '32']) {
+          for (const time of ['00:00:00', '23:59:59', '24:00:00', '10:60:00', '10:00:60']) {
+            const canonical = `${year}-${month}-${day}T${time}.250Z`;
+            // The same instant with an explicit offset takes the regular-expression path.
+            expect(parseTimestamp(canonical)?.getTime(), canonical).toBe(parseTimestamp(`${year}-${month}-${day}T${time}.250+00:00`)?.getTime());
+          }
+        }
+      }
+    }
+  });
+
+  it.each(['2024-05-01T10:00:00.0a0Z', '2024-05-01T10:00:00,000Z', '2024-05-01T10:00:00.000z', '+24-05-01T10:00:00.000Z', '2024-05-01T10:00:00.000\u0000'])(
+    'rejects the 24-character text %s',
+    (value) => {
+      expect(parseTimestamp(value)).toBeUndefined();
+    },
+  );
+});
+
 describe('retryDelayMs', () => {
   it('starts at 1 s, doubles and stops at 60 s', () => {
     expect([1, 2, 3, 4, 5, 6, 7, 8].map(retryDelayMs)).toEqual([1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000]);
