@@ -43,6 +43,7 @@ export const progress = (/** @type {string} */ text) => process.stderr.write(`be
  * @property {import('./delivery-handler.js').Handler} handler
  * @property {number} seconds        measured window of the latency and load rows
  * @property {number} warmupSeconds
+ * @property {number} sustainedWarmupSeconds  section 2's warm-up
  * @property {Set<() => Promise<void>>} schemas  drops of the Postgres schemas still in place
  * @property {string[]} notes        CPU lines and warnings printed under the tables
  */
@@ -218,6 +219,7 @@ export async function measureLatency(bench, label, url, children, postgres = fal
 /**
  * @typedef {object} Throughput
  * @property {number} deliveredPerSecond  distinct events that reached the handler, per second of the window
+ * @property {number | undefined} startPerSecond  the same in the first seconds of the load (1 s after its start, as long as the window), when the warm-up is that long
  * @property {number} acceptedPerSecond   2xx answers the senders got, per second of their window
  * @property {number} errors              non-2xx answers and failed requests in the window
  */
@@ -230,22 +232,25 @@ export async function measureLatency(bench, label, url, children, postgres = fal
  * @param {string} label
  * @param {string} url
  * @param {Record<string, number>} children
+ * @param {number} [warmupSeconds]  load before the window; default the bench's
  * @returns {Promise<Throughput>}
  */
-export async function measureThroughput(bench, label, url, children) {
-  progress(`${label}: ${CONNECTIONS} senders for ${bench.seconds} s after ${bench.warmupSeconds} s warm-up …`);
+export async function measureThroughput(bench, label, url, children, warmupSeconds = bench.warmupSeconds) {
+  progress(`${label}: ${CONNECTIONS} senders for ${bench.seconds} s after ${warmupSeconds} s warm-up …`);
   const { handler } = bench;
   handler.reset();
   // The senders' own window starts a little later (worker start-up), so this one lies inside their load.
-  const fromNs = nowNs() + bench.warmupSeconds * 1e9;
+  const startNs = nowNs();
+  const fromNs = startNs + warmupSeconds * 1e9;
   const toNs = fromNs + bench.seconds * 1e9;
+  const early = warmupSeconds >= 1 + bench.seconds ? { fromNs: startNs + 1e9, toNs: startNs + (1 + bench.seconds) * 1e9 } : undefined;
   const cpu = startCpuMeter(children);
   const result = await runLoad({
     url,
     secret: bench.secret,
     runTag: `tp_${randomBytes(4).toString('hex')}`,
     connections: CONNECTIONS,
-    warmupSeconds: bench.warmupSeconds,
+    warmupSeconds,
     seconds: bench.seconds,
     maxRequests: MAX_REQUESTS,
   });
@@ -253,6 +258,7 @@ export async function measureThroughput(bench, label, url, children) {
   logFailures(label, result.failures);
   return {
     deliveredPerSecond: handler.countBetween(fromNs, toNs) / bench.seconds,
+    startPerSecond: early === undefined ? undefined : handler.countBetween(early.fromNs, early.toNs) / bench.seconds,
     acceptedPerSecond: result.elapsedNs > 0 ? ((result.measured - result.measuredErrors) * 1e9) / result.elapsedNs : 0,
     errors: result.measuredErrors,
   };
