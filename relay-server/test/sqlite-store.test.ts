@@ -434,11 +434,16 @@ describe('SqliteStore', () => {
         open(file: string): SqliteDatabase {
           const db = betterSqliteDriver.open(file);
           return {
-            exec(sql) {
-              if (sql.startsWith('BEGIN')) begins.push(sql);
-              db.exec(sql);
+            exec: (sql) => db.exec(sql),
+            prepare(sql) {
+              const statement = db.prepare(sql);
+              if (!sql.startsWith('BEGIN')) return statement;
+              return {
+                run: (...params) => (begins.push(sql), statement.run(...params)),
+                get: (...params) => statement.get(...params),
+                all: (...params) => statement.all(...params),
+              };
             },
-            prepare: (sql) => db.prepare(sql),
             close: () => db.close(),
           };
         },
@@ -540,6 +545,23 @@ describe('SqliteStore', () => {
       expect(await server.getChannel('sales')).toBeUndefined();
       expect(await server.appendEvent(newEvent('sales', 'e2'))).toEqual({ ok: false, reason: 'unknown-channel' });
       expect(await server.getEvent('sales', 'e1')).toBeUndefined();
+    });
+
+    it('hands out what the file holds when another connection replaced an event the store appended', async () => {
+      const { store: server, path } = openTemp();
+      await server.createChannel(plainChannel('sales'));
+      seqOf(await server.appendEvent(newEvent('sales', 'before', { headers: [['X-Which', 'before']] })));
+      // The channel goes and comes back through the admin connection: seq 1 is now another event.
+      const admin = openAgain(path);
+      expect(await admin.removeChannel('sales')).toBe(true);
+      await admin.createChannel(plainChannel('sales'));
+      expect(seqOf(await admin.appendEvent(newEvent('sales', 'after', { headers: [['X-Which', 'after']] })))).toBe(1);
+      await server.openConsumer({ channel: 'sales', name: 'c', start: { kind: 'seq', seq: 1 }, filter: [], maxAttempts: null }, new Date(T0));
+
+      const claimed = await server.claimDeliveries({ channel: 'sales', consumer: 'c', session: 'S1', limit: 10, ordered: false, now: new Date(T0), leaseMs: 30_000 });
+      expect(claimed.map((d) => [d.event.seq, d.event.id, d.event.headersJson, new TextDecoder().decode(d.event.body)])).toEqual([
+        [1, 'after', '[["X-Which","after"]]', '{"id":"after","channel":"sales"}'],
+      ]);
     });
 
     it('interleaves its writes with the store\'s batches without losing or renumbering events', async () => {

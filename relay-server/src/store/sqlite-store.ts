@@ -3,6 +3,7 @@ import { RelayError } from '../errors.js';
 import type { HeaderPairs } from '../ingest/headers.js';
 import type { SqliteDatabase, SqliteDriver, SqliteStatement, SqliteValue } from './sqlite-driver.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
+import { RecentEvents } from './recent-events.js';
 import { SqliteDeliveries } from './sqlite-delivery.js';
 import { SUMMARY_COLUMNS, toStoredEvent, toSummary, type EventRow, type FullEventRow } from './sqlite-event-rows.js';
 import { WalSync, type SyncFile } from './wal-sync.js';
@@ -41,6 +42,9 @@ export interface SqliteStoreOptions {
 }
 
 const SCHEMA_VERSION = 2;
+
+/** Bytes of just-appended events kept for delivery: at 1 KiB each, the last 4,096 or so. */
+const RECENT_EVENT_BYTES = 4 * 1024 * 1024;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -208,6 +212,10 @@ export class SqliteStore implements Store {
   private readonly statements: ReturnType<SqliteStore['prepareStatements']>;
   private readonly deliveries: SqliteDeliveries;
   private readonly walSync: WalSync;
+  /** Events just appended, for the claims that follow (a few MB at most). */
+  private readonly recent = new RecentEvents(RECENT_EVENT_BYTES);
+  /** Transaction control, prepared once: `exec` would parse the SQL on every call. */
+  private readonly control: Record<'BEGIN' | 'BEGIN IMMEDIATE' | 'COMMIT' | 'ROLLBACK', SqliteStatement>;
   private queue: Pending[] = [];
   private flushScheduled = false;
   private walFlushing = false;
@@ -235,6 +243,8 @@ export class SqliteStore implements Store {
       this.db.exec('PRAGMA journal_mode = WAL');
       this.db.exec('PRAGMA synchronous = NORMAL');
       this.db.exec('PRAGMA busy_timeout = 5000');
+      const p = (sql: string): SqliteStatement => this.db.prepare(sql);
+      this.control = { BEGIN: p('BEGIN'), 'BEGIN IMMEDIATE': p('BEGIN IMMEDIATE'), COMMIT: p('COMMIT'), ROLLBACK: p('ROLLBACK') };
       this.migrate();
       // The cap applies after the schema exists, so a small cap limits events, not start-up.
       if (options.maxBytes !== undefined) {
@@ -243,7 +253,7 @@ export class SqliteStore implements Store {
         this.db.exec(`PRAGMA max_page_count = ${Math.max(pages, Math.floor(options.maxBytes / pageSize))}`);
       }
       this.statements = this.prepareStatements();
-      this.deliveries = new SqliteDeliveries(this.db);
+      this.deliveries = new SqliteDeliveries(this.db, this.recent);
       this.walSync = new WalSync(`${options.path}-wal`, options.syncWal);
     } catch (error) {
       this.db.close();
@@ -306,14 +316,14 @@ export class SqliteStore implements Store {
   private transaction<T>(work: () => T, begin: 'BEGIN IMMEDIATE' | 'BEGIN' = 'BEGIN IMMEDIATE'): T {
     // IMMEDIATE takes the write lock up front, so a concurrent admin command waits (busy_timeout)
     // instead of failing half-way through.
-    this.db.exec(begin);
+    this.control[begin].run();
     try {
       const result = work();
-      this.db.exec('COMMIT');
+      this.control.COMMIT.run();
       return result;
     } catch (error) {
       try {
-        this.db.exec('ROLLBACK');
+        this.control.ROLLBACK.run();
       } catch {
         // The engine already rolled back (e.g. after SQLITE_FULL); the original error is what matters.
       }
@@ -525,8 +535,10 @@ export class SqliteStore implements Store {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
       try {
-        const results = this.transaction(() => this.insertBatch(batch.map((pending) => pending.event)));
+        const stored: { rowid: number; event: DeliveredEvent }[] = [];
+        const results = this.transaction(() => this.insertBatch(batch.map((pending) => pending.event), stored));
         batch.forEach((pending, i) => committed.push({ pending, result: results[i] as AppendResult }));
+        for (const { rowid, event } of stored) this.recent.add(rowid, event);
       } catch (error) {
         // The whole transaction rolled back: none of these events is stored, so none may get a 2xx.
         const failure = this.storeError(error);
@@ -571,8 +583,11 @@ export class SqliteStore implements Store {
     for (const channel of channels) for (const listener of this.committedListeners) listener(channel);
   }
 
-  /** Inserts events in order; each channel's `last_seq` is read once and written once per batch. */
-  private insertBatch(events: NewEvent[]): AppendResult[] {
+  /**
+   * Inserts events in order; each channel's `last_seq` is read once and written once per batch.
+   * The new rows (not duplicates) are added to `stored`, as deliveries will carry them.
+   */
+  private insertBatch(events: NewEvent[], stored: { rowid: number; event: DeliveredEvent }[]): AppendResult[] {
     const s = this.statements;
     const lastSeqs = new Map<string, { read: number; last: number }>();
     const results = events.map((event): AppendResult => {
@@ -584,14 +599,15 @@ export class SqliteStore implements Store {
         lastSeqs.set(event.channel, seqs);
       }
       const seq = seqs.last + 1;
-      const { changes } = s.insertEvent.run(
+      const headersJson = JSON.stringify(event.headers);
+      const { changes, lastInsertRowid } = s.insertEvent.run(
         event.channel,
         seq,
         event.eventId,
         event.eventType,
         event.receivedAt.getTime(),
         event.sourceIp,
-        JSON.stringify(event.headers),
+        headersJson,
         event.body,
         event.synthetic ? 1 : 0,
       );
@@ -600,6 +616,21 @@ export class SqliteStore implements Store {
         return { ok: true, seq: Number(existing.seq), duplicate: true };
       }
       seqs.last = seq;
+      stored.push({
+        rowid: Number(lastInsertRowid),
+        event: {
+          channel: event.channel,
+          seq,
+          id: event.eventId,
+          type: event.eventType,
+          receivedAt: event.receivedAt,
+          sourceIp: event.sourceIp,
+          size: event.body.byteLength,
+          synthetic: event.synthetic,
+          headersJson,
+          body: event.body,
+        },
+      });
       return { ok: true, seq, duplicate: false };
     });
     for (const [channel, { read, last }] of lastSeqs) if (last !== read) s.setLastSeq.run(last, channel);
