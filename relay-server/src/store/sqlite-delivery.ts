@@ -42,8 +42,8 @@ interface DeliveryRow {
   attempts: number;
   session: string | null;
   started_at: number | null;
-  lease_expires_at: number | null;
-  next_attempt_at: number | null;
+  /** When an open delivery is due: its lease ends (`inflight`) or its retry may go (`retry`). */
+  due_at: number | null;
   replay: number;
 }
 
@@ -56,21 +56,21 @@ function prepareStatements(db: SqliteDatabase) {
     lastSeq: p('SELECT last_seq FROM channels WHERE name = ?'),
     firstSeqSince: p('SELECT MIN(seq) AS seq FROM events WHERE channel = ? AND received_at >= ?'),
     setNextSeq: p('UPDATE consumers SET next_seq = ? WHERE channel = ? AND name = ?'),
+    // The index holds due times, so only the due deliveries are read, not every one in flight.
     due: p(
-      `SELECT * FROM deliveries INDEXED BY deliveries_pending WHERE channel = ? AND consumer = ? AND state IN ('inflight', 'retry')
-         AND ((state = 'retry' AND next_attempt_at <= ?) OR (state = 'inflight' AND lease_expires_at <= ?))
+      `SELECT * FROM deliveries INDEXED BY deliveries_due WHERE channel = ? AND consumer = ? AND state IN ('inflight', 'retry') AND due_at <= ?
        ORDER BY seq LIMIT ?`,
     ),
-    firstOpen: p(`SELECT * FROM deliveries INDEXED BY deliveries_pending WHERE channel = ? AND consumer = ? AND state IN ('inflight', 'retry') ORDER BY seq LIMIT 1`),
+    firstOpen: p(`SELECT * FROM deliveries INDEXED BY deliveries_due WHERE channel = ? AND consumer = ? AND state IN ('inflight', 'retry') ORDER BY seq LIMIT 1`),
     delivery: p('SELECT * FROM deliveries WHERE channel = ? AND consumer = ? AND seq = ?'),
-    settleAcked: p(`UPDATE deliveries SET state = 'acked', session = NULL, started_at = NULL, lease_expires_at = NULL, next_attempt_at = NULL
+    settleAcked: p(`UPDATE deliveries SET state = 'acked', session = NULL, started_at = NULL, due_at = NULL
        WHERE channel = ? AND consumer = ? AND seq = ? AND state != 'acked'`),
     insertInflight: p(
-      `INSERT INTO deliveries (channel, consumer, seq, state, attempts, session, started_at, lease_expires_at, next_attempt_at, replay)
-       VALUES (?, ?, ?, 'inflight', 1, ?, ?, ?, NULL, 0)`,
+      `INSERT INTO deliveries (channel, consumer, seq, state, attempts, session, started_at, due_at, replay)
+       VALUES (?, ?, ?, 'inflight', 1, ?, ?, ?, 0)`,
     ),
     leaseAgain: p(
-      `UPDATE deliveries SET state = 'inflight', attempts = attempts + 1, session = ?, started_at = ?, lease_expires_at = ?, next_attempt_at = NULL
+      `UPDATE deliveries SET state = 'inflight', attempts = attempts + 1, session = ?, started_at = ?, due_at = ?
        WHERE channel = ? AND consumer = ? AND seq = ? RETURNING attempts, replay`,
     ),
     deleteDelivery: p('DELETE FROM deliveries WHERE channel = ? AND consumer = ? AND seq = ?'),
@@ -80,14 +80,11 @@ function prepareStatements(db: SqliteDatabase) {
        SELECT channel, consumer, seq, attempts, session, started_at, ?, ?, ?, ?, ? FROM deliveries
        WHERE channel = ? AND consumer = ? AND seq = ? AND attempts = ? AND state = 'inflight'`,
     ),
-    settle: p(`UPDATE deliveries SET state = ?, session = NULL, started_at = NULL, lease_expires_at = NULL, next_attempt_at = ? WHERE channel = ? AND consumer = ? AND seq = ?`),
+    settle: p(`UPDATE deliveries SET state = ?, session = NULL, started_at = NULL, due_at = ? WHERE channel = ? AND consumer = ? AND seq = ?`),
     touchAck: p('UPDATE consumers SET last_ack_at = ? WHERE channel = ? AND name = ?'),
     // Open deliveries are few (windows and retries), so this walks the pending index whole.
-    sessionInflight: p(`SELECT channel, consumer, seq, attempts FROM deliveries INDEXED BY deliveries_pending WHERE state IN ('inflight', 'retry') AND state = 'inflight' AND session = ?`),
-    nextDue: p(
-      `SELECT MIN(CASE state WHEN 'retry' THEN next_attempt_at ELSE lease_expires_at END) AS at
-       FROM deliveries INDEXED BY deliveries_pending WHERE channel = ? AND consumer = ? AND state IN ('inflight', 'retry')`,
-    ),
+    sessionInflight: p(`SELECT channel, consumer, seq, attempts FROM deliveries INDEXED BY deliveries_due WHERE state IN ('inflight', 'retry') AND state = 'inflight' AND session = ?`),
+    nextDue: p(`SELECT MIN(due_at) AS at FROM deliveries INDEXED BY deliveries_due WHERE channel = ? AND consumer = ? AND state IN ('inflight', 'retry')`),
     consumersOf: p('SELECT * FROM consumers WHERE channel = ? ORDER BY name'),
     openCount: p(
       `SELECT COUNT(*) AS n, MIN(e.received_at) AS oldest FROM deliveries d JOIN events e ON e.channel = d.channel AND e.seq = d.seq
@@ -109,10 +106,10 @@ function prepareStatements(db: SqliteDatabase) {
     // Events not at hand (due again, or appended long ago or elsewhere), in one statement: the seqs come as a JSON array.
     eventsBySeq: p(`SELECT ${SUMMARY_COLUMNS}, headers, body FROM events WHERE channel = ? AND seq IN (SELECT value FROM json_each(?))`),
     requeue: p(
-      `INSERT INTO deliveries (channel, consumer, seq, state, attempts, session, started_at, lease_expires_at, next_attempt_at, replay)
-       VALUES (?, ?, ?, 'retry', 0, NULL, NULL, NULL, ?, 1)
+      `INSERT INTO deliveries (channel, consumer, seq, state, attempts, session, started_at, due_at, replay)
+       VALUES (?, ?, ?, 'retry', 0, NULL, NULL, ?, 1)
        ON CONFLICT (channel, consumer, seq) DO UPDATE SET
-         state = 'retry', session = NULL, started_at = NULL, lease_expires_at = NULL, next_attempt_at = excluded.next_attempt_at, replay = 1`,
+         state = 'retry', session = NULL, started_at = NULL, due_at = excluded.due_at, replay = 1`,
     ),
   };
 }
@@ -161,13 +158,12 @@ export class SqliteDeliveries {
     if (request.ordered) {
       const open = this.s.firstOpen.get(channel, consumer) as DeliveryRow | undefined;
       if (open) {
-        const due = (open.state === 'retry' && (open.next_attempt_at ?? 0) <= t) || (open.state === 'inflight' && (open.lease_expires_at ?? 0) <= t);
-        if (due) candidates.push({ seq: Number(open.seq), previous: open });
+        if ((open.due_at ?? 0) <= t) candidates.push({ seq: Number(open.seq), previous: open });
       } else {
         candidates.push(...this.takeNew(row, 1));
       }
     } else {
-      for (const due of this.s.due.all(channel, consumer, t, t, limit) as DeliveryRow[]) candidates.push({ seq: Number(due.seq), previous: due });
+      for (const due of this.s.due.all(channel, consumer, t, limit) as DeliveryRow[]) candidates.push({ seq: Number(due.seq), previous: due });
       if (candidates.length < limit) candidates.push(...this.takeNew(row, limit - candidates.length));
     }
 

@@ -106,8 +106,10 @@ CREATE TABLE IF NOT EXISTS consumers (
 
 /**
  * Delivery state, schema version 2. Each delivered event costs a few rows, so the tables are kept
- * lean: deliveries is clustered on its key (no separate rowid tree), and an attempt is written
- * once, when it ends; the attempt in flight lives in its delivery row (`started_at`, `session`).
+ * lean: deliveries is clustered on its key (no separate rowid tree), an open delivery has one due
+ * time (its lease's end or its retry's time) that an index keeps in order, and an attempt is
+ * written once, when it ends; the attempt in flight lives in its delivery row (`started_at`,
+ * `session`).
  */
 const DELIVERY_SCHEMA = `
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -118,14 +120,15 @@ CREATE TABLE IF NOT EXISTS deliveries (
   attempts INTEGER NOT NULL,
   session TEXT,
   started_at INTEGER,
-  lease_expires_at INTEGER,
-  next_attempt_at INTEGER,
+  -- Open deliveries only: when the lease ends (inflight) or the retry may go (retry).
+  due_at INTEGER,
   replay INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (channel, consumer, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS deliveries_failed ON deliveries (channel, consumer) WHERE state = 'failed';
--- Settled deliveries stay for history and outnumber open ones; claims must not walk past them.
-CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (channel, consumer, seq) WHERE state IN ('inflight', 'retry');
+-- Settled deliveries stay for history and outnumber open ones; claims must not walk past them,
+-- nor read the deliveries in flight that are not due yet.
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (channel, consumer, due_at) WHERE state IN ('inflight', 'retry');
 CREATE TABLE IF NOT EXISTS attempts (
   id INTEGER PRIMARY KEY,
   channel TEXT NOT NULL,
@@ -145,9 +148,9 @@ CREATE INDEX IF NOT EXISTS attempts_event ON attempts (channel, seq);
 `;
 
 /**
- * From schema version 1, whose deliveries had a rowid and a session index, and whose attempts
- * were inserted when they started and updated when they ended. Attempts still open move into
- * their delivery rows.
+ * From schema version 1, whose deliveries had a rowid, a session index and separate lease and
+ * retry times, and whose attempts were inserted when they started and updated when they ended.
+ * Attempts still open move into their delivery rows.
  */
 const MIGRATE_1_TO_2 = `
 DROP INDEX IF EXISTS deliveries_session;
@@ -157,12 +160,13 @@ DROP INDEX IF EXISTS attempts_event;
 ALTER TABLE deliveries RENAME TO deliveries_v1;
 ALTER TABLE attempts RENAME TO attempts_v1;
 ${DELIVERY_SCHEMA}
-INSERT INTO deliveries (channel, consumer, seq, state, attempts, session, started_at, lease_expires_at, next_attempt_at, replay)
+INSERT INTO deliveries (channel, consumer, seq, state, attempts, session, started_at, due_at, replay)
   SELECT d.channel, d.consumer, d.seq, d.state, d.attempts, d.session,
     CASE WHEN d.state = 'inflight' THEN COALESCE(
       (SELECT MAX(a.started_at) FROM attempts_v1 a WHERE a.channel = d.channel AND a.consumer = d.consumer AND a.seq = d.seq AND a.attempt = d.attempts),
       d.lease_expires_at) END,
-    d.lease_expires_at, d.next_attempt_at, d.replay
+    CASE d.state WHEN 'inflight' THEN d.lease_expires_at WHEN 'retry' THEN d.next_attempt_at END,
+    d.replay
   FROM deliveries_v1 d;
 INSERT INTO attempts (id, channel, consumer, seq, attempt, session, started_at, finished_at, status, latency_ms, error, outcome)
   SELECT id, channel, consumer, seq, attempt, session, started_at, finished_at, status, latency_ms, error, outcome
