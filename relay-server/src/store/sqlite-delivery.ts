@@ -82,7 +82,7 @@ function prepareStatements(db: SqliteDatabase) {
     ),
     settle: p(`UPDATE deliveries SET state = ?, session = NULL, started_at = NULL, due_at = ? WHERE channel = ? AND consumer = ? AND seq = ?`),
     touchAck: p('UPDATE consumers SET last_ack_at = ? WHERE channel = ? AND name = ?'),
-    // Open deliveries are few (windows and retries), so this walks the pending index whole.
+    // Open deliveries are few (windows and retries), so this walks the due index whole.
     sessionInflight: p(`SELECT channel, consumer, seq, attempts FROM deliveries INDEXED BY deliveries_due WHERE state IN ('inflight', 'retry') AND state = 'inflight' AND session = ?`),
     nextDue: p(`SELECT MIN(due_at) AS at FROM deliveries INDEXED BY deliveries_due WHERE channel = ? AND consumer = ? AND state IN ('inflight', 'retry')`),
     consumersOf: p('SELECT * FROM consumers WHERE channel = ? ORDER BY name'),
@@ -249,8 +249,6 @@ export class SqliteDeliveries {
     for (const { channel, consumer, at } of this.ackTimes.values()) this.s.touchAck.run(at, channel, consumer);
     this.ackTimes.clear();
   }
-
-
 
   nack(o: AttemptOutcome, retryAt: Date, maxAttempts: number | null): NackResult {
     const t = o.now.getTime();
