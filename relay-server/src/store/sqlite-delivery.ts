@@ -1,6 +1,5 @@
 import type { SqliteDatabase, SqliteStatement, SqliteValue } from './sqlite-driver.js';
 import { SUMMARY_COLUMNS, toDeliveredEvent, type FullEventRow } from './sqlite-event-rows.js';
-import type { RecentEvents } from './recent-events.js';
 import type {
   AttemptOutcome,
   AttemptRecord,
@@ -29,7 +28,7 @@ interface ConsumerRow {
   last_ack_at: number | null;
 }
 
-/** An event a claim may hand out: new (no `previous`) or due again; `event` when already at hand. */
+/** An event a claim may hand out: new (no `previous`, its event already read), or due again. */
 interface Candidate {
   seq: number;
   previous: DeliveryRow | undefined;
@@ -103,7 +102,7 @@ function prepareStatements(db: SqliteDatabase) {
        ORDER BY started_at, consumer, attempt`,
     ),
     eventExists: p('SELECT 1 AS found FROM events WHERE channel = ? AND seq = ?'),
-    // Events not at hand (due again, or appended long ago or elsewhere), in one statement: the seqs come as a JSON array.
+    // Events due again, in one statement: the seqs come as a JSON array.
     eventsBySeq: p(`SELECT ${SUMMARY_COLUMNS}, headers, body FROM events WHERE channel = ? AND seq IN (SELECT value FROM json_each(?))`),
     requeue: p(
       `INSERT INTO deliveries (channel, consumer, seq, state, attempts, session, started_at, due_at, replay)
@@ -124,11 +123,7 @@ export class SqliteDeliveries {
   /** Latest ack time per consumer in the open transaction, written once by {@link SqliteDeliveries.endBatch}. */
   private readonly ackTimes = new Map<string, { channel: string; consumer: string; at: number }>();
 
-  constructor(
-    private readonly db: SqliteDatabase,
-    /** Events just appended: new events are taken from here rather than read back when they can be. */
-    private readonly recent: RecentEvents,
-  ) {
+  constructor(private readonly db: SqliteDatabase) {
     this.s = prepareStatements(db);
   }
 
@@ -197,11 +192,7 @@ export class SqliteDeliveries {
   private takeNew(row: ConsumerRow, limit: number): Candidate[] {
     const glob = globClause(JSON.parse(row.filter) as string[]);
     const params: SqliteValue[] = [row.channel, row.next_seq, ...glob.params, row.name, limit];
-    const taken = (this.newEventsStatement(glob.sql).all(...params) as { seq: number; id: number }[]).map((r): Candidate => {
-      const seq = Number(r.seq);
-      const event = this.recent.get(row.channel, seq, Number(r.id));
-      return event === undefined ? { seq, previous: undefined } : { seq, previous: undefined, event };
-    });
+    const taken = (this.newEventsStatement(glob.sql).all(...params) as FullEventRow[]).map((r): Candidate => ({ seq: Number(r.seq), previous: undefined, event: toDeliveredEvent(r) }));
     const seqs = taken.map((c) => c.seq);
     // Fewer matches than asked for means every event up to the channel's last seq was looked at.
     const last = Number((this.s.lastSeq.get(row.channel) as { last_seq: number } | undefined)?.last_seq ?? 0);
@@ -216,7 +207,7 @@ export class SqliteDeliveries {
     if (statement === undefined) {
       // Events already queued for this consumer (a replay ahead of its position) are not taken twice.
       statement = this.db.prepare(
-        `SELECT seq, id FROM events e WHERE channel = ? AND seq >= ? AND ${globSql}
+        `SELECT ${SUMMARY_COLUMNS}, headers, body FROM events e WHERE channel = ? AND seq >= ? AND ${globSql}
            AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.channel = e.channel AND d.consumer = ? AND d.seq = e.seq)
          ORDER BY seq LIMIT ?`,
       );

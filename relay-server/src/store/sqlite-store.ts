@@ -3,7 +3,6 @@ import { RelayError } from '../errors.js';
 import type { HeaderPairs } from '../ingest/headers.js';
 import type { SqliteDatabase, SqliteDriver, SqliteStatement, SqliteValue } from './sqlite-driver.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
-import { RecentEvents } from './recent-events.js';
 import { SqliteDeliveries } from './sqlite-delivery.js';
 import { SUMMARY_COLUMNS, toStoredEvent, toSummary, type EventRow, type FullEventRow } from './sqlite-event-rows.js';
 import { WalSync, type SyncFile } from './wal-sync.js';
@@ -14,7 +13,6 @@ import type {
   ClaimRequest,
   ConsumerInfo,
   ConsumerSpec,
-  DeliveredEvent,
   Delivery,
   NackResult,
   ChannelStats,
@@ -42,9 +40,6 @@ export interface SqliteStoreOptions {
 }
 
 const SCHEMA_VERSION = 2;
-
-/** Bytes of just-appended events kept for delivery: at 1 KiB each, the last 4,096 or so. */
-const RECENT_EVENT_BYTES = 4 * 1024 * 1024;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -216,8 +211,6 @@ export class SqliteStore implements Store {
   private readonly statements: ReturnType<SqliteStore['prepareStatements']>;
   private readonly deliveries: SqliteDeliveries;
   private readonly walSync: WalSync;
-  /** Events just appended, for the claims that follow (a few MB at most). */
-  private readonly recent = new RecentEvents(RECENT_EVENT_BYTES);
   /** Transaction control, prepared once: `exec` would parse the SQL on every call. */
   private readonly control: Record<'BEGIN' | 'BEGIN IMMEDIATE' | 'COMMIT' | 'ROLLBACK', SqliteStatement>;
   private queue: Pending[] = [];
@@ -257,7 +250,7 @@ export class SqliteStore implements Store {
         this.db.exec(`PRAGMA max_page_count = ${Math.max(pages, Math.floor(options.maxBytes / pageSize))}`);
       }
       this.statements = this.prepareStatements();
-      this.deliveries = new SqliteDeliveries(this.db, this.recent);
+      this.deliveries = new SqliteDeliveries(this.db);
       this.walSync = new WalSync(`${options.path}-wal`, options.syncWal);
     } catch (error) {
       this.db.close();
@@ -539,10 +532,8 @@ export class SqliteStore implements Store {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
       try {
-        const stored: { rowid: number; event: DeliveredEvent }[] = [];
-        const results = this.transaction(() => this.insertBatch(batch.map((pending) => pending.event), stored));
+        const results = this.transaction(() => this.insertBatch(batch.map((pending) => pending.event)));
         batch.forEach((pending, i) => committed.push({ pending, result: results[i] as AppendResult }));
-        for (const { rowid, event } of stored) this.recent.add(rowid, event);
       } catch (error) {
         // The whole transaction rolled back: none of these events is stored, so none may get a 2xx.
         const failure = this.storeError(error);
@@ -587,11 +578,8 @@ export class SqliteStore implements Store {
     for (const channel of channels) for (const listener of this.committedListeners) listener(channel);
   }
 
-  /**
-   * Inserts events in order; each channel's `last_seq` is read once and written once per batch.
-   * The new rows (not duplicates) are added to `stored`, as deliveries will carry them.
-   */
-  private insertBatch(events: NewEvent[], stored: { rowid: number; event: DeliveredEvent }[]): AppendResult[] {
+  /** Inserts events in order; each channel's `last_seq` is read once and written once per batch. */
+  private insertBatch(events: NewEvent[]): AppendResult[] {
     const s = this.statements;
     const lastSeqs = new Map<string, { read: number; last: number }>();
     const results = events.map((event): AppendResult => {
@@ -603,15 +591,14 @@ export class SqliteStore implements Store {
         lastSeqs.set(event.channel, seqs);
       }
       const seq = seqs.last + 1;
-      const headersJson = JSON.stringify(event.headers);
-      const { changes, lastInsertRowid } = s.insertEvent.run(
+      const { changes } = s.insertEvent.run(
         event.channel,
         seq,
         event.eventId,
         event.eventType,
         event.receivedAt.getTime(),
         event.sourceIp,
-        headersJson,
+        JSON.stringify(event.headers),
         event.body,
         event.synthetic ? 1 : 0,
       );
@@ -620,21 +607,6 @@ export class SqliteStore implements Store {
         return { ok: true, seq: Number(existing.seq), duplicate: true };
       }
       seqs.last = seq;
-      stored.push({
-        rowid: Number(lastInsertRowid),
-        event: {
-          channel: event.channel,
-          seq,
-          id: event.eventId,
-          type: event.eventType,
-          receivedAt: event.receivedAt,
-          sourceIp: event.sourceIp,
-          size: event.body.byteLength,
-          synthetic: event.synthetic,
-          headersJson,
-          body: event.body,
-        },
-      });
       return { ok: true, seq, duplicate: false };
     });
     for (const [channel, { read, last }] of lastSeqs) if (last !== read) s.setLastSeq.run(last, channel);
