@@ -1,6 +1,5 @@
 import type { Channel } from '../channel.js';
 import { RelayError } from '../errors.js';
-import type { HeaderPairs } from '../ingest/headers.js';
 import type { SqliteDatabase, SqliteDriver, SqliteStatement, SqliteValue } from './sqlite-driver.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { SqliteDeliveries } from './sqlite-delivery.js';
@@ -18,7 +17,6 @@ import type {
   ChannelStats,
   EventPage,
   EventQuery,
-  EventSummary,
   NewEvent,
   RetentionPolicy,
   Store,
