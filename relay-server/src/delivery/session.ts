@@ -84,11 +84,16 @@ export class Session implements SubscriptionOwner {
   }
 
   private send(message: ServerMessage): void {
-    this.write(encodeMessage(message));
+    if (this.open()) this.write(encodeMessage(message));
+  }
+
+  /** Whether messages can still go out; nothing is encoded for a connection that is gone. */
+  private open(): boolean {
+    return !this.closed && this.socket.readyState === this.socket.OPEN;
   }
 
   private write(text: string): void {
-    if (this.closed || this.socket.readyState !== this.socket.OPEN) return;
+    if (!this.open()) return;
     if (!this.corked) {
       // A pump sends up to a window of events at once: one write to the kernel instead of one each.
       this.corked = true;
@@ -264,6 +269,7 @@ export class Session implements SubscriptionOwner {
   }
 
   sendEvent(subscription: Subscription, delivery: Delivery): void {
+    if (!this.open()) return;
     const e = delivery.event;
     const message = {
       type: 'event',
