@@ -137,6 +137,38 @@ export function describeDeliveryConformance(engine: string, open: OpenStore): vo
         ]);
       }));
 
+    it('takes a late ack as delivered and still records the attempt that took over the lease', () =>
+      withStore(async (store) => {
+        await seed(store, 2);
+        await store.openConsumer({ channel: 'sales', name: 'c', start: { kind: 'seq', seq: 1 }, filter: [], maxAttempts: null }, new Date(T0));
+        await claim(store, { leaseMs: 10 * SECOND });
+        // Both leases ran out; S2 takes both events over, then S1's handler answers after all.
+        expect((await claim(store, { session: 'S2', now: new Date(T0 + 110 * SECOND) })).map((d) => [d.event.seq, d.attempt])).toEqual([
+          [1, 2],
+          [2, 2],
+        ]);
+        expect(await store.ackDelivery(outcome(1, 1, T0 + 111 * SECOND, { status: 200 }))).toBe(true);
+        expect(await store.ackDelivery(outcome(2, 1, T0 + 111 * SECOND, { status: 200 }))).toBe(true);
+        const attempts = async (id: string) => (await store.listAttempts('sales', id))?.map((a) => [a.attempt, a.session, a.outcome]);
+        expect(await attempts('e1')).toEqual([
+          [1, 'S1', 'abandoned'],
+          [2, 'S2', null],
+        ]);
+        // S2's answers come too: already delivered, but each attempt is recorded as it ended.
+        expect(await store.ackDelivery(outcome(1, 2, T0 + 112 * SECOND, { status: 200, session: 'S2' }))).toBe(false);
+        expect(await store.nackDelivery(outcome(2, 2, T0 + 112 * SECOND, { status: 503, session: 'S2' }), new Date(T0 + 200 * SECOND))).toEqual({ state: 'ignored' });
+        expect(await attempts('e1')).toEqual([
+          [1, 'S1', 'abandoned'],
+          [2, 'S2', 'acked'],
+        ]);
+        expect(await attempts('e2')).toEqual([
+          [1, 'S1', 'abandoned'],
+          [2, 'S2', 'retry'],
+        ]);
+        expect(await claim(store, { session: 'S3', now: new Date(T0 + 300 * SECOND) })).toEqual([]);
+        expect((await store.listConsumers('sales'))[0]).toMatchObject({ pending: 0, failed: 0 });
+      }));
+
     it('keeps one event open at a time in ordered mode', () =>
       withStore(async (store) => {
         await seed(store, 3);

@@ -308,7 +308,8 @@ describe('SqliteStore', () => {
       for (const id of ['e1', 'e2', 'e3']) seqOf(await store.appendEvent(newEvent('sales', id)));
       await store.openConsumer({ channel: 'sales', name: 'c', start: { kind: 'seq', seq: 1 }, filter: [], maxAttempts: null }, new Date(T0));
       await store.close();
-      // The delivery tables as version 1 wrote them: seq 1 acked, 2 in flight on its second attempt, 3 waiting for a retry.
+      // The delivery tables as version 1 wrote them: seq 1 acked by a late answer to attempt 1 while
+      // attempt 2 still runs, 2 in flight on its second attempt, 3 waiting for a retry.
       const v1 = peer(path);
       v1.exec(`
         DROP TABLE deliveries;
@@ -323,11 +324,12 @@ describe('SqliteStore', () => {
         CREATE INDEX attempts_event ON attempts (channel, seq);
         UPDATE meta SET value = '1' WHERE key = 'schema_version';
         UPDATE consumers SET next_seq = 4;
-        INSERT INTO deliveries VALUES ('sales', 'c', 1, 'acked', 1, NULL, NULL, NULL, 0);
+        INSERT INTO deliveries VALUES ('sales', 'c', 1, 'acked', 2, NULL, NULL, NULL, 0);
         INSERT INTO deliveries VALUES ('sales', 'c', 2, 'inflight', 2, 'S1', ${T0 + 50_000}, NULL, 0);
         INSERT INTO deliveries VALUES ('sales', 'c', 3, 'retry', 1, NULL, NULL, ${T0 + 10_000}, 0);
         INSERT INTO attempts (channel, consumer, seq, attempt, session, started_at, finished_at, status, latency_ms, error, outcome) VALUES
-          ('sales', 'c', 1, 1, 'S1', ${T0}, ${T0 + 5}, 200, 5, NULL, 'acked'),
+          ('sales', 'c', 1, 1, 'S1', ${T0}, ${T0 + 30_000}, NULL, NULL, 'no ack before the lease ended', 'abandoned'),
+          ('sales', 'c', 1, 2, 'S2', ${T0 + 30_000}, NULL, NULL, NULL, NULL, NULL),
           ('sales', 'c', 2, 1, 'S1', ${T0}, ${T0 + 7}, 500, 7, NULL, 'retry'),
           ('sales', 'c', 3, 1, 'S1', ${T0}, ${T0 + 9}, 503, 9, NULL, 'retry'),
           ('sales', 'c', 2, 2, 'S1', ${T0 + 20_000}, NULL, NULL, NULL, NULL, NULL);
@@ -353,7 +355,16 @@ describe('SqliteStore', () => {
         [3, null],
       ]);
       expect(await upgraded.ackDelivery({ channel: 'sales', consumer: 'c', seq: 2, attempt: 3, session: 'S2', now: new Date(T0 + 101_000), latencyMs: 3, status: 200 })).toBe(true);
-      expect((await upgraded.listAttempts('sales', 'e1'))?.map((a) => [a.attempt, a.outcome])).toEqual([[1, 'acked']]);
+      // The attempt that outlived seq 1's delivery still ends on the record.
+      expect((await upgraded.listAttempts('sales', 'e1'))?.map((a) => [a.attempt, a.session, a.outcome])).toEqual([
+        [1, 'S1', 'abandoned'],
+        [2, 'S2', null],
+      ]);
+      expect(await upgraded.ackDelivery({ channel: 'sales', consumer: 'c', seq: 1, attempt: 2, session: 'S2', now: new Date(T0 + 101_000), latencyMs: 3, status: 200 })).toBe(false);
+      expect((await upgraded.listAttempts('sales', 'e1'))?.map((a) => [a.attempt, a.outcome])).toEqual([
+        [1, 'abandoned'],
+        [2, 'acked'],
+      ]);
       const check = peer(path);
       expect(pragmaValue(check.prepare('PRAGMA integrity_check').get())).toBe('ok');
       expect(check.prepare("SELECT name FROM sqlite_master WHERE name LIKE '%_v1' OR name = 'deliveries_session'").all()).toEqual([]);

@@ -62,8 +62,12 @@ function prepareStatements(db: SqliteDatabase) {
     ),
     firstOpen: p(`SELECT * FROM deliveries INDEXED BY deliveries_due WHERE channel = ? AND consumer = ? AND state IN ('inflight', 'retry') ORDER BY seq LIMIT 1`),
     delivery: p('SELECT * FROM deliveries WHERE channel = ? AND consumer = ? AND seq = ?'),
-    settleAcked: p(`UPDATE deliveries SET state = 'acked', session = NULL, started_at = NULL, due_at = NULL
+    // A later attempt still in flight (a late ack of an earlier one) keeps its session and start until it ends.
+    settleAcked: p(`UPDATE deliveries SET state = 'acked', due_at = NULL,
+         session = CASE WHEN attempts = ? THEN NULL ELSE session END, started_at = CASE WHEN attempts = ? THEN NULL ELSE started_at END
        WHERE channel = ? AND consumer = ? AND seq = ? AND state != 'acked'`),
+    // That attempt has ended after its event was delivered.
+    endStraggler: p(`UPDATE deliveries SET session = NULL, started_at = NULL WHERE channel = ? AND consumer = ? AND seq = ? AND attempts = ? AND state = 'acked'`),
     insertInflight: p(
       `INSERT INTO deliveries (channel, consumer, seq, state, attempts, session, started_at, due_at, replay)
        VALUES (?, ?, ?, 'inflight', 1, ?, ?, ?, 0)`,
@@ -73,11 +77,12 @@ function prepareStatements(db: SqliteDatabase) {
        WHERE channel = ? AND consumer = ? AND seq = ? RETURNING attempts, replay`,
     ),
     deleteDelivery: p('DELETE FROM deliveries WHERE channel = ? AND consumer = ? AND seq = ?'),
-    // An attempt is written once, when it ends; until then the delivery row holds it.
+    // An attempt is written once, when it ends; until then the delivery row holds it (`started_at` is
+    // set exactly while an attempt is in flight).
     finishAttempt: p(
       `INSERT INTO attempts (channel, consumer, seq, attempt, session, started_at, finished_at, status, latency_ms, error, outcome)
        SELECT channel, consumer, seq, attempts, session, started_at, ?, ?, ?, ?, ? FROM deliveries
-       WHERE channel = ? AND consumer = ? AND seq = ? AND attempts = ? AND state = 'inflight'`,
+       WHERE channel = ? AND consumer = ? AND seq = ? AND attempts = ? AND started_at IS NOT NULL`,
     ),
     settle: p(`UPDATE deliveries SET state = ?, session = NULL, started_at = NULL, due_at = ? WHERE channel = ? AND consumer = ? AND seq = ?`),
     touchAck: p('UPDATE consumers SET last_ack_at = ? WHERE channel = ? AND name = ?'),
@@ -98,7 +103,7 @@ function prepareStatements(db: SqliteDatabase) {
     attemptsOf: p(
       `SELECT consumer, attempt, session, started_at, finished_at, status, latency_ms, error, outcome FROM attempts WHERE channel = ? AND seq = ?
        UNION ALL
-       SELECT consumer, attempts, session, started_at, NULL, NULL, NULL, NULL, NULL FROM deliveries WHERE channel = ? AND seq = ? AND state = 'inflight'
+       SELECT consumer, attempts, session, started_at, NULL, NULL, NULL, NULL, NULL FROM deliveries WHERE channel = ? AND seq = ? AND started_at IS NOT NULL
        ORDER BY started_at, consumer, attempt`,
     ),
     eventExists: p('SELECT 1 AS found FROM events WHERE channel = ? AND seq = ?'),
@@ -220,9 +225,12 @@ export class SqliteDeliveries {
 
   ack(o: AttemptOutcome): boolean {
     const t = o.now.getTime();
-    this.s.finishAttempt.run(t, o.status ?? null, o.latencyMs, null, 'acked', o.channel, o.consumer, o.seq, o.attempt);
+    const recorded = Number(this.s.finishAttempt.run(t, o.status ?? null, o.latencyMs, null, 'acked', o.channel, o.consumer, o.seq, o.attempt).changes) > 0;
     // The handler answered 2xx: the event is delivered, even if this ack is late for its lease.
-    if (Number(this.s.settleAcked.run(o.channel, o.consumer, o.seq).changes) === 0) return false;
+    if (Number(this.s.settleAcked.run(o.attempt, o.attempt, o.channel, o.consumer, o.seq).changes) === 0) {
+      if (recorded) this.s.endStraggler.run(o.channel, o.consumer, o.seq, o.attempt);
+      return false;
+    }
     const key = `${o.channel}\u0000${o.consumer}`;
     const last = this.ackTimes.get(key);
     if (last === undefined) this.ackTimes.set(key, { channel: o.channel, consumer: o.consumer, at: t });
@@ -245,9 +253,13 @@ export class SqliteDeliveries {
     const t = o.now.getTime();
     const d = this.s.delivery.get(o.channel, o.consumer, o.seq) as DeliveryRow | undefined;
     const current = d !== undefined && d.state === 'inflight' && Number(d.attempts) === o.attempt;
-    if (!current) return { state: 'ignored' };
-    const failed = maxAttempts !== null && o.attempt >= maxAttempts;
-    this.s.finishAttempt.run(t, o.status ?? null, o.latencyMs, o.error ?? null, failed ? 'failed' : 'retry', o.channel, o.consumer, o.seq, o.attempt);
+    const failed = current && maxAttempts !== null && o.attempt >= maxAttempts;
+    const recorded = Number(this.s.finishAttempt.run(t, o.status ?? null, o.latencyMs, o.error ?? null, failed ? 'failed' : 'retry', o.channel, o.consumer, o.seq, o.attempt).changes) > 0;
+    if (!current) {
+      // An attempt that outlived its event's delivery is recorded; nothing else changes.
+      if (recorded) this.s.endStraggler.run(o.channel, o.consumer, o.seq, o.attempt);
+      return { state: 'ignored' };
+    }
     if (failed) {
       this.s.settle.run('failed', null, o.channel, o.consumer, o.seq);
       return { state: 'failed' };
@@ -308,7 +320,7 @@ export class SqliteDeliveries {
       if (!this.s.eventExists.get(channel, seq)) continue;
       // The attempt in flight is recorded as abandoned; the replay takes its place.
       const open = this.s.delivery.get(channel, consumer, seq) as DeliveryRow | undefined;
-      if (open?.state === 'inflight') this.s.finishAttempt.run(t, null, null, 'queued again by a replay', 'abandoned', channel, consumer, seq, open.attempts);
+      if (open?.started_at != null) this.s.finishAttempt.run(t, null, null, 'queued again by a replay', 'abandoned', channel, consumer, seq, open.attempts);
       this.s.requeue.run(channel, consumer, seq, t);
       queued += 1;
     }

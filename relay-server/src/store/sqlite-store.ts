@@ -143,7 +143,8 @@ CREATE INDEX IF NOT EXISTS attempts_event ON attempts (channel, seq);
 /**
  * From schema version 1, whose deliveries had a rowid, a session index and separate lease and
  * retry times, and whose attempts were inserted when they started and updated when they ended.
- * Attempts still open move into their delivery rows.
+ * Attempts still open move into their delivery rows: the one in flight, or one that outlived its
+ * event's delivery (a late ack of an earlier attempt settled the event).
  */
 const MIGRATE_1_TO_2 = `
 DROP INDEX IF EXISTS deliveries_session;
@@ -154,13 +155,19 @@ ALTER TABLE deliveries RENAME TO deliveries_v1;
 ALTER TABLE attempts RENAME TO attempts_v1;
 ${DELIVERY_SCHEMA}
 INSERT INTO deliveries (channel, consumer, seq, state, attempts, session, started_at, due_at, replay)
-  SELECT d.channel, d.consumer, d.seq, d.state, d.attempts, d.session,
-    CASE WHEN d.state = 'inflight' THEN COALESCE(
-      (SELECT MAX(a.started_at) FROM attempts_v1 a WHERE a.channel = d.channel AND a.consumer = d.consumer AND a.seq = d.seq AND a.attempt = d.attempts),
-      d.lease_expires_at) END,
-    CASE d.state WHEN 'inflight' THEN d.lease_expires_at WHEN 'retry' THEN d.next_attempt_at END,
-    d.replay
-  FROM deliveries_v1 d;
+  SELECT channel, consumer, seq, state, attempts,
+    CASE state WHEN 'inflight' THEN session WHEN 'acked' THEN open_session END,
+    CASE state WHEN 'inflight' THEN COALESCE(open_started_at, lease_expires_at) WHEN 'acked' THEN open_started_at END,
+    CASE state WHEN 'inflight' THEN lease_expires_at WHEN 'retry' THEN next_attempt_at END,
+    replay
+  FROM (
+    SELECT d.*,
+      (SELECT a.started_at FROM attempts_v1 a WHERE a.channel = d.channel AND a.consumer = d.consumer AND a.seq = d.seq AND a.attempt = d.attempts
+         AND a.outcome IS NULL ORDER BY a.id DESC LIMIT 1) AS open_started_at,
+      (SELECT a.session FROM attempts_v1 a WHERE a.channel = d.channel AND a.consumer = d.consumer AND a.seq = d.seq AND a.attempt = d.attempts
+         AND a.outcome IS NULL ORDER BY a.id DESC LIMIT 1) AS open_session
+    FROM deliveries_v1 d
+  );
 INSERT INTO attempts (id, channel, consumer, seq, attempt, session, started_at, finished_at, status, latency_ms, error, outcome)
   SELECT id, channel, consumer, seq, attempt, session, started_at, finished_at, status, latency_ms, error, outcome
   FROM attempts_v1 WHERE outcome IS NOT NULL;
