@@ -275,8 +275,8 @@ interface ErasedSchema {
 }
 // Sound because the loops only ever hand a schema the record it built from that same schema.
 const ERASED_SCHEMAS = SCHEMAS as unknown as Readonly<Record<string, ErasedSchema>>;
-/** Each schema's fields as [key, field] pairs, listed once instead of on every decode. */
-const FIELD_LISTS: Readonly<Record<string, readonly (readonly [string, Field<unknown>])[]>> = Object.fromEntries(
+/** Each schema's fields as [key, field] pairs, listed once instead of on every decode and encode. */
+const FIELD_LISTS: ReadonlyMap<string, readonly (readonly [string, Field<unknown>])[]> = new Map(
   Object.entries(ERASED_SCHEMAS).map(([type, schema]) => [type, Object.entries(schema.fields)]),
 );
 
@@ -368,7 +368,7 @@ function decode(
     return fail('RELAY_E_WS_UNKNOWN_TYPE', `type ${JSON.stringify(type.slice(0, 64))} is not allowed in this direction`);
   }
   const schema = ERASED_SCHEMAS[type];
-  const fields = FIELD_LISTS[type];
+  const fields = FIELD_LISTS.get(type);
   if (schema === undefined || fields === undefined) return fail('RELAY_E_WS_UNKNOWN_TYPE', `type ${JSON.stringify(type)} has no schema`);
 
   const early = schema.precheck?.(raw);
@@ -453,11 +453,11 @@ function isLowSurrogate(c: number): boolean {
  *   bypassing the types).
  */
 export function encodeMessage(message: ClientMessage | ServerMessage): string {
-  const schema = ERASED_SCHEMAS[message.type];
-  if (schema === undefined) throw new TypeError(`Cannot encode unknown message type ${JSON.stringify(message.type)}`);
+  const fields = FIELD_LISTS.get(message.type);
+  if (fields === undefined) throw new TypeError(`Cannot encode unknown message type ${JSON.stringify(message.type)}`);
   const source = message as unknown as Readonly<Record<string, unknown>>;
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(schema.fields)) {
+  for (const [key] of fields) {
     const value = source[key];
     if (value !== undefined) out[key] = value;
   }

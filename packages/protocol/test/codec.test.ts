@@ -139,6 +139,12 @@ describe('round trip', () => {
     expect(received.findIndex((b, i) => b !== bytes[i])).toBe(-1);
   });
 
+  it('refuses to encode a type that is not a message type, including names every object has', () => {
+    for (const type of ['bogus', 'toString', '__proto__', 'constructor']) {
+      expect(() => encodeMessage({ type } as unknown as ClientMessage)).toThrow(new TypeError(`Cannot encode unknown message type ${JSON.stringify(type)}`));
+    }
+  });
+
   it('writes an event with header JSON spliced in exactly as encodeMessage writes it', () => {
     const event = serverMessages.find((m) => m.type === 'event');
     if (event?.type !== 'event') throw new Error('fixture missing');
