@@ -92,8 +92,8 @@ export class Session implements SubscriptionOwner {
     return !this.closed && this.socket.readyState === this.socket.OPEN;
   }
 
+  /** Callers check {@link Session.open} first, before they encode anything. */
   private write(text: string): void {
-    if (!this.open()) return;
     if (!this.corked) {
       // A pump sends up to a window of events at once: one write to the kernel instead of one each.
       this.corked = true;
