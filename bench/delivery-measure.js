@@ -126,7 +126,7 @@ export async function connectClient(bench, relay, token) {
  *
  * @param {Record<string, number>} children  label → pid
  * @param {boolean} [postgres]  whether the measurement uses Postgres, whose processes are then not "others"
- * @returns {() => { text: string, others: number }}
+ * @returns {() => CpuReading}
  */
 function startCpuMeter(children, postgres = false) {
   const before = cpuSnapshot();
@@ -146,13 +146,38 @@ function startCpuMeter(children, postgres = false) {
     const machine = (after.machineBusyMs - before.machineBusyMs) / 1000 / wallSeconds;
     const others = Math.max(0, machine - parts.reduce((sum, part) => sum + (Number.isFinite(part.cores) ? part.cores : 0), 0));
     parts.push({ label: 'other processes', cores: others });
-    return { text: parts.map(({ label, cores }) => `${label} ${Number.isFinite(cores) ? cores.toFixed(2) : 'n/a'}`).join(', '), others };
+    return { text: parts.map(({ label, cores }) => `${label} ${Number.isFinite(cores) ? cores.toFixed(2) : 'n/a'}`).join(', '), others, parts };
   };
 }
 
+/**
+ * @typedef {object} CpuReading
+ * @property {string} text    "label cores, …" for the notes
+ * @property {number} others  cores used by processes outside the measurement
+ * @property {{ label: string, cores: number }[]} parts  per measured process (children, then this one), then the others
+ */
+
+/**
+ * Measures CPU use between two points of `nowNs()` time that lie ahead, such as a load's measured
+ * window; resolves at the second one.
+ *
+ * @param {Record<string, number>} children
+ * @param {number} fromNs
+ * @param {number} toNs
+ * @returns {Promise<CpuReading>}
+ */
+function meterWindow(children, fromNs, toNs) {
+  return new Promise((resolve) => {
+    setTimeout(() => {
+      const read = startCpuMeter(children);
+      setTimeout(() => resolve(read()), Math.max(0, (toNs - nowNs()) / 1e6));
+    }, Math.max(0, (fromNs - nowNs()) / 1e6));
+  });
+}
+
 /** Records a measurement's CPU line, and a warning when other processes were busy. */
-function noteCpu(/** @type {Bench} */ bench, /** @type {string} */ label, /** @type {{ text: string, others: number }} */ cpu) {
-  bench.notes.push(`  ${label}: cores used: ${cpu.text}`);
+function noteCpu(/** @type {Bench} */ bench, /** @type {string} */ label, /** @type {CpuReading} */ cpu, what = 'cores used') {
+  bench.notes.push(`  ${label}: ${what}: ${cpu.text}`);
   if (cpu.others > NOISY_CORES) bench.notes.push(`  warning: other processes kept ${cpu.others.toFixed(2)} cores busy during "${label}"; its figures are suspect`);
 }
 
@@ -218,6 +243,7 @@ export async function measureLatency(bench, label, url, children, postgres = fal
 
 /**
  * @typedef {object} Throughput
+ * @property {{ label: string, cores: number }[]} cpu  cores each measured process used in the window
  * @property {number} deliveredPerSecond  distinct events that reached the handler, per second of the window
  * @property {number | undefined} startPerSecond  the same in the first seconds of the load (1 s after its start, as long as the window), when the warm-up is that long
  * @property {number} acceptedPerSecond   2xx answers the senders got, per second of their window
@@ -244,7 +270,7 @@ export async function measureThroughput(bench, label, url, children, warmupSecon
   const fromNs = startNs + warmupSeconds * 1e9;
   const toNs = fromNs + bench.seconds * 1e9;
   const early = warmupSeconds >= 1 + bench.seconds ? { fromNs: startNs + 1e9, toNs: startNs + (1 + bench.seconds) * 1e9 } : undefined;
-  const cpu = startCpuMeter(children);
+  const cpu = meterWindow(children, fromNs, toNs);
   const result = await runLoad({
     url,
     secret: bench.secret,
@@ -254,9 +280,12 @@ export async function measureThroughput(bench, label, url, children, warmupSecon
     seconds: bench.seconds,
     maxRequests: MAX_REQUESTS,
   });
-  noteCpu(bench, label, cpu());
+  // The load runs past the window's end, so this resolves before or right after the load.
+  const windowCpu = await cpu;
+  noteCpu(bench, label, windowCpu, 'cores used in the measured window');
   logFailures(label, result.failures);
   return {
+    cpu: windowCpu.parts.slice(0, -1),
     deliveredPerSecond: handler.countBetween(fromNs, toNs) / bench.seconds,
     startPerSecond: early === undefined ? undefined : handler.countBetween(early.fromNs, early.toNs) / bench.seconds,
     acceptedPerSecond: result.elapsedNs > 0 ? ((result.measured - result.measuredErrors) * 1e9) / result.elapsedNs : 0,

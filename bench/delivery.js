@@ -144,13 +144,44 @@ async function throughputSection(bench) {
     start === undefined
       ? ''
       : `\nin seconds 1-${1 + bench.seconds} of the load (processes just started, JIT cold): ${start.toFixed(2)} (informational; the target is for the sustained rate)`;
+  const budget = cpuBudget(relay, direct);
   printSection(
     bench,
     `2. Sustained delivery to one relay-client (--window ${WINDOW}), ${CONNECTIONS} keep-alive senders, ${bench.sustainedWarmupSeconds} s warm-up + ${bench.seconds} s`,
     table(['path', 'delivered/s', 'accepted/s', 'errors', `delivered/s, s 1-${1 + bench.seconds}`], [row('POST -> handler (floor)', direct), row('POST -> relay-server -> relay-client -> handler', relay)]) +
-      `\n\nrelay / floor (delivered/s): ${ratio.toFixed(2)}  (target ${verdict(ratio, '>=', THROUGHPUT_TARGET_RATIO, '', THROUGHPUT_TARGET_RATIO.toFixed(2))})${startNote}`,
+      `\n\nrelay / floor (delivered/s): ${ratio.toFixed(2)}  (target ${verdict(ratio, '>=', THROUGHPUT_TARGET_RATIO, '', THROUGHPUT_TARGET_RATIO.toFixed(2))})${startNote}${budget}`,
   );
   return clientRss;
+}
+
+/**
+ * Section 2's CPU per delivered event in the measured window, and what the target leaves for
+ * relay-server and relay-client on this machine: at the target ratio the cores give each event
+ * cores / (ratio × floor rate) for all three processes, and the bench process (senders and
+ * handler) keeps what it used per event in the relay run.
+ *
+ * @param {Throughput} relay
+ * @param {Throughput} direct
+ */
+function cpuBudget(relay, direct) {
+  if (relay.deliveredPerSecond <= 0 || direct.deliveredPerSecond <= 0) return '';
+  const micros = (/** @type {number} */ cores, /** @type {number} */ rate) => (cores / rate) * 1e6;
+  const relayParts = relay.cpu.map(({ label, cores }) => ({ label, us: micros(cores, relay.deliveredPerSecond) }));
+  const bench = relayParts.find((p) => p.label.startsWith('bench process'));
+  const floorBench = direct.cpu.find((p) => p.label.startsWith('bench process'));
+  if (!bench || !floorBench || relayParts.some((p) => !Number.isFinite(p.us))) return '';
+  const relayUs = relayParts.filter((p) => p !== bench).reduce((sum, p) => sum + p.us, 0);
+  const floorBenchUs = micros(floorBench.cores, direct.deliveredPerSecond);
+  const targetRate = THROUGHPUT_TARGET_RATIO * direct.deliveredPerSecond;
+  const allUs = micros(availableParallelism(), targetRate);
+  const us = (/** @type {number} */ value) => Math.round(Math.max(0, value));
+  // The bench process's cost per event lies between the two runs': it falls as the rate rises.
+  const [benchLow, benchHigh] = [floorBenchUs, bench.us].sort((a, b) => a - b);
+  return (
+    `\nCPU per delivered event in the measured window: ${relayParts.map((p) => `${p.label} ${us(p.us)} µs`).join(', ')}; floor: bench process ${us(floorBenchUs)} µs` +
+    `\nat ${THROUGHPUT_TARGET_RATIO.toFixed(2)} of this floor (${count(targetRate)} events/s) ${availableParallelism()} cores give ${us(allUs)} µs per event to all three processes;` +
+    ` after the bench process's ${us(benchLow)}-${us(benchHigh)} µs, relay-server and relay-client would have ${us(allUs - benchHigh)}-${us(allUs - benchLow)} µs together (they used ${us(relayUs)} µs)`
+  );
 }
 
 /**
