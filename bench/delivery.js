@@ -158,7 +158,7 @@ async function throughputSection(bench) {
  * Section 2's CPU per delivered event in the measured window, and what the target leaves for
  * relay-server and relay-client on this machine: at the target ratio the cores give each event
  * cores / (ratio × floor rate) for all three processes, and the bench process (senders and
- * handler) keeps what it used per event in the relay run.
+ * handler) keeps between what it used per event in the floor run and in the relay run.
  *
  * @param {Throughput} relay
  * @param {Throughput} direct
