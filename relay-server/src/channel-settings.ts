@@ -8,7 +8,7 @@ import {
   type Channel,
   type Verification,
 } from './channel.js';
-import { parseCidr } from './cidr.js';
+import { addressEntryProblem } from './address-list.js';
 import { RelayError } from './errors.js';
 import { SECRET_PREFIX, generateSecret, sha256Hex } from './secrets.js';
 import { parseSize } from './units.js';
@@ -110,7 +110,10 @@ export function applyChannelSettings(name: string, settings: ChannelSettings, cu
   let allowIps = current?.allowIps ?? [];
   if (settings.allowIp !== undefined) {
     allowIps = settings.allowIp.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
-    for (const cidr of allowIps) if (!parseCidr(cidr)) fail(`--allow-ip "${cidr}" is not an IP address or CIDR.`);
+    for (const entry of allowIps) {
+      const problem = addressEntryProblem(entry);
+      if (problem !== undefined) fail(`--allow-ip "${entry}" ${problem}.`);
+    }
   }
   const channel: Channel = {
     name,

@@ -1,5 +1,5 @@
 import { RelayError } from './errors.js';
-import { parseCidr } from './cidr.js';
+import { addressEntryProblem } from './address-list.js';
 import { parseDuration, parseSize } from './units.js';
 
 /** Validated settings of a running relay-server. Built once by {@link resolveServerConfig}, then frozen. */
@@ -194,9 +194,8 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
 
   const trustProxy = list(input.trustProxy);
   for (const entry of trustProxy) {
-    if (!['loopback', 'linklocal', 'uniquelocal'].includes(entry) && !parseCidr(entry)) {
-      invalid('trust-proxy', `"${entry}" is not an address, a CIDR or one of loopback, linklocal, uniquelocal`);
-    }
+    const problem = addressEntryProblem(entry);
+    if (problem !== undefined) invalid('trust-proxy', `"${entry}" ${problem}`);
   }
 
   const tlsCert = text(input.tlsCert, 'tls-cert');

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Channel } from '../channel.js';
-import { addressInBlocks, parseCidr, type CidrBlock } from '../cidr.js';
+import { compileAddressList, type AddressMatcher } from '../address-list.js';
 import { RelayError } from '../errors.js';
 import { constantTimeEqual, sha256Hex } from '../secrets.js';
 
@@ -19,15 +19,16 @@ function singleHeader(request: VerifiableRequest, name: string): string | undefi
   return Array.isArray(value) ? value[0] : value;
 }
 
-const blockCache = new WeakMap<readonly string[], CidrBlock[]>();
+// Channel records are immutable and cached, so each allow-list is compiled once.
+const matcherCache = new WeakMap<readonly string[], AddressMatcher>();
 
-function allowBlocks(allowIps: readonly string[]): CidrBlock[] {
-  let blocks = blockCache.get(allowIps);
-  if (!blocks) {
-    blocks = allowIps.map((text) => parseCidr(text)).filter((b): b is CidrBlock => b !== undefined);
-    blockCache.set(allowIps, blocks);
+function allowListMatcher(allowIps: readonly string[]): AddressMatcher {
+  let matcher = matcherCache.get(allowIps);
+  if (!matcher) {
+    matcher = compileAddressList(allowIps);
+    matcherCache.set(allowIps, matcher);
   }
-  return blocks;
+  return matcher;
 }
 
 /**
@@ -35,7 +36,7 @@ function allowBlocks(allowIps: readonly string[]): CidrBlock[] {
  * keys. Throws a coded RelayError when the request must be refused.
  */
 export function verifyBeforeBody(channel: Channel, request: VerifiableRequest): void {
-  if (channel.allowIps.length > 0 && !addressInBlocks(request.sourceIp, allowBlocks(channel.allowIps))) {
+  if (channel.allowIps.length > 0 && !allowListMatcher(channel.allowIps)(request.sourceIp)) {
     throw new RelayError('RELAY_E_IP_NOT_ALLOWED', `(source ${request.sourceIp})`);
   }
   const v = channel.verification;
