@@ -12,7 +12,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocketServer } from 'ws';
-import { decodeClientMessage, encodeBody, encodeMessage, PROTOCOL_NAME } from '../packages/protocol/dist/index.js';
+import { decodeClientMessage, encodeMessage, PROTOCOL_NAME } from '../packages/protocol/dist/index.js';
 import { startHandler } from './delivery-handler.js';
 import { CLIENT_BIN, cpuSeconds, peakRssBytes } from './delivery-processes.js';
 import { callAnsweredEvent, CHANNEL, sign, SIGNATURE_HEADER } from './events.js';
@@ -75,7 +75,7 @@ async function startStandInRelay(/** @type {number} */ total, /** @type {number}
       ],
       synthetic: false,
       replay: false,
-      body: encodeBody(new Uint8Array(body)),
+      body: Buffer.from(body).toString('base64'),
     };
     client.send(encodeMessage(/** @type {never} */ (event)));
   };

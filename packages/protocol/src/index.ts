@@ -46,8 +46,6 @@ export {
   decodeServerMessage,
   encodeMessage,
   encodeEventMessage,
-  encodeBody,
-  decodeBody,
   isBase64,
   utf8ByteLength,
   type DecodeResult,
@@ -65,7 +63,7 @@ export {
   type ProtocolErrorSpec,
   type ErrorMessageOptions,
 } from './errors.js';
-export { compileEventFilter, validateEventPattern, MAX_EVENT_PATTERN_LENGTH } from './glob.js';
+export { validateEventPattern, MAX_EVENT_PATTERN_LENGTH } from './glob.js';
 export { parseSince, parseTimestamp, type Since, type SinceResult } from './since.js';
 export * from './api.js';
 export { parseDuration } from './units.js';
