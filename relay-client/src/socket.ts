@@ -1,6 +1,7 @@
 /**
- * The WebSocket as the transport sees it: the little it needs, so each runtime (Node's `ws`,
- * Deno's `WebSocket`) plugs in through a small adapter chosen at the entry point.
+ * The WebSocket as the transport sees it: the little it needs, behind one interface so that the
+ * transport can be driven by any implementation. There is one adapter, on the `ws` package
+ * (`adapters/node-websocket.ts`); Deno runs it too, through its Node compatibility layer.
  */
 import type { WireData } from '@myop-relay/protocol';
 

@@ -4,7 +4,7 @@
  * The commands as real CLIs against a real relay-server are in test/workflow-cli.test.ts.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { typedFlags } from '../src/cli/options.js';
+import { typedLongFlags } from '../src/cli/options.js';
 import { ClientError } from '../src/errors.js';
 import { clean, tableLines, viewBody } from '../src/format.js';
 import { RelayApi, RelayApiError, RelayUnreachableError } from '../src/relay-api.js';
@@ -158,7 +158,7 @@ describe('command-line parsing', () => {
   });
 
   it('knows which flags were typed, up to --', () => {
-    expect([...typedFlags(['replay', '--since=2h', '--no-json', '--maxAttempts', '3', '--', '--type'])]).toEqual(['since', 'json', 'max-attempts']);
+    expect([...typedLongFlags(['replay', '--since=2h', '--no-json', '--maxAttempts', '3', '--', '--type'])]).toEqual(['since', 'json', 'max-attempts']);
   });
 });
 

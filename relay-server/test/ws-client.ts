@@ -1,7 +1,6 @@
 import { once } from 'node:events';
 import {
   PROTOCOL_NAME,
-  decodeBody,
   decodeServerMessage,
   encodeMessage,
   type ClientMessage,
@@ -116,5 +115,5 @@ export class TestSocket {
 
 /** The event's body as text. */
 export function bodyText(event: EventMessage): string {
-  return Buffer.from(decodeBody(event.body)).toString('utf8');
+  return Buffer.from(event.body, 'base64').toString('utf8');
 }

@@ -16,10 +16,41 @@ function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
+/** One flag as typed on a command line. */
+export interface TypedFlag {
+  /** The flag as the user typed it, without any `=value`: `--no-color`, `-v`. */
+  typed: string;
+  /**
+   * The option it sets, in kebab-case: `color` for `--no-color` and `--color`, `dry-run` for
+   * `--dryRun`, `v` for `-v`.
+   */
+  name: string;
+}
+
 /**
- * Flags on the command line that the command does not define. Only the typed command line is
- * checked: settings from `RELAY_*` variables and config files may hold keys for other commands
- * (one file for `start` and the admin commands), so those are not errors.
+ * The flags typed on a command line, up to a `--`, in order. A group of short flags (`-abc`)
+ * yields one flag per letter.
+ */
+export function typedFlags(argv: readonly string[]): TypedFlag[] {
+  const flags: TypedFlag[] = [];
+  for (const arg of argv) {
+    if (arg === '--') break;
+    const long = /^--([^=]+)/.exec(arg);
+    if (long?.[1] !== undefined) {
+      flags.push({ typed: `--${long[1]}`, name: kebab(long[1]).replace(/^no-/, '') });
+      continue;
+    }
+    const short = /^-([A-Za-z]+)$/.exec(arg);
+    if (short?.[1] !== undefined) for (const letter of short[1]) flags.push({ typed: `-${letter}`, name: letter });
+  }
+  return flags;
+}
+
+/**
+ * Flags on the command line that the command does not define, named as typed (`--no-bogus`, not
+ * `--bogus`). Only the typed command line is checked: settings from `RELAY_*` variables and config
+ * files may hold keys for other commands (one file for `start` and the admin commands), so those
+ * are not errors.
  */
 export function unknownFlags(argv: readonly string[], known: KnownOptions): string[] {
   const names = new Set<string>();
@@ -28,19 +59,9 @@ export function unknownFlags(argv: readonly string[], known: KnownOptions): stri
     names.add(kebab(key));
     for (const alias of aliases) names.add(kebab(alias));
   }
-  const unknown: string[] = [];
-  for (const arg of argv) {
-    if (arg === '--') break;
-    const long = /^--(?:no-)?([^=]+)/.exec(arg);
-    if (long?.[1] !== undefined) {
-      const name = kebab(long[1]);
-      if (!names.has(name) && !names.has(name.replace(/^no-/, ''))) unknown.push(`--${long[1]}`);
-      continue;
-    }
-    const short = /^-([A-Za-z]+)$/.exec(arg);
-    if (short?.[1] !== undefined) for (const letter of short[1]) if (!names.has(letter)) unknown.push(`-${letter}`);
-  }
-  return unknown;
+  // An option whose own name starts with `no-` is known under its full name too.
+  const isKnown = (flag: TypedFlag): boolean => names.has(flag.name) || names.has(kebab(flag.typed.replace(/^--?/, '')));
+  return typedFlags(argv).filter((flag) => !isKnown(flag)).map((flag) => flag.typed);
 }
 
 /** Throws a {@link UsageError} naming the unknown flags, if any. */

@@ -1,3 +1,3 @@
-export { UsageError, unknownFlags, assertKnownFlags, type KnownOptions } from './flags.js';
+export { UsageError, typedFlags, unknownFlags, assertKnownFlags, type KnownOptions, type TypedFlag } from './flags.js';
 export { line, json, table } from './output.js';
 export { withUsageChecks } from './parser.js';

@@ -14,3 +14,11 @@ it('names unknown long and short flags, and stops at --', () => {
 it('does not mistake negative numbers or values for flags', () => {
   expect(unknownFlags(['--data-dir', '-1', 'value'], known)).toEqual([]);
 });
+
+it('names an unknown negated flag as it was typed', () => {
+  expect(unknownFlags(['--no-bogus', '--no-json'], known)).toEqual(['--no-bogus']);
+});
+
+it('knows an option whose own name starts with no-', () => {
+  expect(unknownFlags(['--no-color'], { key: { 'no-color': true }, alias: {} })).toEqual([]);
+});

@@ -5,6 +5,7 @@ import type { Argv } from 'yargs';
 import { LISTEN_DEFAULTS, type ListenOptions } from '../config.js';
 import { ClientError } from '../errors.js';
 import { formatDuration, parseDuration } from '../units.js';
+import { typedFlags } from '@myop-relay/cli-support';
 
 function invalid(flag: string, problem: string): never {
   throw new ClientError('RELAY_E_CLIENT_CONFIG_INVALID', `--${flag}: ${problem}`);
@@ -159,22 +160,12 @@ export function listenOptionsFromArgs(args: Readonly<Record<string, unknown>>): 
   return options;
 }
 
-function kebab(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-}
-
 /**
  * The long flags typed on the command line (kebab-case, without `--` or `no-`), up to a `--`.
  * Settings that select what a command acts on are read only from here: a `since` kept in the
  * config file or `RELAY_SINCE` for `listen` must not turn `replay` into a replay of everything
  * since then, nor filter `events list` without the user seeing why.
  */
-export function typedFlags(argv: readonly string[]): Set<string> {
-  const names = new Set<string>();
-  for (const arg of argv) {
-    if (arg === '--') break;
-    const long = /^--(?:no-)?([^=]+)/.exec(arg);
-    if (long?.[1] !== undefined) names.add(kebab(long[1]));
-  }
-  return names;
+export function typedLongFlags(argv: readonly string[]): Set<string> {
+  return new Set(typedFlags(argv).filter((flag) => flag.typed.startsWith('--')).map((flag) => flag.name));
 }

@@ -14,7 +14,7 @@ import { runReplay } from '../workflow/replay.js';
 import { runStatus } from '../workflow/status.js';
 import { runTail } from '../workflow/tail.js';
 import { parseSetFlags, runTrigger, runTriggerList, SAMPLE_SHAPES, type SampleShape, type TriggerOptions } from '../workflow/trigger.js';
-import { integer, list, relayOptions, text, typedFlags } from './options.js';
+import { integer, list, relayOptions, text, typedLongFlags } from './options.js';
 import type { CliRuntime } from './runtime.js';
 
 type Args = Readonly<Record<string, unknown>>;
@@ -42,9 +42,9 @@ function relayApi(runtime: CliRuntime, access: { relay: URL; token?: string }): 
   return new RelayApi({ relay: access.relay, ...(access.token === undefined ? {} : { token: access.token }), ...(runtime.fetch === undefined ? {} : { fetch: runtime.fetch }) });
 }
 
-/** A setting that selects what the command acts on: only from the typed command line (see {@link typedFlags}). */
+/** A setting that selects what the command acts on: only from the typed command line (see {@link typedLongFlags}). */
 function typed(ctx: Context, args: Args, name: string, key: string): unknown {
-  return typedFlags(ctx.argv).has(name) ? args[key] : undefined;
+  return typedLongFlags(ctx.argv).has(name) ? args[key] : undefined;
 }
 
 function checkedChannel(name: string): string {

@@ -4,7 +4,6 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
   decodeClientMessage,
-  encodeBody,
   encodeMessage,
   PROTOCOL_NAME,
   type ClientMessage,
@@ -170,6 +169,6 @@ export function eventMessage(fields: Partial<Omit<EventMessage, 'body'>> & { bod
     synthetic: false,
     replay: false,
     ...rest,
-    body: encodeBody(new Uint8Array(bytes)),
+    body: Buffer.from(bytes).toString('base64'),
   };
 }
