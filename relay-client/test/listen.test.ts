@@ -157,12 +157,19 @@ describe('listen: connection and subscription', () => {
 
   it('forwards events concurrently', async () => {
     const r = await relay();
+    let inFlight = 0;
+    let mostInFlight = 0;
     let release!: () => void;
     const bothArrived = new Promise<void>((resolve) => (release = resolve));
+    // A client that forwards one event at a time never sends the second while the first is held:
+    // the hold ends after a bound instead, and the count below tells the two apart.
+    const bound = new Promise<void>((resolve) => setTimeout(resolve, 5_000).unref());
     const t = await target(async (_req, res) => {
-      // Neither request is answered until both have arrived: only concurrent forwarding gets past this.
-      if (t.requests.length === 2) release();
-      await bothArrived;
+      inFlight += 1;
+      mostInFlight = Math.max(mostInFlight, inFlight);
+      if (inFlight === 2) release();
+      await Promise.race([bothArrived, bound]);
+      inFlight -= 1;
       res.writeHead(200).end();
     });
     const run = start({ relay: r.url, forwardTo: `${t.origin}/hook` });
@@ -170,7 +177,9 @@ describe('listen: connection and subscription', () => {
     await run.renderer.waitFor('subscribed');
     conn.send(eventMessage({ seq: 1 }));
     conn.send(eventMessage({ seq: 2 }));
-    await Promise.all([conn.waitFor('ack', (a) => a.seq === 1), conn.waitFor('ack', (a) => a.seq === 2)]);
+    const acks = await Promise.all([conn.waitFor('ack', (a) => a.seq === 1), conn.waitFor('ack', (a) => a.seq === 2)]);
+    expect(acks.map((a) => a.seq)).toEqual([1, 2]);
+    expect(mostInFlight).toBe(2);
   });
 
   it('reports backlog progress and relay errors that leave the connection open', async () => {
