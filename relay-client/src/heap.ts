@@ -7,7 +7,7 @@
  * collection, mostly with short-lived objects that happened to be in flight at two scavenges. The
  * resident set then climbs by 40–60 MB for nothing. Keeping the young generation at its start-up
  * size and letting the old generation grow by 30% collects that garbage sooner, for a few percent
- * more CPU per event (figures in "relay-client memory", docs/benchmarks.md).
+ * more CPU per event (section 4 in docs/benchmarks.md, "What limits each figure").
  *
  * V8 reads both settings whenever it decides to grow a space, so setting them once the process
  * runs works, however relay-client was started (its executable, `node dist/cli.js`, Deno).

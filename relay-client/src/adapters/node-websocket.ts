@@ -5,7 +5,7 @@ import type WebSocketClass from 'ws';
 import type { SocketFactory, SocketFailure, SocketHandlers, WebSocketLike } from '../socket.js';
 
 // `ws` is a CommonJS package. Loaded with `require` rather than through its ES module wrapper it
-// leaves relay-client ~5 MB smaller in memory for its whole run (see "relay-client memory" in
+// leaves relay-client ~5 MB smaller in memory for its whole run (see section 4 in
 // docs/benchmarks.md).
 const WebSocket = createRequire(import.meta.url)('ws') as typeof WebSocketClass;
 type WebSocket = WebSocketClass;
