@@ -1,6 +1,7 @@
 import { RelayError } from './errors.js';
 import { addressEntryProblem } from './address-list.js';
-import { parseDuration, parseSize } from './units.js';
+import { formatDuration, readDuration } from '@myop-relay/protocol';
+import { parseSize } from './units.js';
 
 /** Validated settings of a running relay-server. Built once by {@link resolveServerConfig}, then frozen. */
 export interface ServerConfig {
@@ -138,11 +139,14 @@ function integer(value: unknown, setting: string, fallback: number, min: number,
   return n;
 }
 
-function duration(value: unknown, setting: string, fallback: number): number {
+/** A duration setting (grammar in packages/protocol `readDuration`), at least `floorMs`. */
+function duration(value: unknown, setting: string, fallback: number, floorMs = 0): number {
   if (value === undefined || value === null || value === '') return fallback;
-  const ms = typeof value === 'string' || typeof value === 'number' ? parseDuration(value) : undefined;
-  if (ms === undefined) invalid(setting, `expected a duration such as 30s, 15m, 7d, got "${String(value)}"`);
-  return ms;
+  if (typeof value !== 'string' && typeof value !== 'number') invalid(setting, 'expected a duration such as 30s, 15m, 7d');
+  const result = readDuration(value);
+  if (!result.ok) invalid(setting, result.reason);
+  if (result.ms < floorMs) invalid(setting, `must be at least ${formatDuration(floorMs)}, got "${String(value)}"`);
+  return result.ms;
 }
 
 function flag(value: unknown, setting: string, fallback: boolean): boolean {
@@ -212,20 +216,18 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
   // Postgres has its own limits (disk, quotas); a cap here would only pretend to enforce one.
   if (database !== undefined && maxDbBytes !== undefined) invalid('max-db-size', 'applies to the embedded SQLite store only; limit a Postgres store with Postgres itself');
 
-  const headersTimeoutMs = duration(input.headersTimeout, 'headers-timeout', SERVER_DEFAULTS.headersTimeoutMs);
+  // Node reads 0 as "no timeout", which would let a silent sender hold a connection for ever.
+  const headersTimeoutMs = duration(input.headersTimeout, 'headers-timeout', SERVER_DEFAULTS.headersTimeoutMs, 1000);
   const requestTimeoutMs = duration(input.requestTimeout, 'request-timeout', SERVER_DEFAULTS.requestTimeoutMs);
   // Node refuses a request timeout shorter than the headers timeout.
   if (requestTimeoutMs < headersTimeoutMs) invalid('request-timeout', 'must not be shorter than --headers-timeout');
 
-  const retryInitialMs = duration(input.retryInitial, 'retry-initial', SERVER_DEFAULTS.retryInitialMs);
+  const retryInitialMs = duration(input.retryInitial, 'retry-initial', SERVER_DEFAULTS.retryInitialMs, 100);
   const retryMaxMs = duration(input.retryMax, 'retry-max', SERVER_DEFAULTS.retryMaxMs);
   if (retryMaxMs < retryInitialMs) invalid('retry-max', 'must not be shorter than --retry-initial');
-  const heartbeatMs = duration(input.heartbeatInterval, 'heartbeat-interval', SERVER_DEFAULTS.heartbeatMs);
-  if (heartbeatMs < 100) invalid('heartbeat-interval', 'must be at least 100ms');
-  const ackTimeoutMs = duration(input.ackTimeout, 'ack-timeout', SERVER_DEFAULTS.ackTimeoutMs);
-  if (ackTimeoutMs < 1000) invalid('ack-timeout', 'must be at least 1s');
-  const pollIntervalMs = duration(input.pollInterval, 'poll-interval', SERVER_DEFAULTS.pollIntervalMs);
-  if (pollIntervalMs < 50) invalid('poll-interval', 'must be at least 50ms');
+  const heartbeatMs = duration(input.heartbeatInterval, 'heartbeat-interval', SERVER_DEFAULTS.heartbeatMs, 100);
+  const ackTimeoutMs = duration(input.ackTimeout, 'ack-timeout', SERVER_DEFAULTS.ackTimeoutMs, 1000);
+  const pollIntervalMs = duration(input.pollInterval, 'poll-interval', SERVER_DEFAULTS.pollIntervalMs, 50);
 
   return Object.freeze({
     host: text(input.host, 'host') ?? SERVER_DEFAULTS.host,
@@ -241,9 +243,10 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
     logLevel: logLevel as ServerConfig['logLevel'],
     rateLimitChannel: integer(input.rateLimitChannel, 'rate-limit-channel', SERVER_DEFAULTS.rateLimitChannel, 0, 1_000_000),
     rateLimitIp: integer(input.rateLimitIp, 'rate-limit-ip', SERVER_DEFAULTS.rateLimitIp, 0, 1_000_000),
-    retentionMaxAgeMs: duration(input.retentionMaxAge, 'retention-max-age', SERVER_DEFAULTS.retentionMaxAgeMs),
+    // A zero age would prune every event the moment it is stored.
+    retentionMaxAgeMs: duration(input.retentionMaxAge, 'retention-max-age', SERVER_DEFAULTS.retentionMaxAgeMs, 60_000),
     retentionMaxEvents: integer(input.retentionMaxEvents, 'retention-max-events', SERVER_DEFAULTS.retentionMaxEvents, 1, 1_000_000_000),
-    retentionIntervalMs: duration(input.retentionInterval, 'retention-interval', SERVER_DEFAULTS.retentionIntervalMs),
+    retentionIntervalMs: duration(input.retentionInterval, 'retention-interval', SERVER_DEFAULTS.retentionIntervalMs, 1000),
     maxDbBytes,
     headersTimeoutMs,
     requestTimeoutMs,

@@ -1,8 +1,6 @@
-import { parseDuration } from '@myop-relay/protocol';
+import { formatDuration, parseDuration } from '@myop-relay/protocol';
 
-export { parseDuration };
-
-const DURATION_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+export { formatDuration, parseDuration };
 
 const SIZE = /^(\d+(?:\.\d+)?)\s*(b|kb|kib|k|mb|mib|m|gb|gib|g)?$/i;
 const SIZE_BYTES: Record<string, number> = {
@@ -19,13 +17,4 @@ export function parseSize(text: string | number): number | undefined {
   if (!m) return undefined;
   const bytes = Math.floor(Number(m[1]) * (SIZE_BYTES[(m[2] ?? 'b').toLowerCase()] ?? Number.NaN));
   return Number.isSafeInteger(bytes) ? bytes : undefined;
-}
-
-/** Formats milliseconds for people: `7d`, `2h`, `15m`, `30s`, `250ms`. */
-export function formatDuration(ms: number): string {
-  for (const unit of ['d', 'h', 'm', 's'] as const) {
-    const size = DURATION_MS[unit] ?? 1;
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
 }

@@ -32,6 +32,12 @@ describe('resolveServerConfig', () => {
     [{ maxDbSize: '12' }, '--max-db-size'],
     [{ headersTimeout: '20s', requestTimeout: '10s' }, '--request-timeout'],
     [{ rateLimitIp: -1 }, '--rate-limit-ip'],
+    [{ retentionInterval: '0' }, '--retention-interval'],
+    [{ retentionMaxAge: '0' }, '--retention-max-age'],
+    [{ retryInitial: '0' }, '--retry-initial'],
+    [{ headersTimeout: '0' }, '--headers-timeout'],
+    [{ ackTimeout: '30' }, '--ack-timeout'],
+    [{ ackTimeout: 30_000 }, '--ack-timeout'],
   ];
   for (const [input, setting] of invalid) {
     it(`names ${setting} when it is invalid (${JSON.stringify(input)})`, () => {
@@ -53,7 +59,8 @@ describe('units', () => {
     expect(parseDuration('500ms')).toBe(500);
     expect(parseDuration('1h30m')).toBe(5_400_000);
     expect(parseDuration('7d')).toBe(604_800_000);
-    expect(parseDuration('250')).toBe(250);
+    expect(parseDuration('250')).toBeUndefined();
+    expect(parseDuration('0')).toBe(0);
     expect(parseDuration('7 days')).toBeUndefined();
     expect(parseDuration('')).toBeUndefined();
     expect(formatDuration(604_800_000)).toBe('7d');

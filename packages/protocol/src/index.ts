@@ -66,5 +66,5 @@ export {
 export { validateEventPattern, MAX_EVENT_PATTERN_LENGTH } from './glob.js';
 export { parseSince, parseTimestamp, type Since, type SinceResult } from './since.js';
 export * from './api.js';
-export { parseDuration } from './units.js';
+export { formatDuration, parseDuration, readDuration, type DurationResult } from './units.js';
 export { HOP_BY_HOP_HEADERS } from './headers.js';

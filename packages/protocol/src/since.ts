@@ -3,6 +3,7 @@
  * same parser the server uses, so both agree on what is valid; the server resolves durations
  * against its own clock.
  */
+import { readDuration } from './units.js';
 
 /**
  * Where a subscription starts: `now` (only events received after the subscribe), `time` (events
@@ -13,12 +14,7 @@ export type Since = { kind: 'now' } | { kind: 'time'; at: Date } | { kind: 'seq'
 /** Result of {@link parseSince}: the position, or why the text is not one. */
 export type SinceResult = { ok: true; since: Since } | { ok: false; reason: string };
 
-const SECONDS_PER_UNIT = { d: 86_400, h: 3_600, m: 60, s: 1 } as const;
-type DurationUnit = keyof typeof SECONDS_PER_UNIT;
-const UNIT_ORDER: readonly DurationUnit[] = ['d', 'h', 'm', 's'];
-
-const DURATION = /^(?:\d+[dhms])+$/;
-const DURATION_PART = /(\d+)([dhms])/g;
+const DURATION_START = /^\d/;
 const DIGITS = /^\d+$/;
 // RFC 3339 profile of ISO-8601: full date, time to minutes at least, and a mandatory zone.
 const TIMESTAMP =
@@ -102,8 +98,8 @@ function parseAnyTimestamp(value: string): Date | undefined {
  * Parses a `since` value. Never throws.
  *
  * - `now` → `{ kind: 'now' }`
- * - a duration of whole `d`, `h`, `m`, `s` parts, largest unit first, each at most once
- *   (`30s`, `15m`, `2h`, `1d`, `1h30m`) → `{ kind: 'time', at: now - duration }`
+ * - a duration as every setting writes it (`30s`, `15m`, `1.5h`, `1d`, `1h30m`; see
+ *   {@link readDuration}) → `{ kind: 'time', at: now - duration }`
  * - decimal digits only (`42`) → `{ kind: 'seq', seq: 42 }`; note `30` is a sequence number and
  *   `30s` a duration
  * - an ISO-8601 date-time with zone (see {@link parseTimestamp}) → `{ kind: 'time' }`
@@ -118,7 +114,6 @@ export function parseSince(value: string, now: Date): SinceResult {
     if (!Number.isSafeInteger(seq)) return { ok: false, reason: `sequence number ${value} is too large` };
     return { ok: true, since: { kind: 'seq', seq } };
   }
-  if (DURATION.test(value)) return parseDuration(value, now);
   if (/^\d{4}-/.test(value)) {
     const at = parseTimestamp(value);
     if (at === undefined) {
@@ -129,26 +124,17 @@ export function parseSince(value: string, now: Date): SinceResult {
     }
     return { ok: true, since: { kind: 'time', at } };
   }
+  if (DURATION_START.test(value)) return durationAgo(value, now);
   return {
     ok: false,
     reason: `${JSON.stringify(value.slice(0, 64))} is not "now", a duration like 15m or 1h30m, a sequence number or an ISO-8601 time with zone`,
   };
 }
 
-function parseDuration(value: string, now: Date): SinceResult {
-  let seconds = 0;
-  let lastUnit = -1;
-  for (const [, amount, unit] of value.matchAll(DURATION_PART)) {
-    const order = UNIT_ORDER.indexOf(unit as DurationUnit);
-    if (order <= lastUnit) {
-      return { ok: false, reason: `duration ${value} must list each unit once, largest first (d, h, m, s), e.g. 1h30m` };
-    }
-    lastUnit = order;
-    seconds += Number(amount) * SECONDS_PER_UNIT[unit as DurationUnit];
-  }
-  const at = new Date(now.getTime() - seconds * 1000);
-  if (!Number.isSafeInteger(seconds) || Number.isNaN(at.getTime())) {
-    return { ok: false, reason: `duration ${value} reaches back further than a date can represent` };
-  }
+function durationAgo(value: string, now: Date): SinceResult {
+  const duration = value === value.trim() ? readDuration(value) : ({ ok: false, reason: `${JSON.stringify(value)} has spaces around it` } as const);
+  if (!duration.ok) return { ok: false, reason: duration.reason };
+  const at = new Date(now.getTime() - duration.ms);
+  if (Number.isNaN(at.getTime())) return { ok: false, reason: `duration ${value} reaches back further than a date can represent` };
   return { ok: true, since: { kind: 'time', at } };
 }

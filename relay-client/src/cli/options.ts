@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { LISTEN_DEFAULTS, type ListenOptions } from '../config.js';
 import { ClientError } from '../errors.js';
-import { formatDuration, parseDuration } from '../units.js';
+import { readDuration } from '@myop-relay/protocol';
+import { formatDuration } from '../units.js';
 import { typedFlags } from '@myop-relay/cli-support';
 
 function invalid(flag: string, problem: string): never {
@@ -130,8 +131,9 @@ export function listenOptionsFromArgs(args: Readonly<Record<string, unknown>>): 
   const timeoutText = text(args['timeout'], 'timeout');
   let timeoutMs: number | undefined;
   if (timeoutText !== undefined) {
-    timeoutMs = parseDuration(timeoutText);
-    if (timeoutMs === undefined) invalid('timeout', `expected a duration such as 10s or 500ms, got "${timeoutText.slice(0, 50)}"`);
+    const timeout = readDuration(timeoutText);
+    if (!timeout.ok) invalid('timeout', timeout.reason);
+    timeoutMs = timeout.ms;
   }
   const options: ListenOptions = {
     relay: text(args['relay'], 'relay') ?? '',
