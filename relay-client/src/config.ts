@@ -8,6 +8,7 @@ import {
   MAX_NAME_LENGTH,
   MAX_WINDOW,
   parseSince,
+  isHttpToken,
   validateChannelName,
   validateConsumerName,
   validateEventPattern,
@@ -79,7 +80,6 @@ export const LISTEN_DEFAULTS = Object.freeze({
 /** Longest accepted `--timeout`: 10 minutes. */
 export const MAX_TIMEOUT_MS = 600_000;
 
-const HTTP_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const TOKEN = /^[\x21-\x7e]{1,4096}$/;
 
 function invalid(flag: string, problem: string): never {
@@ -202,7 +202,7 @@ export function resolveListenConfig(options: ListenOptions, now: Date = new Date
 
   let resign: Resign | undefined;
   const signatureHeader = options.signatureHeader ?? LISTEN_DEFAULTS.signatureHeader;
-  if (!HTTP_TOKEN.test(signatureHeader)) invalid('signature-header', `"${signatureHeader.slice(0, 200)}" is not an HTTP header name`);
+  if (!isHttpToken(signatureHeader)) invalid('signature-header', `"${signatureHeader.slice(0, 200)}" is not an HTTP header name`);
   if (options.resignSecret !== undefined) {
     if (options.resignSecret === '') invalid('resign-secret', 'must not be empty');
     resign = Object.freeze({ secret: options.resignSecret, header: signatureHeader });

@@ -63,6 +63,7 @@ describe('resolveListenConfig', () => {
     [{ forwardTo: '' }, '--forward-to is required'],
     [{ forwardTo: 'localhost:3000' }, '--forward-to'],
     [{ channels: ['bad channel'] }, '--channel'],
+    [{ channels: ['a@b'] }, '--channel'],
     [{ channels: [] }, '--channel'],
     [{ consumer: 'tab\there' }, '--consumer'],
     [{ events: ['ok', 'x'.repeat(200)] }, '--events'],

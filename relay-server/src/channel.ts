@@ -1,3 +1,4 @@
+import { isHttpToken, validateChannelName } from '@myop-relay/protocol';
 import { RelayError } from './errors.js';
 
 /** How a channel checks that a webhook really comes from MyOperator. */
@@ -50,22 +51,16 @@ export const MAX_BODY_LIMIT_BYTES = 2 * 1024 * 1024;
 /** Default HMAC signature header, as MyOperator's docs name it. */
 export const DEFAULT_SIGNATURE_HEADER = 'X-MyOperator-Signature';
 
-const CHANNEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const HTTP_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** Throws `RELAY_E_CHANNEL_INVALID` unless `name` can be a channel name. */
 export function assertChannelName(name: string): void {
-  if (!CHANNEL_NAME.test(name)) {
-    throw new RelayError(
-      'RELAY_E_CHANNEL_INVALID',
-      `Channel name "${name}" must be 1-64 characters of letters, digits, '.', '_' or '-', starting with a letter or digit.`,
-    );
-  }
+  const problem = validateChannelName(name);
+  if (problem !== undefined) throw new RelayError('RELAY_E_CHANNEL_INVALID', `Channel name "${name.slice(0, 100)}" ${problem}.`);
 }
 
 /** Throws `RELAY_E_CHANNEL_INVALID` unless `name` is a valid HTTP header name. */
 export function assertHeaderName(option: string, name: string): void {
-  if (!HTTP_TOKEN.test(name)) {
+  if (!isHttpToken(name)) {
     throw new RelayError('RELAY_E_CHANNEL_INVALID', `${option} "${name}" is not a valid HTTP header name.`);
   }
 }

@@ -5,6 +5,7 @@
  */
 import { isErrorCode, ProtocolError, type ErrorCode } from './errors.js';
 import { validateEventPattern } from './glob.js';
+import { headerValueProblem, isHttpToken } from './headers.js';
 import {
   MAX_EVENT_PATTERNS,
   MAX_HEADERS,
@@ -98,10 +99,6 @@ const boolean = required((v) => (typeof v === 'boolean' ? v : new Invalid('must 
 const TOKEN = /^[\x21-\x7e]{1,4096}$/;
 const token = checkedString((v) => (TOKEN.test(v) ? undefined : 'must be 1-4096 visible ASCII characters'));
 
-const HTTP_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-// Lone surrogates are refused because the store and the local HTTP request need encodable text.
-const BAD_HEADER_VALUE = /[\r\n\0]|[\uD800-\uDFFF]/u;
-
 const headers = required((v): [string, string][] | Invalid => {
   if (!Array.isArray(v)) return new Invalid('must be an array of [name, value] pairs');
   if (v.length > MAX_HEADERS) return new Invalid(`must have at most ${MAX_HEADERS} pairs`);
@@ -110,9 +107,10 @@ const headers = required((v): [string, string][] | Invalid => {
     const pair: unknown = v[i];
     if (!Array.isArray(pair) || pair.length !== 2) return new Invalid('must be a [name, value] pair', `[${i}]`);
     const [name, value]: unknown[] = pair;
-    if (typeof name !== 'string' || !HTTP_TOKEN.test(name)) return new Invalid('must be an HTTP header name (token)', `[${i}][0]`);
+    if (typeof name !== 'string' || !isHttpToken(name)) return new Invalid('must be an HTTP header name (token)', `[${i}][0]`);
     if (typeof value !== 'string') return new Invalid('must be a string', `[${i}][1]`);
-    if (BAD_HEADER_VALUE.test(value)) return new Invalid('must not contain CR, LF, NUL or unpaired surrogates', `[${i}][1]`);
+    const problem = headerValueProblem(value);
+    if (problem !== undefined) return new Invalid(problem, `[${i}][1]`);
     copy.push([name, value]);
   }
   return copy;

@@ -16,6 +16,7 @@ export {
   DEFAULT_WINDOW,
   MAX_WINDOW,
   MAX_NAME_LENGTH,
+  MAX_CHANNEL_NAME_LENGTH,
   MAX_HEADERS,
   MAX_EVENT_PATTERNS,
   MAX_NACK_ERROR_LENGTH,
@@ -67,4 +68,4 @@ export { validateEventPattern, MAX_EVENT_PATTERN_LENGTH } from './glob.js';
 export { parseSince, parseTimestamp, type Since, type SinceResult } from './since.js';
 export * from './api.js';
 export { formatDuration, parseDuration, readDuration, type DurationResult } from './units.js';
-export { HOP_BY_HOP_HEADERS } from './headers.js';
+export { HOP_BY_HOP_HEADERS, headerValueProblem, isHttpToken } from './headers.js';

@@ -283,7 +283,9 @@ export type ServerMessageType = ServerMessage['type'];
 // ---------------------------------------------------------------------------------------------
 // Names shared with configuration and the CLI
 
-const CHANNEL_NAME = /^[A-Za-z0-9._@:-]+$/;
+// A channel name is a path segment of the webhook URL (`/hooks/<channel>`), so it keeps to
+// characters that need no percent-encoding.
+const CHANNEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 // DEL (0x7f) and the C1 range are control characters too; they garble terminal output.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 // With the u flag a surrogate range matches only unpaired surrogates, which UTF-8 cannot carry.
@@ -308,14 +310,18 @@ export function validateText(value: string, max: number): string | undefined {
   return undefined;
 }
 
+/** Longest channel name, in characters: 64. */
+export const MAX_CHANNEL_NAME_LENGTH = 64;
+
 /**
- * Why `name` is not a valid channel name, or `undefined` when it is: 1-128 characters of
- * `A-Z a-z 0-9 . _ @ : -`.
+ * Why `name` is not a valid channel name, or `undefined` when it is: 1-64 characters of letters,
+ * digits, `.`, `_` or `-`, starting with a letter or digit. The one rule for the server's
+ * channels, the client's flags and the protocol's messages.
  */
 export function validateChannelName(name: string): string | undefined {
   if (name.length === 0) return 'must not be empty';
-  if (name.length > MAX_NAME_LENGTH) return `must be at most ${MAX_NAME_LENGTH} characters`;
-  if (!CHANNEL_NAME.test(name)) return 'must contain only A-Z a-z 0-9 . _ @ : -';
+  if (name.length > MAX_CHANNEL_NAME_LENGTH) return `must be at most ${MAX_CHANNEL_NAME_LENGTH} characters`;
+  if (!CHANNEL_NAME.test(name)) return "must be letters, digits, '.', '_' or '-', starting with a letter or digit";
   return undefined;
 }
 

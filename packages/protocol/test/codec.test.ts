@@ -23,7 +23,7 @@ const clientMessages: ClientMessage[] = [
   {
     type: 'subscribe',
     ref: 'r2',
-    channel: 'team.sales_in:main@prod-1',
+    channel: 'team.sales_in-prod-1',
     consumer: 'Ásha’s laptop 🚀',
     events: ['call.*', 'sms.?'],
     since: '1h30m',
@@ -278,6 +278,8 @@ describe('invalid client fields', () => {
     ['numeric ref', { ...subscribe, ref: 1 }, 'subscribe.ref must be a string'],
     ['channel with a slash', { ...subscribe, channel: 'sales/../admin' }, 'subscribe.channel'],
     ['channel with a space', { ...subscribe, channel: 'sales team' }, 'subscribe.channel'],
+    ['channel with an @, which the server refuses', { ...subscribe, channel: 'a@b' }, 'subscribe.channel'],
+    ['channel of 65 characters', { ...subscribe, channel: 'c'.repeat(65) }, 'subscribe.channel'],
     ['empty channel', { ...subscribe, channel: '' }, 'subscribe.channel'],
     ['channel of 129 characters', { ...subscribe, channel: 'c'.repeat(129) }, 'subscribe.channel'],
     ['non-ASCII channel', { ...subscribe, channel: 'sälës' }, 'subscribe.channel'],
@@ -326,7 +328,7 @@ describe('invalid client fields', () => {
   });
 
   it('accepts names at the length limits', () => {
-    expect(client({ ...subscribe, channel: 'c'.repeat(128), consumer: '🚀'.repeat(128), ref: 'r'.repeat(128) }).ok).toBe(true);
+    expect(client({ ...subscribe, channel: 'c'.repeat(64), consumer: '🚀'.repeat(128), ref: 'r'.repeat(128) }).ok).toBe(true);
     expect(client({ ...nack, status: undefined, error: 'e'.repeat(1000) }).ok).toBe(true);
   });
 });
