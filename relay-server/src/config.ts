@@ -217,12 +217,12 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
   if (database !== undefined && maxDbBytes !== undefined) invalid('max-db-size', 'applies to the embedded SQLite store only; limit a Postgres store with Postgres itself');
 
   // Node reads 0 as "no timeout", which would let a silent sender hold a connection for ever.
-  const headersTimeoutMs = duration(input.headersTimeout, 'headers-timeout', SERVER_DEFAULTS.headersTimeoutMs, 1000);
+  const headersTimeoutMs = duration(input.headersTimeout, 'headers-timeout', SERVER_DEFAULTS.headersTimeoutMs, 100);
   const requestTimeoutMs = duration(input.requestTimeout, 'request-timeout', SERVER_DEFAULTS.requestTimeoutMs);
   // Node refuses a request timeout shorter than the headers timeout.
   if (requestTimeoutMs < headersTimeoutMs) invalid('request-timeout', 'must not be shorter than --headers-timeout');
 
-  const retryInitialMs = duration(input.retryInitial, 'retry-initial', SERVER_DEFAULTS.retryInitialMs, 100);
+  const retryInitialMs = duration(input.retryInitial, 'retry-initial', SERVER_DEFAULTS.retryInitialMs, 10);
   const retryMaxMs = duration(input.retryMax, 'retry-max', SERVER_DEFAULTS.retryMaxMs);
   if (retryMaxMs < retryInitialMs) invalid('retry-max', 'must not be shorter than --retry-initial');
   const heartbeatMs = duration(input.heartbeatInterval, 'heartbeat-interval', SERVER_DEFAULTS.heartbeatMs, 100);
