@@ -6,6 +6,8 @@
 import {
   DEFAULT_WINDOW,
   retryDelayMs,
+  DEFAULT_RETRY_SCHEDULE,
+  type RetrySchedule,
   type BacklogMessage,
   type ErrorMessage,
   type EventMessage,
@@ -64,6 +66,8 @@ class Listener implements TransportHandlers {
   readonly #outstanding = new Set<string>();
   readonly #inFlight = new Set<Promise<void>>();
   #session: Session | undefined;
+  /** The connected relay's redelivery schedule, from its welcome. */
+  #retrySchedule: RetrySchedule = DEFAULT_RETRY_SCHEDULE;
   #subscriptions: Subscriptions = new Map();
   #refuse!: (error: ClientError) => void;
   /** Resolves when the relay refuses a subscription, which ends the run. */
@@ -101,6 +105,10 @@ class Listener implements TransportHandlers {
 
   connected(session: Session, welcome: WelcomeMessage): void {
     this.#session = session;
+    this.#retrySchedule = {
+      initialMs: welcome.retryInitialMs ?? DEFAULT_RETRY_SCHEDULE.initialMs,
+      maxMs: welcome.retryMaxMs ?? DEFAULT_RETRY_SCHEDULE.maxMs,
+    };
     this.#subscriptions = new Map();
     this.renderer.connected({ url: this.config.webSocketUrl, session: welcome.session, server: welcome.server });
   }
@@ -187,7 +195,7 @@ class Listener implements TransportHandlers {
       const parked = this.config.maxAttempts !== undefined && attempt >= this.config.maxAttempts;
       if (answer === 'nack' && parked) this.#outstanding.delete(key);
       else this.#outstanding.add(key);
-      if (answer === 'nack' && !parked) nextAttemptMs = retryDelayMs(attempt);
+      if (answer === 'nack' && !parked) nextAttemptMs = retryDelayMs(attempt, this.#retrySchedule);
     }
     this.renderer.forwarded({
       ...delivery,

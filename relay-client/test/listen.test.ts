@@ -122,6 +122,20 @@ describe('listen: connection and subscription', () => {
     expect(run.renderer.of('eventReceived')[0]).toMatchObject({ id: event.id, eventType: 'call.answered', bytes: body.length });
   });
 
+  it('estimates the next attempt by the schedule the relay sent in welcome', async () => {
+    const r = await relay({ welcome: { retryInitialMs: 5_000, retryMaxMs: 12_000 } });
+    const t = await target((_req, res) => {
+      res.writeHead(503).end();
+    });
+    const run = start({ relay: r.url, forwardTo: `${t.origin}/hook` });
+    const conn = await r.connection(1);
+    await run.renderer.waitFor('subscribed');
+    conn.send(eventMessage({ seq: 4, attempt: 1 }));
+    expect(await run.renderer.waitFor('forwarded')).toMatchObject({ answer: 'nack', nextAttemptMs: 5_000 });
+    conn.send(eventMessage({ seq: 5, attempt: 3 }));
+    expect(await run.renderer.waitFor('forwarded', (f) => f.seq === 5)).toMatchObject({ answer: 'nack', nextAttemptMs: 12_000 });
+  });
+
   it('nacks a failed delivery with the status, and estimates the next attempt', async () => {
     const r = await relay();
     const t = await target((_req, res) => {

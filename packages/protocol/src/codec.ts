@@ -227,6 +227,8 @@ const SCHEMAS: Schemas = {
       server: name,
       heartbeatMs: integer(1),
       maxMessageBytes: integer(1),
+      retryInitialMs: optional(integer(1)),
+      retryMaxMs: optional(integer(1)),
     },
     precheck: versionCheck('the server'),
   },

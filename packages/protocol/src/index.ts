@@ -23,6 +23,8 @@ export {
   RETRY_INITIAL_DELAY_MS,
   RETRY_MAX_DELAY_MS,
   retryDelayMs,
+  DEFAULT_RETRY_SCHEDULE,
+  type RetrySchedule,
   validateChannelName,
   validateConsumerName,
   type HelloMessage,

@@ -50,22 +50,33 @@ export const MAX_EVENT_PATTERNS = 64;
 /** Longest `nack.error`, in characters: 1000. */
 export const MAX_NACK_ERROR_LENGTH = 1000;
 
-/** Delay before the first redelivery of a nacked event: 1 s. */
+/** Default delay before the first redelivery of a nacked event (`--retry-initial`): 1 s. */
 export const RETRY_INITIAL_DELAY_MS = 1_000;
 
-/** Upper bound of the redelivery delay: 60 s. */
+/** Default upper bound of the redelivery delay (`--retry-max`): 60 s. */
 export const RETRY_MAX_DELAY_MS = 60_000;
+
+/** A relay's redelivery schedule, as `--retry-initial` and `--retry-max` set it and `welcome` tells it. */
+export interface RetrySchedule {
+  initialMs: number;
+  maxMs: number;
+}
+
+/** The schedule of a relay started without `--retry-initial` and `--retry-max`. */
+export const DEFAULT_RETRY_SCHEDULE: RetrySchedule = Object.freeze({ initialMs: RETRY_INITIAL_DELAY_MS, maxMs: RETRY_MAX_DELAY_MS });
 
 /**
  * How long the server waits after a nack of delivery `attempt` before it sends attempt
- * `attempt + 1`: 1 s after the first attempt, doubling each time, capped at 60 s.
+ * `attempt + 1`: `initialMs` after the first attempt, doubling each time, capped at `maxMs`.
+ * The one definition of the schedule: the server's hub schedules by it, and the client tells the
+ * user when the next attempt comes by it, with the schedule the server sent in `welcome`.
  *
  * @param attempt - the attempt that was nacked, 1 or more; values below 1 are treated as 1.
  */
-export function retryDelayMs(attempt: number): number {
+export function retryDelayMs(attempt: number, schedule: RetrySchedule = DEFAULT_RETRY_SCHEDULE): number {
   const exponent = Math.max(0, Math.floor(attempt) - 1);
-  // Past 2^6 the cap applies anyway; clamping the exponent keeps huge attempts from overflowing.
-  return Math.min(RETRY_MAX_DELAY_MS, RETRY_INITIAL_DELAY_MS * 2 ** Math.min(exponent, 30));
+  // Past 2^30 the cap applies anyway; clamping the exponent keeps huge attempts from overflowing.
+  return Math.min(schedule.maxMs, schedule.initialMs * 2 ** Math.min(exponent, 30));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -196,6 +207,12 @@ export interface WelcomeMessage {
   heartbeatMs: number;
   /** Largest message, in bytes, the server accepts and sends on this connection. */
   maxMessageBytes: number;
+  /**
+   * The server's redelivery schedule ({@link retryDelayMs}): delay after a first failed attempt,
+   * and its cap. Absent from servers older than this field; assume {@link DEFAULT_RETRY_SCHEDULE}.
+   */
+  retryInitialMs?: number;
+  retryMaxMs?: number;
 }
 
 /** Answer to a successful subscribe. */

@@ -84,6 +84,7 @@ const serverMessages: ServerMessage[] = [
   { type: 'error', code: 'RELAY_E_WS_NOT_IN_FLIGHT', message: 'Not in flight.', sub: 's1', fatal: false },
   { type: 'ping', ts: 1 },
   { type: 'pong', ts: 1 },
+  { type: 'welcome', protocol: 1, session: 'sess_01HY', server: '0.2.0', heartbeatMs: 15000, maxMessageBytes: 4194304, retryInitialMs: 250, retryMaxMs: 30000 },
 ];
 
 const encoder = new TextEncoder();

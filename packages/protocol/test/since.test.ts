@@ -123,8 +123,13 @@ describe('parseTimestamp', () => {
 
 describe('retryDelayMs', () => {
   it('starts at 1 s, doubles and stops at 60 s', () => {
-    expect([1, 2, 3, 4, 5, 6, 7, 8].map(retryDelayMs)).toEqual([1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000]);
+    expect([1, 2, 3, 4, 5, 6, 7, 8].map((attempt) => retryDelayMs(attempt))).toEqual([1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000]);
     expect(retryDelayMs(1e9)).toBe(60000);
     expect(retryDelayMs(0)).toBe(1000);
+  });
+
+  it("follows a relay's own schedule", () => {
+    const schedule = { initialMs: 250, maxMs: 1_500 };
+    expect([1, 2, 3, 4, 5].map((attempt) => retryDelayMs(attempt, schedule))).toEqual([250, 500, 1000, 1500, 1500]);
   });
 });

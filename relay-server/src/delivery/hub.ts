@@ -1,3 +1,4 @@
+import { retryDelayMs, type RetrySchedule } from '@myop-relay/protocol';
 import type { FastifyBaseLogger } from 'fastify';
 import type { AttemptOutcome, NackResult, Store } from '../store/store.js';
 import type { Subscription } from './subscription.js';
@@ -55,10 +56,14 @@ export class DeliveryHub {
     return this.options.now?.() ?? new Date();
   }
 
-  /** Delay before the attempt after `attempt`: initial, doubling, capped. */
+  /** This relay's redelivery schedule (`--retry-initial`, `--retry-max`), told to clients in `welcome`. */
+  get retrySchedule(): RetrySchedule {
+    return { initialMs: this.options.retryInitialMs, maxMs: this.options.retryMaxMs };
+  }
+
+  /** Delay before the attempt after `attempt`, by the protocol's schedule with this relay's settings. */
   retryDelayMs(attempt: number): number {
-    const exponent = Math.min(30, Math.max(0, attempt - 1));
-    return Math.min(this.options.retryMaxMs, this.options.retryInitialMs * 2 ** exponent);
+    return retryDelayMs(attempt, this.retrySchedule);
   }
 
   /** Adds a subscription and starts delivering to it. */

@@ -189,6 +189,8 @@ export class Session implements SubscriptionOwner {
       server: this.context.serverVersion,
       heartbeatMs: this.context.heartbeatMs,
       maxMessageBytes: MAX_MESSAGE_BYTES,
+      retryInitialMs: this.context.hub.retrySchedule.initialMs,
+      retryMaxMs: this.context.hub.retrySchedule.maxMs,
     });
     this.startHeartbeat();
     this.log().info({ agent }, 'relay-client connected');
