@@ -53,9 +53,14 @@ export const DEFAULT_SIGNATURE_HEADER = 'X-MyOperator-Signature';
 const CHANNEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const HTTP_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
+/** True when `name` can be a channel name: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit. */
+export function isChannelName(name: string): boolean {
+  return CHANNEL_NAME.test(name);
+}
+
 /** Throws `RELAY_E_CHANNEL_INVALID` unless `name` can be a channel name. */
 export function assertChannelName(name: string): void {
-  if (!CHANNEL_NAME.test(name)) {
+  if (!isChannelName(name)) {
     throw new RelayError(
       'RELAY_E_CHANNEL_INVALID',
       `Channel name "${name}" must be 1-64 characters of letters, digits, '.', '_' or '-', starting with a letter or digit.`,

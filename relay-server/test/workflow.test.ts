@@ -140,6 +140,6 @@ describe('replay', () => {
     const body = '{"id":"x"}';
     await relay.post('myoperator', body, { 'X-MyOperator-Signature': sign(body, TEST_SECRET) });
     expect((await api(relay, 'POST', '/api/consumers/myoperator/ghost/replay', { ids: ['x'] })).body.error?.code).toBe('RELAY_E_CONSUMER_NOT_FOUND');
-    expect((await api(relay, 'POST', '/api/consumers/myoperator/ghost/replay', {})).body.error?.code).toBe('RELAY_E_INVALID_QUERY');
+    expect((await api(relay, 'POST', '/api/consumers/myoperator/ghost/replay', {})).body.error?.code).toBe('RELAY_E_INVALID_BODY');
   });
 });
