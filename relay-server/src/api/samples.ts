@@ -54,6 +54,11 @@ export const workflowRoutes: FastifyPluginAsync<WorkflowRoutesOptions> = async (
     const channel = await readableChannel(store, requestToken(request), request.params.channel);
     const samples = generateSamples(triggerRequest(request.body));
     if (samples.some((s) => s.contentType !== 'application/json') && !channel.acceptLegacyForm) throw new RelayError('RELAY_E_LEGACY_FORM_REFUSED');
+    // Checked for every sample before any is stored, so a flow is stored whole or not at all.
+    const oversized = samples.find((s) => s.body.length > channel.maxBodyBytes);
+    if (oversized) {
+      throw new RelayError('RELAY_E_BODY_TOO_LARGE', `(the ${oversized.type} sample is ${oversized.body.length} bytes, limit ${channel.maxBodyBytes})`);
+    }
     const events: TriggerResult['events'] = [];
     for (const sample of samples) {
       const headers = sampleHeaders(channel, sample.contentType, sample.body);
