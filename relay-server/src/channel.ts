@@ -12,7 +12,10 @@ export type Verification =
   | {
       mode: 'basic';
       user: string;
-      /** SHA-256 (hex) of the password; the password itself is never stored. */
+      /**
+       * Salted scrypt hash of the password, `scrypt$N$r$p$salt$key` (see `passwords.ts`); the
+       * password itself is never stored.
+       */
       passwordHash: string;
     }
   | {

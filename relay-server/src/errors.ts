@@ -25,6 +25,10 @@ export const SERVER_ERRORS = {
     status: 401,
     message: 'The Basic auth user name or password is wrong for this channel.',
   },
+  RELAY_E_BASIC_AUTH_BUSY: {
+    status: 503,
+    message: 'Too many Basic auth passwords are waiting to be checked; nothing was stored. The sender should retry.',
+  },
   RELAY_E_API_KEY_INVALID: {
     status: 401,
     message: 'The API key is wrong for this channel.',
