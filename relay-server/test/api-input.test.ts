@@ -248,6 +248,6 @@ it('still serves the good requests next to the bad ones', async () => {
   expect((await fetch(`${relay.url}/api/events?channel=sales&type=message.received&since=1h&limit=10`, { headers: auth })).status).toBe(200);
   const trigger = await fetch(`${relay.url}/api/channels/sales/trigger`, { method: 'POST', headers: { ...auth, ...JSON_TYPE }, body: '{"type": "call.answered", "set": {"payload.status": "missed"}}' });
   expect(trigger.status).toBe(200);
-  const replay = await fetch(`${relay.url}/api/consumers/sales/laptop/replay`, { method: 'POST', headers: { ...auth, ...JSON_TYPE }, body: '{"ids": ["s1"]}' });
+  const replay = await fetch(`${relay.url}/api/consumers/sales/laptop/replay`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json; charset=utf-8' }, body: '{"ids": ["s1"]}' });
   expect(await replay.json()).toEqual({ channel: 'sales', consumer: 'laptop', queued: 1, missing: [] });
 });
