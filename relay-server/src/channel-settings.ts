@@ -9,6 +9,7 @@ import {
   type Verification,
 } from './channel.js';
 import { addressEntryProblem } from './address-list.js';
+import { hashPassword } from './passwords.js';
 import { RelayError } from './errors.js';
 import { SECRET_PREFIX, generateSecret, sha256Hex } from './secrets.js';
 import { parseSize } from './units.js';
@@ -70,7 +71,7 @@ function verification(settings: ChannelSettings, current: Verification | undefin
       if (colon <= 0 || colon === settings.basic.length - 1) fail('--basic must look like user:password.');
       const password = settings.basic.slice(colon + 1);
       if (password.length < 8) fail('--basic: the password must be at least 8 characters.');
-      return { verification: { mode, user: settings.basic.slice(0, colon), passwordHash: sha256Hex(password) } };
+      return { verification: { mode, user: settings.basic.slice(0, colon), passwordHash: hashPassword(password) } };
     }
     case 'apikey': {
       if (settings.apiKeyHeader !== undefined && settings.apiKeyQuery !== undefined) fail('give --api-key-header or --api-key-query, not both.');

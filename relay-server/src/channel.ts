@@ -13,7 +13,10 @@ export type Verification =
   | {
       mode: 'basic';
       user: string;
-      /** SHA-256 (hex) of the password; the password itself is never stored. */
+      /**
+       * Salted scrypt hash of the password, `scrypt$N$r$p$salt$key` (see `passwords.ts`); the
+       * password itself is never stored.
+       */
       passwordHash: string;
     }
   | {
@@ -51,6 +54,11 @@ export const MAX_BODY_LIMIT_BYTES = 2 * 1024 * 1024;
 /** Default HMAC signature header, as MyOperator's docs name it. */
 export const DEFAULT_SIGNATURE_HEADER = 'X-MyOperator-Signature';
 
+
+/** True when `name` can be a channel name (the protocol's rule, `validateChannelName`). */
+export function isChannelName(name: string): boolean {
+  return validateChannelName(name) === undefined;
+}
 
 /** Throws `RELAY_E_CHANNEL_INVALID` unless `name` can be a channel name. */
 export function assertChannelName(name: string): void {

@@ -25,6 +25,10 @@ export const SERVER_ERRORS = {
     status: 401,
     message: 'The Basic auth user name or password is wrong for this channel.',
   },
+  RELAY_E_BASIC_AUTH_BUSY: {
+    status: 503,
+    message: 'Too many Basic auth passwords are waiting to be checked; nothing was stored. The sender should retry.',
+  },
   RELAY_E_API_KEY_INVALID: {
     status: 401,
     message: 'The API key is wrong for this channel.',
@@ -103,7 +107,19 @@ export const SERVER_ERRORS = {
   },
   RELAY_E_INVALID_QUERY: {
     status: 400,
-    message: 'A query parameter is invalid.',
+    message: 'A query parameter or a name in the URL path is invalid; the one named here says what it takes.',
+  },
+  RELAY_E_INVALID_BODY: {
+    status: 400,
+    message: 'A field of the JSON request body is missing, unknown or of the wrong kind; the one named here says what it takes.',
+  },
+  RELAY_E_API_CONTENT_TYPE: {
+    status: 415,
+    message: 'API request bodies must be sent as application/json.',
+  },
+  RELAY_E_API_BODY_TOO_LARGE: {
+    status: 413,
+    message: 'The API request body is larger than the API takes.',
   },
   RELAY_E_NOT_FOUND: {
     status: 404,

@@ -337,7 +337,7 @@ describe('SqliteStore', () => {
       v1.close();
 
       const upgraded = openAgain(path);
-      expect(await upgraded.getMeta('schema_version')).toBe('2');
+      expect(await upgraded.getMeta('schema_version')).toBe('3');
       expect((await upgraded.listAttempts('sales', 'e2'))?.map((a) => [a.attempt, a.session, a.startedAt.getTime(), a.status, a.outcome])).toEqual([
         [1, 'S1', T0, 500, 'retry'],
         [2, 'S1', T0 + 20_000, null, null],

@@ -100,6 +100,30 @@ describe('trigger', () => {
     expect(Buffer.from(stored?.body ?? []).toString()).toMatch(/^myoperator=%7B/);
   });
 
+  it("refuses samples larger than the channel's --max-body, storing none of a flow", async () => {
+    relay = await startRelay();
+    await relay.addChannel('small', { verify: 'none', maxBody: 4096 });
+    const fits = await api<TriggerResult>(relay, 'POST', '/api/channels/small/trigger', { type: 'call.answered' });
+    expect(fits.status).toBe(200);
+    const padded = await api(relay, 'POST', '/api/channels/small/trigger', { type: 'call.answered', set: { 'payload.note': 'x'.repeat(4096) } });
+    expect(padded.status).toBe(413);
+    expect(padded.body.error?.code).toBe('RELAY_E_BODY_TOO_LARGE');
+    expect(padded.body.error?.message).toContain('limit 4096');
+
+    // A limit between the flow's smallest and largest event: the small ones fit, the large ones do not.
+    const flow = await api<TriggerResult>(relay, 'POST', '/api/channels/myoperator/trigger', { flow: 'call' });
+    const sizes = (await relay.store.listEvents({ visibleChannels: null, channel: 'myoperator', limit: 10 })).events.map((e) => e.size);
+    expect(sizes).toHaveLength(flow.body.events.length);
+    const [smallest, largest] = [Math.min(...sizes), Math.max(...sizes)];
+    expect(largest - smallest).toBeGreaterThan(100);
+    await relay.addChannel('middle', { verify: 'none', maxBody: Math.floor((smallest + largest) / 2) });
+    const refused = await api(relay, 'POST', '/api/channels/middle/trigger', { flow: 'call' });
+    expect(refused.status).toBe(413);
+    expect(refused.body.error?.code).toBe('RELAY_E_BODY_TOO_LARGE');
+    expect((await relay.store.channelStats('small')).events).toBe(1);
+    expect((await relay.store.channelStats('middle')).events).toBe(0);
+  });
+
   it('keeps developer tokens to their channels', async () => {
     relay = await startRelay();
     await relay.addChannel('sales', { verify: 'none' });
@@ -140,6 +164,6 @@ describe('replay', () => {
     const body = '{"id":"x"}';
     await relay.post('myoperator', body, { 'X-MyOperator-Signature': sign(body, TEST_SECRET) });
     expect((await api(relay, 'POST', '/api/consumers/myoperator/ghost/replay', { ids: ['x'] })).body.error?.code).toBe('RELAY_E_CONSUMER_NOT_FOUND');
-    expect((await api(relay, 'POST', '/api/consumers/myoperator/ghost/replay', {})).body.error?.code).toBe('RELAY_E_INVALID_QUERY');
+    expect((await api(relay, 'POST', '/api/consumers/myoperator/ghost/replay', {})).body.error?.code).toBe('RELAY_E_INVALID_BODY');
   });
 });

@@ -12,10 +12,10 @@ import { viewChannel } from '../channel.js';
 import { RelayError } from '../errors.js';
 import type { DeliveryHub } from '../delivery/hub.js';
 import type { IngestCounters } from '../ingest/counters.js';
-import { decodeCursor } from '../store/cursor.js';
 import type { EventSummary, Store, TokenRecord } from '../store/store.js';
 import { authenticate, mayReadChannel, visibleChannels } from '../tokens.js';
-import { timeParam } from './params.js';
+import { acceptJsonBodies } from './json-body.js';
+import { channelParam, consumerParam, cursorParam, limitParam, optional, single, timeParam, typeParam, type RawQuery } from './params.js';
 import { workflowRoutes } from './samples.js';
 import { requestToken, setRequestToken } from './token.js';
 
@@ -48,9 +48,16 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
  * and consumers. Developer tokens see only their channels.
  */
 export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (app, { store, counters, hub, onStored }) => {
+  acceptJsonBodies(app);
   app.addHook('onRequest', async (request) => {
     setRequestToken(request, await authenticate(store, request.headers.authorization));
   });
+
+  /** Throws unless the token may read the channel. */
+  function assertReadable(token: TokenRecord, channel: string): void {
+    if (!mayReadChannel(token, channel)) throw new RelayError('RELAY_E_CHANNEL_FORBIDDEN', `(channel "${channel}")`);
+  }
+
   await app.register(workflowRoutes, { accept: { store, counters, onStored }, store, hub });
 
   app.get('/api/channels', async (request): Promise<ChannelList> => {
@@ -70,36 +77,33 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (app, { sto
     return { channels };
   });
 
-  app.get<{ Querystring: Record<string, string | undefined> }>('/api/events', async (request): Promise<EventListView> => {
+  app.get<{ Querystring: RawQuery }>('/api/events', async (request): Promise<EventListView> => {
     const token = requestToken(request);
     const q = request.query;
-    const limit = q['limit'] === undefined ? 50 : Number(q['limit']);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-      throw new RelayError('RELAY_E_INVALID_QUERY', `(limit: expected 1-1000, got "${q['limit']}")`);
-    }
-    if (q['channel'] !== undefined && !mayReadChannel(token, q['channel'])) {
-      throw new RelayError('RELAY_E_CHANNEL_FORBIDDEN', `(channel "${q['channel']}")`);
-    }
-    if (q['cursor'] !== undefined && decodeCursor(q['cursor']) === undefined) {
-      throw new RelayError('RELAY_E_INVALID_QUERY', '(cursor: pass back a nextCursor value unchanged)');
-    }
+    const limit = limitParam(single(q, 'limit'));
+    const channel = optional(q, 'channel', channelParam);
+    const type = optional(q, 'type', typeParam);
+    const cursor = optional(q, 'cursor', cursorParam);
     const now = new Date();
+    const since = optional(q, 'since', (name, value) => timeParam(name, value, now));
+    const before = optional(q, 'before', (name, value) => timeParam(name, value, now));
+    if (channel !== undefined) assertReadable(token, channel);
     const page = await store.listEvents({
       visibleChannels: visibleChannels(token),
-      ...(q['channel'] !== undefined ? { channel: q['channel'] } : {}),
-      ...(q['type'] !== undefined ? { type: q['type'] } : {}),
-      ...(q['since'] !== undefined ? { since: timeParam('since', q['since'], now) } : {}),
-      ...(q['before'] !== undefined ? { before: timeParam('before', q['before'], now) } : {}),
-      ...(q['cursor'] !== undefined ? { cursor: q['cursor'] } : {}),
+      ...(channel !== undefined ? { channel } : {}),
+      ...(type !== undefined ? { type } : {}),
+      ...(since !== undefined ? { since } : {}),
+      ...(before !== undefined ? { before } : {}),
+      ...(cursor !== undefined ? { cursor } : {}),
       limit,
     });
     return { events: page.events.map(summaryView), nextCursor: page.nextCursor ?? null };
   });
 
   app.get<{ Params: { channel: string; id: string } }>('/api/events/:channel/:id', async (request): Promise<EventDetailView> => {
-    const token = requestToken(request);
-    const { channel, id } = request.params;
-    if (!mayReadChannel(token, channel)) throw new RelayError('RELAY_E_CHANNEL_FORBIDDEN', `(channel "${channel}")`);
+    const { id } = request.params;
+    const channel = channelParam('channel', request.params.channel);
+    assertReadable(requestToken(request), channel);
     const event = await store.getEvent(channel, id);
     if (!event) throw new RelayError('RELAY_E_EVENT_NOT_FOUND', `(channel "${channel}", id "${id}")`);
     let bodyText: string | null;
@@ -116,13 +120,9 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (app, { sto
     };
   });
 
-  /** Throws unless the token may read the channel. */
-  function assertReadable(token: TokenRecord, channel: string): void {
-    if (!mayReadChannel(token, channel)) throw new RelayError('RELAY_E_CHANNEL_FORBIDDEN', `(channel "${channel}")`);
-  }
-
   app.get<{ Params: { channel: string; id: string } }>('/api/events/:channel/:id/deliveries', async (request): Promise<DeliveryListView> => {
-    const { channel, id } = request.params;
+    const { id } = request.params;
+    const channel = channelParam('channel', request.params.channel);
     assertReadable(requestToken(request), channel);
     const attempts = await store.listAttempts(channel, id);
     if (!attempts) throw new RelayError('RELAY_E_EVENT_NOT_FOUND', `(channel "${channel}", id "${id}")`);
@@ -143,10 +143,10 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (app, { sto
     };
   });
 
-  app.get<{ Querystring: { channel?: string } }>('/api/consumers', async (request): Promise<ConsumerListView> => {
+  app.get<{ Querystring: RawQuery }>('/api/consumers', async (request): Promise<ConsumerListView> => {
     const token = requestToken(request);
-    const channel = request.query.channel;
-    if (channel === undefined || channel === '') throw new RelayError('RELAY_E_INVALID_QUERY', '(channel: required)');
+    const channel = optional(request.query, 'channel', channelParam);
+    if (channel === undefined) throw new RelayError('RELAY_E_INVALID_QUERY', '(channel: required)');
     assertReadable(token, channel);
     if (!(await store.getChannel(channel))) throw new RelayError('RELAY_E_UNKNOWN_CHANNEL', `(channel "${channel}")`);
     const now = Date.now();
@@ -167,7 +167,8 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (app, { sto
   });
 
   app.delete<{ Params: { channel: string; name: string } }>('/api/consumers/:channel/:name', async (request, reply) => {
-    const { channel, name } = request.params;
+    const channel = channelParam('channel', request.params.channel);
+    const name = consumerParam('consumer', request.params.name);
     assertReadable(requestToken(request), channel);
     if (!(await store.deleteConsumer(channel, name))) throw new RelayError('RELAY_E_CONSUMER_NOT_FOUND', `(channel "${channel}", consumer "${name}")`);
     return reply.code(204).send();

@@ -1,4 +1,4 @@
-import type { ReplayRequest, ReplayResult, SampleCatalogue, TriggerRequest, TriggerResult } from '@myop-relay/protocol';
+import type { ReplayResult, SampleCatalogue, TriggerResult } from '@myop-relay/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import { createHmac } from 'node:crypto';
 import type { Channel } from '../channel.js';
@@ -6,12 +6,13 @@ import type { DeliveryHub } from '../delivery/hub.js';
 import { RelayError } from '../errors.js';
 import { acceptWebhook, type AcceptDeps } from '../ingest/accept.js';
 import type { HeaderPairs } from '../ingest/headers.js';
-import { SAMPLE_FLOWS, SAMPLE_TYPES, generateSamples, type SampleShape } from '../samples/index.js';
+import { SAMPLE_FLOWS, SAMPLE_TYPES, generateSamples } from '../samples/index.js';
 import type { Store } from '../store/store.js';
 import { mayReadChannel } from '../tokens.js';
 import { SERVER_VERSION } from '../version.js';
+import { replayRequest, triggerRequest } from './bodies.js';
+import { channelParam, consumerParam } from './params.js';
 import { requestToken } from './token.js';
-import { timeParam } from './params.js';
 
 /** Dependencies of the developer-workflow routes. */
 export interface WorkflowRoutesOptions {
@@ -21,6 +22,7 @@ export interface WorkflowRoutesOptions {
 }
 
 async function readableChannel(store: Store, token: Parameters<typeof mayReadChannel>[0], name: string): Promise<Channel> {
+  channelParam('channel', name);
   if (!mayReadChannel(token, name)) throw new RelayError('RELAY_E_CHANNEL_FORBIDDEN', `(channel "${name}")`);
   const channel = await store.getChannel(name);
   if (!channel) throw new RelayError('RELAY_E_UNKNOWN_CHANNEL', `(channel "${name}")`);
@@ -38,8 +40,6 @@ function sampleHeaders(channel: Channel, contentType: string, body: Uint8Array):
   return headers;
 }
 
-const SHAPES = new Set<string>(['v2', 'seed', 'v1']);
-
 /**
  * Routes of the debug loop: sample events on demand (`trigger`), the sample catalogue, and
  * replays of stored events to a consumer.
@@ -50,17 +50,15 @@ export const workflowRoutes: FastifyPluginAsync<WorkflowRoutesOptions> = async (
     flows: Object.fromEntries(Object.entries(SAMPLE_FLOWS).map(([flow, shapes]) => [flow, Object.fromEntries(Object.entries(shapes).map(([s, t]) => [s, [...(t ?? [])]]))])),
   }));
 
-  app.post<{ Params: { channel: string }; Body: TriggerRequest | undefined }>('/api/channels/:channel/trigger', async (request): Promise<TriggerResult> => {
+  app.post<{ Params: { channel: string }; Body: unknown }>('/api/channels/:channel/trigger', async (request): Promise<TriggerResult> => {
     const channel = await readableChannel(store, requestToken(request), request.params.channel);
-    const body = request.body ?? {};
-    if (body.shape !== undefined && !SHAPES.has(body.shape)) throw new RelayError('RELAY_E_INVALID_QUERY', `(shape: expected v2, seed or v1, got "${String(body.shape)}")`);
-    const samples = generateSamples({
-      ...(typeof body.type === 'string' ? { type: body.type } : {}),
-      ...(typeof body.flow === 'string' ? { flow: body.flow } : {}),
-      ...(body.shape !== undefined ? { shape: body.shape as SampleShape } : {}),
-      ...(body.set !== undefined ? { set: Object.fromEntries(Object.entries(body.set).map(([k, v]) => [k, String(v)])) } : {}),
-    });
+    const samples = generateSamples(triggerRequest(request.body));
     if (samples.some((s) => s.contentType !== 'application/json') && !channel.acceptLegacyForm) throw new RelayError('RELAY_E_LEGACY_FORM_REFUSED');
+    // Checked for every sample before any is stored, so a flow is stored whole or not at all.
+    const oversized = samples.find((s) => s.body.length > channel.maxBodyBytes);
+    if (oversized) {
+      throw new RelayError('RELAY_E_BODY_TOO_LARGE', `(the ${oversized.type} sample is ${oversized.body.length} bytes, limit ${channel.maxBodyBytes})`);
+    }
     const events: TriggerResult['events'] = [];
     for (const sample of samples) {
       const headers = sampleHeaders(channel, sample.contentType, sample.body);
@@ -81,39 +79,33 @@ export const workflowRoutes: FastifyPluginAsync<WorkflowRoutesOptions> = async (
     return { channel: channel.name, events };
   });
 
-  app.post<{ Params: { channel: string; name: string }; Body: ReplayRequest | undefined }>('/api/consumers/:channel/:name/replay', async (request): Promise<ReplayResult> => {
-    const { channel, name } = request.params;
-    const token = requestToken(request);
-    await readableChannel(store, token, channel);
-    const body = request.body ?? {};
+  app.post<{ Params: { channel: string; name: string }; Body: unknown }>('/api/consumers/:channel/:name/replay', async (request): Promise<ReplayResult> => {
+    const channel = (await readableChannel(store, requestToken(request), request.params.channel)).name;
+    const name = consumerParam('consumer', request.params.name);
+    const selection = replayRequest(request.body, new Date());
     const seqs: number[] = [];
     const missing: string[] = [];
-    if (Array.isArray(body.ids) && body.ids.length > 0) {
-      for (const id of body.ids.map(String)) {
+    if ('ids' in selection) {
+      for (const id of selection.ids) {
         const event = await store.getEvent(channel, id);
         if (event) seqs.push(event.seq);
         else missing.push(id);
       }
-    } else if (body.since !== undefined) {
-      const now = new Date();
-      const since = timeParam('since', String(body.since), now);
-      const before = body.before === undefined ? undefined : timeParam('before', String(body.before), now);
+    } else {
       let cursor: string | undefined;
       do {
         const page = await store.listEvents({
           visibleChannels: [channel],
           channel,
-          ...(since ? { since } : {}),
-          ...(before ? { before } : {}),
-          ...(typeof body.type === 'string' ? { type: body.type } : {}),
+          since: selection.since,
+          ...(selection.before ? { before: selection.before } : {}),
+          ...(selection.type !== undefined ? { type: selection.type } : {}),
           ...(cursor ? { cursor } : {}),
           limit: 1000,
         });
         seqs.push(...page.events.map((e) => e.seq));
         cursor = page.nextCursor;
       } while (cursor && seqs.length < 100_000);
-    } else {
-      throw new RelayError('RELAY_E_INVALID_QUERY', '(name event ids, or since for a time range)');
     }
     const queued = await store.requeueDeliveries(channel, name, seqs.sort((a, b) => a - b), new Date());
     hub.notify(channel);

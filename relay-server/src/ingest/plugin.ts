@@ -3,6 +3,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Channel } from '../channel.js';
 import { RelayError } from '../errors.js';
 import type { Store } from '../store/store.js';
+import { BasicAuthVerifier } from './basic-auth.js';
 import { readBody } from './body.js';
 import { UNKNOWN_CHANNEL_KEY, type IngestCounters } from './counters.js';
 import { acceptWebhook, bodyKind, type IngestAnswer } from './accept.js';
@@ -40,6 +41,7 @@ const channelOf = new WeakMap<FastifyRequest, string>();
 export const ingestPlugin: FastifyPluginAsync<IngestPluginOptions> = async (app, options) => {
   const { store, counters, channelLimiter, ipLimiter, onStored } = options;
   const deps = { store, counters, onStored };
+  const basicAuth = new BasicAuthVerifier();
 
   async function admit(request: FastifyRequest<{ Params: { channel: string } }>): Promise<void> {
     // The per-address limit comes first so a flood of junk never reaches the store.
@@ -57,7 +59,7 @@ export const ingestPlugin: FastifyPluginAsync<IngestPluginOptions> = async (app,
       query: new URLSearchParams(queryStart < 0 ? '' : request.url.slice(queryStart + 1)),
       sourceIp: request.ip,
     };
-    verifyBeforeBody(channel, verifiable);
+    await verifyBeforeBody(channel, verifiable, basicAuth);
     states.set(request, { channel, kind, verifiable });
   }
 

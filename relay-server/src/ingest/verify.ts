@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Channel } from '../channel.js';
 import { compileAddressList, type AddressMatcher } from '../address-list.js';
 import { RelayError } from '../errors.js';
+import type { BasicAuthVerifier } from './basic-auth.js';
 import { constantTimeEqual, sha256Hex } from '../secrets.js';
 
 /** The parts of a request that verification looks at. */
@@ -33,9 +34,9 @@ function allowListMatcher(allowIps: readonly string[]): AddressMatcher {
 
 /**
  * Checks what can be checked before the body is read: the IP allow-list, Basic auth and API
- * keys. Throws a coded RelayError when the request must be refused.
+ * keys. Rejects with a coded RelayError when the request must be refused.
  */
-export function verifyBeforeBody(channel: Channel, request: VerifiableRequest): void {
+export async function verifyBeforeBody(channel: Channel, request: VerifiableRequest, basicAuth: BasicAuthVerifier): Promise<void> {
   if (channel.allowIps.length > 0 && !allowListMatcher(channel.allowIps)(request.sourceIp)) {
     throw new RelayError('RELAY_E_IP_NOT_ALLOWED', `(source ${request.sourceIp})`);
   }
@@ -49,10 +50,7 @@ export function verifyBeforeBody(channel: Channel, request: VerifiableRequest): 
       const colon = decoded.indexOf(':');
       const user = colon < 0 ? decoded : decoded.slice(0, colon);
       const password = colon < 0 ? '' : decoded.slice(colon + 1);
-      // Both comparisons always run, so timing does not reveal which half was wrong.
-      const userOk = constantTimeEqual(user, v.user);
-      const passwordOk = constantTimeEqual(sha256Hex(password), v.passwordHash);
-      if (!(userOk && passwordOk)) throw new RelayError('RELAY_E_BASIC_AUTH_INVALID');
+      if (!(await basicAuth.verify(v, user, password))) throw new RelayError('RELAY_E_BASIC_AUTH_INVALID');
       return;
     }
     case 'apikey': {

@@ -1,12 +1,17 @@
 import type pg from 'pg';
+import type { Channel } from '../channel.js';
 import { RelayError } from '../errors.js';
+import { upgradeLegacyPasswordHash } from '../passwords.js';
 import { firstRow, inTransaction, rows, type Queryable } from './postgres-connection.js';
 
 /** One step of the Postgres schema, applied once, in version order. */
 export interface Migration {
   version: number;
   name: string;
-  sql: string;
+  /** Statements of the step. */
+  sql?: string;
+  /** Work SQL cannot do, run after `sql` inside the migration's transaction. */
+  run?: (db: Queryable) => Promise<void>;
 }
 
 /**
@@ -90,8 +95,23 @@ CREATE INDEX attempts_delivery ON attempts (channel, consumer, seq, attempt);
 CREATE INDEX attempts_event ON attempts (channel, seq);
 `;
 
+/**
+ * Basic auth passwords move from their SHA-256 to scrypt (see `passwords.ts`). The rows are locked
+ * while they are rewritten, so a concurrent `channel update` is neither lost nor overwritten.
+ */
+async function upgradePasswordHashes(db: Queryable): Promise<void> {
+  const basic = await rows<{ config: Channel }>(db, "SELECT config FROM channels WHERE config->'verification'->>'mode' = 'basic' ORDER BY name FOR UPDATE");
+  for (const { config } of basic) {
+    const upgraded = upgradeLegacyPasswordHash(config);
+    if (upgraded) await db.query('UPDATE channels SET config = $2::jsonb WHERE name = $1', [upgraded.name, JSON.stringify(upgraded)]);
+  }
+}
+
 /** Every migration this relay-server knows, oldest first. Append new ones; never edit an applied one. */
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial schema', sql: INITIAL_SCHEMA }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'initial schema', sql: INITIAL_SCHEMA },
+  { version: 2, name: 'Basic auth passwords under scrypt', run: upgradePasswordHashes },
+];
 
 /** The newest schema version this relay-server reads and writes. */
 export const SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
@@ -165,7 +185,8 @@ export async function applyMigrations(pool: pg.Pool, create: boolean): Promise<M
     const applied: MigrationReport['applied'] = [];
     for (const migration of MIGRATIONS) {
       if (migration.version <= current) continue;
-      await db.query(migration.sql);
+      if (migration.sql !== undefined) await db.query(migration.sql);
+      await migration.run?.(db);
       await db.query(RECORD_MIGRATION, [migration.version, migration.name]);
       applied.push({ version: migration.version, name: migration.name });
     }

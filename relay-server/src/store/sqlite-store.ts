@@ -1,5 +1,6 @@
 import type { Channel } from '../channel.js';
 import { RelayError } from '../errors.js';
+import { upgradeLegacyPasswordHash } from '../passwords.js';
 import type { SqliteDatabase, SqliteDriver, SqliteStatement, SqliteValue } from './sqlite-driver.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { SqliteDeliveries } from './sqlite-delivery.js';
@@ -37,7 +38,7 @@ export interface SqliteStoreOptions {
   syncWal?: SyncFile;
 }
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -272,6 +273,14 @@ export class SqliteStore implements Store {
         throw new RelayError('RELAY_E_STORE_VERSION', `(schema version ${version}; this relay-server supports up to ${SCHEMA_VERSION})`);
       }
       this.db.exec(version === 1 ? MIGRATE_1_TO_2 : DELIVERY_SCHEMA);
+      // Version 3 keeps Basic auth passwords under scrypt; older files hold their SHA-256.
+      if (version < 3) {
+        const update = this.db.prepare('UPDATE channels SET config = ? WHERE name = ?');
+        for (const row of this.db.prepare('SELECT config FROM channels').all() as { config: string }[]) {
+          const upgraded = upgradeLegacyPasswordHash(JSON.parse(row.config) as Channel);
+          if (upgraded) update.run(JSON.stringify(upgraded), upgraded.name);
+        }
+      }
       this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
     });
   }
