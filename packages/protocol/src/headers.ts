@@ -1,3 +1,6 @@
+/** Header pairs in their received order and spelling, as events store and carry them. */
+export type HeaderPairs = [name: string, value: string][];
+
 /**
  * Hop-by-hop headers (RFC 9110 §7.6.1), lowercase: they describe one connection, not the event,
  * so the relay neither stores them nor forwards them.

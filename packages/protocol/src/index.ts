@@ -70,4 +70,4 @@ export { validateEventPattern, MAX_EVENT_PATTERN_LENGTH } from './glob.js';
 export { parseSince, parseTimestamp, type Since, type SinceResult } from './since.js';
 export * from './api.js';
 export { formatDuration, parseDuration, readDuration, type DurationResult } from './units.js';
-export { HOP_BY_HOP_HEADERS, headerValueProblem, isHttpToken } from './headers.js';
+export { HOP_BY_HOP_HEADERS, headerValueProblem, isHttpToken, type HeaderPairs } from './headers.js';

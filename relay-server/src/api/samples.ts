@@ -5,7 +5,7 @@ import type { Channel } from '../channel.js';
 import type { DeliveryHub } from '../delivery/hub.js';
 import { RelayError } from '../errors.js';
 import { acceptWebhook, type AcceptDeps } from '../ingest/accept.js';
-import type { HeaderPairs } from '../ingest/headers.js';
+import type { HeaderPairs } from '@myop-relay/protocol';
 import { SAMPLE_FLOWS, SAMPLE_TYPES, generateSamples } from '../samples/index.js';
 import type { Store } from '../store/store.js';
 import { mayReadChannel } from '../tokens.js';

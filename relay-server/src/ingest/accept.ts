@@ -3,7 +3,7 @@ import type { Channel } from '../channel.js';
 import { RelayError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import type { IngestCounters } from './counters.js';
-import type { HeaderPairs } from './headers.js';
+import type { HeaderPairs } from '@myop-relay/protocol';
 import { identifyJsonEvent, identifyLegacyForm, type EventIdentity } from './identity.js';
 import { verifyBody, type VerifiableRequest } from './verify.js';
 

@@ -1,7 +1,4 @@
-import { HOP_BY_HOP_HEADERS } from '@myop-relay/protocol';
-
-/** Header pairs in their received order and spelling. */
-export type HeaderPairs = [name: string, value: string][];
+import { HOP_BY_HOP_HEADERS, type HeaderPairs } from '@myop-relay/protocol';
 
 /**
  * Turns Node's flat `rawHeaders` list into ordered pairs, dropping hop-by-hop headers, those

@@ -1,4 +1,4 @@
-import type { HeaderPairs } from '../ingest/headers.js';
+import type { HeaderPairs } from '@myop-relay/protocol';
 import type { DeliveredEvent, EventSummary, StoredEvent } from './store.js';
 
 /** The columns of an event's summary; `size` is the body's length. */

@@ -1,5 +1,5 @@
 import type { Channel } from '../channel.js';
-import type { HeaderPairs } from '../ingest/headers.js';
+import type { HeaderPairs } from '@myop-relay/protocol';
 
 /** An event as ingest hands it to the store. */
 export interface NewEvent {
