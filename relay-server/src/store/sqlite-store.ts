@@ -227,7 +227,7 @@ export class SqliteStore implements Store {
    * Set when a flush of the WAL failed. The kernel may then have dropped the unwritten pages and
    * cleared the error, and SQLite's recovery stops at the first frame missing from the WAL, so a
    * later commit could look durable and still be lost. From then on no event is accepted and
-   * {@link SqliteStore.ping} fails, until the process restarts and recovery has run.
+   * {@link SqliteStore.checkWritable} fails, until the process restarts and recovery has run.
    */
   private flushFailure: RelayError | undefined;
   private readonly committedListeners = new Set<(channel: string) => void>();
@@ -734,7 +734,7 @@ export class SqliteStore implements Store {
     return this.run(() => this.deliveries.listAttempts(channel, eventId));
   }
 
-  ping(): Promise<void> {
+  checkWritable(): Promise<void> {
     return this.run(() => {
       if (this.flushFailure) throw this.flushFailure;
       this.statements.ping.get();
