@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { SERVER_DEFAULTS } from '../config.js';
 import { RelayError } from '../errors.js';
 
 /** Anything that runs a query: the pool, or one connection inside a transaction. */
@@ -36,8 +37,12 @@ export interface PostgresTimeouts {
   connectMs: number;
 }
 
-/** The defaults of `relay-server start`: well under the few seconds MyOperator waits for an answer. */
-export const DEFAULT_TIMEOUTS: Readonly<PostgresTimeouts> = Object.freeze({ statementMs: 2_000, lockMs: 1_000, connectMs: 2_000 });
+/** The defaults of `relay-server start` (2 s, 1 s, 2 s): well under the few seconds MyOperator waits for an answer. */
+export const DEFAULT_TIMEOUTS: Readonly<PostgresTimeouts> = Object.freeze({
+  statementMs: SERVER_DEFAULTS.pgStatementTimeoutMs,
+  lockMs: SERVER_DEFAULTS.pgLockTimeoutMs,
+  connectMs: SERVER_DEFAULTS.pgConnectTimeoutMs,
+});
 
 /**
  * How much longer than `statement_timeout` the driver waits for an answer before it gives up on

@@ -346,8 +346,8 @@ export class PostgresStore implements Store {
       // Rolled back, or COMMIT was not confirmed: none of these events may get a 2xx. The
       // sender retries, and dedup answers a retry of an event that did commit after all.
       const failure = toStoreError(error);
-      // Appends queued meanwhile would meet the same lock or outage and wait a whole bound
-      // again: they are refused now, so no webhook waits longer than one bound.
+      // Appends queued meanwhile would meet the same lock or outage and wait out the bound once
+      // more: they are refused with this one, so a webhook waits for its own commit only.
       const waiting = blocksEveryWrite(error) ? this.queue.splice(0) : [];
       for (const pending of [...batch, ...waiting]) pending.reject(failure);
       return;
