@@ -21,6 +21,12 @@ export interface ServerConfig {
   readonly pgNotify: boolean;
   /** Most Postgres connections this process opens (plus one for LISTEN). Default 10. */
   readonly pgPoolSize: number;
+  /** With Postgres, longest one statement may run, lock waits included; beyond it the request gets 503. Default 2 s. */
+  readonly pgStatementTimeoutMs: number;
+  /** With Postgres, longest one statement waits for a lock; at most {@link pgStatementTimeoutMs}. Default 1 s. */
+  readonly pgLockTimeoutMs: number;
+  /** With Postgres, longest wait for a connection: opening one, or for a pooled one to be free. Default 2 s. */
+  readonly pgConnectTimeoutMs: number;
   /** The URL MyOperator and developers reach this relay at, for printed instructions. Default: derived from host and port. */
   readonly publicUrl: string | undefined;
   /** Addresses/CIDRs of reverse proxies whose X-Forwarded-For is believed. Default: none. */
@@ -70,6 +76,9 @@ export const SERVER_DEFAULTS = Object.freeze({
   databaseUrl: undefined,
   pgNotify: true,
   pgPoolSize: 10,
+  pgStatementTimeoutMs: 2_000,
+  pgLockTimeoutMs: 1_000,
+  pgConnectTimeoutMs: 2_000,
   publicUrl: undefined,
   trustProxy: [] as readonly string[],
   tlsCert: undefined,
@@ -100,6 +109,9 @@ export interface ServerConfigInput {
   databaseUrl?: unknown;
   pgNotify?: unknown;
   pgPoolSize?: unknown;
+  pgStatementTimeout?: unknown;
+  pgLockTimeout?: unknown;
+  pgConnectTimeout?: unknown;
   publicUrl?: unknown;
   trustProxy?: unknown;
   tlsCert?: unknown;
@@ -228,6 +240,12 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
   const heartbeatMs = duration(input.heartbeatInterval, 'heartbeat-interval', SERVER_DEFAULTS.heartbeatMs, 100);
   const ackTimeoutMs = duration(input.ackTimeout, 'ack-timeout', SERVER_DEFAULTS.ackTimeoutMs, 1000);
   const pollIntervalMs = duration(input.pollInterval, 'poll-interval', SERVER_DEFAULTS.pollIntervalMs, 50);
+  // Bounded, always: an unbounded wait is what holds webhooks open past MyOperator's timeout.
+  const pgStatementTimeoutMs = duration(input.pgStatementTimeout, 'pg-statement-timeout', SERVER_DEFAULTS.pgStatementTimeoutMs, 10);
+  const pgLockTimeoutMs = duration(input.pgLockTimeout, 'pg-lock-timeout', SERVER_DEFAULTS.pgLockTimeoutMs, 10);
+  // A statement's lock waits count towards its statement timeout, so a longer lock bound would never apply.
+  if (pgLockTimeoutMs > pgStatementTimeoutMs) invalid('pg-lock-timeout', 'must not be longer than --pg-statement-timeout');
+  const pgConnectTimeoutMs = duration(input.pgConnectTimeout, 'pg-connect-timeout', SERVER_DEFAULTS.pgConnectTimeoutMs, 10);
 
   return Object.freeze({
     host: text(input.host, 'host') ?? SERVER_DEFAULTS.host,
@@ -236,6 +254,9 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
     databaseUrl: database,
     pgNotify: flag(input.pgNotify, 'pg-notify', SERVER_DEFAULTS.pgNotify),
     pgPoolSize: integer(input.pgPoolSize, 'pg-pool-size', SERVER_DEFAULTS.pgPoolSize, 1, 1000),
+    pgStatementTimeoutMs,
+    pgLockTimeoutMs,
+    pgConnectTimeoutMs,
     publicUrl: publicUrl?.replace(/\/+$/, ''),
     trustProxy: Object.freeze(trustProxy),
     tlsCert,

@@ -223,14 +223,14 @@ describe('SqliteStore', () => {
       // Refused at once, without touching the disk: a flush that works now proves nothing about the pages lost.
       const later = store.appendEvent(newEvent('sales', 'evt-3'));
       await expect(later).rejects.toThrow(/restart relay-server/);
-      await expectRelayError(store.ping(), 'RELAY_E_STORE_UNAVAILABLE');
+      await expectRelayError(store.checkWritable(), 'RELAY_E_STORE_UNAVAILABLE');
       expect(flushes).toEqual(['flush']);
       await store.close();
 
       // After the restart, MyOperator's retry of evt-1 finds it (its commit did reach the disk here).
       const reopened = new SqliteStore({ path, driver: betterSqliteDriver });
       disposers.push(() => reopened.close());
-      await reopened.ping();
+      await reopened.checkWritable();
       expect(await reopened.appendEvent(newEvent('sales', 'evt-1'))).toEqual({ ok: true, seq: 1, duplicate: true });
       expect(await reopened.appendEvent(newEvent('sales', 'evt-2'))).toEqual({ ok: true, seq: 2, duplicate: false });
     });
@@ -629,7 +629,7 @@ describe('SqliteStore', () => {
       for (const e of accepted) expect(hex((await store.getEvent('sales', e.eventId))?.body ?? new Uint8Array()), e.eventId).toBe(hex(e.body));
       // The refused append consumed no seq: the counter rolled back with it.
       expect(await store.channelStats('sales')).toMatchObject({ events: accepted.length, lastSeq: accepted.length });
-      await expect(store.ping()).resolves.toBeUndefined();
+      await expect(store.checkWritable()).resolves.toBeUndefined();
       // Small writes that fit still work; the store did not wedge.
       await store.setMeta('still', 'writable');
 

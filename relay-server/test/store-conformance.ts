@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Channel } from '../src/channel.js';
 import { applyChannelSettings } from '../src/channel-settings.js';
 import { RelayError, type ServerErrorCode } from '../src/errors.js';
-import type { HeaderPairs } from '../src/ingest/headers.js';
+import type { HeaderPairs } from '@myop-relay/protocol';
 import type { AppendResult, EventQuery, EventSummary, NewEvent, Store, TokenRecord } from '../src/store/store.js';
 import { describeDeliveryConformance } from './delivery-conformance.js';
 
@@ -778,9 +778,9 @@ export function describeStoreConformance(engine: string, open: OpenStore): void 
     });
 
     describe('lifecycle', () => {
-      it('answers ping', () =>
+      it('reports itself writable', () =>
         withStore(async (store) => {
-          await expect(store.ping()).resolves.toBeUndefined();
+          await expect(store.checkWritable()).resolves.toBeUndefined();
         }));
 
       it('finishes appends issued before close(), then refuses with RELAY_E_STORE_UNAVAILABLE', () =>
@@ -791,7 +791,7 @@ export function describeStoreConformance(engine: string, open: OpenStore): void 
           expect((await Promise.all(pending)).map(seqOf).sort()).toEqual([1, 2]);
           await closing;
           await expectRelayError(store.appendEvent(newEvent('sales', 'e3')), 'RELAY_E_STORE_UNAVAILABLE');
-          await expectRelayError(store.ping(), 'RELAY_E_STORE_UNAVAILABLE');
+          await expectRelayError(store.checkWritable(), 'RELAY_E_STORE_UNAVAILABLE');
           // Closing twice is harmless (shutdown paths may overlap).
           await expect(store.close()).resolves.toBeUndefined();
         }));

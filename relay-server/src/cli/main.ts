@@ -18,7 +18,10 @@ import { tokenCommands } from './token.js';
 async function withStore(args: object, runtime: CliRuntime, work: (store: Store) => Promise<void>): Promise<void> {
   const { dataDir, maxDbSize, databaseUrl } = args as { dataDir?: unknown; maxDbSize?: unknown; databaseUrl?: unknown };
   const config = resolveServerConfig({ dataDir, maxDbSize, databaseUrl });
-  const { store } = await openConfiguredStore(config, runtime.sqliteDriver, { create: false });
+  // No webhook waits on an admin command, and removing a big channel may take longer than one
+  // may: statements run unbounded, in front of an operator who sees them wait.
+  const unbounded = { ...config, pgStatementTimeoutMs: 0, pgLockTimeoutMs: 0 };
+  const { store } = await openConfiguredStore(unbounded, runtime.sqliteDriver, { create: false });
   try {
     await work(store);
   } finally {

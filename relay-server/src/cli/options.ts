@@ -62,7 +62,10 @@ export function serverOptions<T>(y: Argv<T>) {
     .option('heartbeat-interval', { type: 'string', describe: 'WebSocket heartbeat; silent clients are dropped after two', default: formatDuration(d.heartbeatMs) })
     .option('poll-interval', { type: 'string', describe: 'How often idle consumers look for missed work', default: formatDuration(d.pollIntervalMs) })
     .option('pg-notify', { type: 'boolean', describe: 'With --database-url: wake consumers on other instances at once via LISTEN/NOTIFY (false: the poll finds events)', default: d.pgNotify })
-    .option('pg-pool-size', { type: 'number', describe: 'With --database-url: most Postgres connections of this instance (plus one for LISTEN)', default: d.pgPoolSize });
+    .option('pg-pool-size', { type: 'number', describe: 'With --database-url: most Postgres connections of this instance (plus one for LISTEN)', default: d.pgPoolSize })
+    .option('pg-statement-timeout', { type: 'string', describe: 'With --database-url: longest a statement may run, lock waits included; then 503', default: formatDuration(d.pgStatementTimeoutMs) })
+    .option('pg-lock-timeout', { type: 'string', describe: 'With --database-url: longest a statement waits for a lock; then 503', default: formatDuration(d.pgLockTimeoutMs) })
+    .option('pg-connect-timeout', { type: 'string', describe: 'With --database-url: longest wait to open a connection or get a free pooled one; then 503', default: formatDuration(d.pgConnectTimeoutMs) });
 }
 
 /** Options that shape a channel, shared by `channel add` and `channel update`. */

@@ -49,6 +49,12 @@ export interface StoreConfig extends StoreLocation {
   pgNotify?: boolean;
   /** Postgres only: most pooled connections. Default 10. */
   pgPoolSize?: number;
+  /** Postgres only: `statement_timeout` of every pooled connection; 0 sets none. Default 2 s. */
+  pgStatementTimeoutMs?: number;
+  /** Postgres only: `lock_timeout` of every pooled connection; 0 sets none. Default 1 s. */
+  pgLockTimeoutMs?: number;
+  /** Postgres only: longest wait to open a connection or get a free pooled one. Default 2 s. */
+  pgConnectTimeoutMs?: number;
 }
 
 /** An opened store and where it lives, as the banner names it (never with a password). */
@@ -76,6 +82,11 @@ export async function openConfiguredStore(
       url: config.databaseUrl,
       ...(config.pgNotify !== undefined ? { notify: config.pgNotify } : {}),
       ...(config.pgPoolSize !== undefined ? { poolSize: config.pgPoolSize } : {}),
+      timeouts: {
+        ...(config.pgStatementTimeoutMs !== undefined ? { statementMs: config.pgStatementTimeoutMs } : {}),
+        ...(config.pgLockTimeoutMs !== undefined ? { lockMs: config.pgLockTimeoutMs } : {}),
+        ...(config.pgConnectTimeoutMs !== undefined ? { connectMs: config.pgConnectTimeoutMs } : {}),
+      },
       ...(options.onWarning ? { onWarning: options.onWarning } : {}),
     },
     create,

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { SERVER_DEFAULTS } from '../config.js';
 import { RelayError } from '../errors.js';
 
 /** Anything that runs a query: the pool, or one connection inside a transaction. */
@@ -21,12 +22,43 @@ export async function changed(db: Queryable, sql: string, values: unknown[] = []
   return (await db.query(sql, values)).rowCount ?? 0;
 }
 
+/**
+ * How long the store waits for Postgres. A webhook is held open while its event commits, and
+ * MyOperator gives up after a few seconds and retries into the same wall, so no wait may be
+ * longer than a fraction of that: past the bound the caller gets `RELAY_E_STORE_UNAVAILABLE`
+ * (503) and the sender retries.
+ */
+export interface PostgresTimeouts {
+  /** Longest one statement may run, lock waits included (`statement_timeout`); 0 sets none. */
+  statementMs: number;
+  /** Longest one statement waits for a lock (`lock_timeout`); 0 sets none. */
+  lockMs: number;
+  /** Longest to get a connection: opening one, or waiting for a pooled one to be free. */
+  connectMs: number;
+}
+
+/** The defaults of `relay-server start` (2 s, 1 s, 2 s): well under the few seconds MyOperator waits for an answer. */
+export const DEFAULT_TIMEOUTS: Readonly<PostgresTimeouts> = Object.freeze({
+  statementMs: SERVER_DEFAULTS.pgStatementTimeoutMs,
+  lockMs: SERVER_DEFAULTS.pgLockTimeoutMs,
+  connectMs: SERVER_DEFAULTS.pgConnectTimeoutMs,
+});
+
+/**
+ * How much longer than `statement_timeout` the driver waits for an answer before it gives up on
+ * the connection itself: Postgres cancels a slow statement and says so, but a host that stopped
+ * answering (a cut network that sends no reset) would otherwise hold the statement until TCP
+ * keepalive notices, minutes later.
+ */
+const SILENT_SERVER_SLACK_MS = 1_000;
+
 /** Settings of {@link createPool}. */
 export interface PoolSettings {
   /** `postgres://` URL; a schema is chosen with `?options=-c%20search_path%3D<schema>`. */
   url: string;
   /** Most connections the pool opens. */
   size: number;
+  timeouts: PostgresTimeouts;
   /** Hears errors of idle connections (Postgres restarted, network cut); the pool replaces them by itself. */
   onIdleError: (error: Error) => void;
 }
@@ -39,13 +71,16 @@ const types: pg.CustomTypesConfig = {
   getTypeParser: (oid, format) => (oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format)),
 };
 
-/** Client settings shared by the pool and the LISTEN connection. */
-export function clientConfig(url: string): pg.ClientConfig {
+/**
+ * Client settings shared by the pool and the LISTEN connection. The LISTEN connection holds no
+ * webhook and reconnects by itself, so it keeps a longer connect wait than the pool's default.
+ */
+export function clientConfig(url: string, connectMs = 5_000): pg.ClientConfig {
   return {
     connectionString: url,
     types,
-    // A host that does not answer must not hold a webhook for minutes: fail fast, the sender retries on 503.
-    connectionTimeoutMillis: 5_000,
+    // A host that does not answer must not hold a webhook: fail fast, the sender retries on 503.
+    connectionTimeoutMillis: connectMs,
     // Notices a dead peer (a cut network) on idle connections, the LISTEN one above all, within
     // minutes rather than the system's default two hours.
     keepAlive: true,
@@ -53,9 +88,30 @@ export function clientConfig(url: string): pg.ClientConfig {
   };
 }
 
-/** Opens a connection pool; nothing connects until the first query. */
+/**
+ * Set once per connection, before the pool hands it out. A SET rather than startup parameters:
+ * poolers in session mode (PgBouncer) refuse unknown startup parameters, and the usual way round
+ * that, ignoring them, would drop the bounds without a word. The flags win over any
+ * `-c statement_timeout` in the URL.
+ */
+const SET_TIMEOUTS = "SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)";
+
+/**
+ * Opens a connection pool; nothing connects until the first query. Every connection carries the
+ * statement and lock bounds; waiting for a free connection is bounded by `connectMs` like opening one.
+ */
 export function createPool(settings: PoolSettings): pg.Pool {
-  const pool = new pg.Pool({ ...clientConfig(settings.url), max: settings.size, idleTimeoutMillis: 30_000 });
+  const { statementMs, lockMs, connectMs } = settings.timeouts;
+  const pool = new pg.Pool({
+    ...clientConfig(settings.url, connectMs),
+    ...(statementMs > 0 ? { query_timeout: statementMs + SILENT_SERVER_SLACK_MS } : {}),
+    max: settings.size,
+    idleTimeoutMillis: 30_000,
+    // A rejection here ends the connection and fails the query that wanted it: none runs unbounded.
+    onConnect: async (client) => {
+      await client.query(SET_TIMEOUTS, [String(statementMs), String(lockMs)]);
+    },
+  });
   // An idle connection that dies emits 'error' on the pool; unheard, that event would crash the process.
   pool.on('error', (error) => settings.onIdleError(error));
   return pool;
@@ -73,6 +129,24 @@ const FULL = '53100';
 /** Deadlock and serialization failure: the transaction was rolled back whole and may simply run again. */
 const RETRYABLE = new Set(['40P01', '40001']);
 
+/** What the bounds of {@link PostgresTimeouts} report, said so the operator knows which one ran out. */
+const BOUND_HINTS: Record<string, string> = {
+  '55P03': 'another session holds a lock this write needs, for longer than --pg-lock-timeout; pg_locks names it',
+  '57014': 'the statement ran longer than --pg-statement-timeout',
+};
+
+/**
+ * Failures that any write made now would meet as well, whatever it writes: a bound ran out, the
+ * connection failed or was refused, the server is read-only or shutting down. Errors without an
+ * SQLSTATE come from the driver or the pool (refused, cut, timed out).
+ */
+export function blocksEveryWrite(error: unknown): boolean {
+  if (error instanceof RelayError) return false;
+  const state = sqlState(error);
+  if (state === undefined) return true;
+  return state.startsWith('08') || state.startsWith('57') || ['55P03', '53300', '25006'].includes(state);
+}
+
 /** A readable reason; Node's happy-eyeballs connect reports an AggregateError with an empty message. */
 function reason(error: unknown): string {
   if (error instanceof AggregateError && error.message === '') return error.errors.map(reason).join('; ');
@@ -84,7 +158,8 @@ function reason(error: unknown): string {
 export function toStoreError(error: unknown): RelayError {
   if (error instanceof RelayError) return error;
   const state = sqlState(error);
-  const detail = `(postgres${state ? ` ${state}` : ''}: ${reason(error)})`;
+  const hint = state === undefined ? undefined : BOUND_HINTS[state];
+  const detail = `(postgres${state ? ` ${state}` : ''}: ${reason(error)}${hint ? `: ${hint}` : ''})`;
   return new RelayError(state === FULL ? 'RELAY_E_STORE_FULL' : 'RELAY_E_STORE_UNAVAILABLE', detail, { cause: error });
 }
 
@@ -104,11 +179,17 @@ export async function inTransaction<T>(pool: pg.Pool, work: (db: pg.PoolClient) 
       await client.query('COMMIT');
       return result;
     } catch (error) {
-      try {
-        await client.query('ROLLBACK');
-      } catch (rollbackError) {
-        // The connection is gone or unusable; the pool must not hand it out again.
-        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+      if (error instanceof RelayError || sqlState(error) !== undefined) {
+        try {
+          await client.query('ROLLBACK');
+        } catch (rollbackError) {
+          // The connection is gone or unusable; the pool must not hand it out again.
+          broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+        }
+      } else {
+        // The driver failed (connection cut, or the server stopped answering), or our own code
+        // did: a ROLLBACK could wait as long again. Closing the connection rolls back on the server.
+        broken = error instanceof Error ? error : new Error(String(error));
       }
       const state = sqlState(error);
       if (attempt < attempts && state !== undefined && RETRYABLE.has(state)) continue;

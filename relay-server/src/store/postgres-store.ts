@@ -4,9 +4,11 @@ import type { Channel } from '../channel.js';
 import { RelayError } from '../errors.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { KeyedBatches } from './keyed-batches.js';
-import { changed, createPool, describeDatabaseUrl, firstRow, inTransaction, rows, toStoreError, type Queryable } from './postgres-connection.js';
+import { blocksEveryWrite, changed, createPool, DEFAULT_TIMEOUTS, describeDatabaseUrl, firstRow, inTransaction, rows, toStoreError } from './postgres-connection.js';
+import type { PostgresTimeouts, Queryable } from './postgres-connection.js';
 import { PostgresDeliveries, toStoredEvent, toSummary, type EventRow, type FullEventRow } from './postgres-delivery.js';
 import { NotificationListener } from './postgres-listener.js';
+import { probeWritable } from './postgres-readiness.js';
 import { applyMigrations, lockSchemaWide, type MigrationReport } from './postgres-schema.js';
 import type {
   AppendResult,
@@ -34,6 +36,8 @@ export interface PostgresStoreOptions {
   url: string;
   /** Most pooled connections. Default 10. */
   poolSize?: number;
+  /** Bounds on every wait for Postgres; each left out takes its {@link DEFAULT_TIMEOUTS} value. */
+  timeouts?: Partial<PostgresTimeouts>;
   /** NOTIFY other processes of stored events and LISTEN for theirs. Default true. */
   notify?: boolean;
   /** Most events committed in one transaction. Default 256. */
@@ -113,7 +117,6 @@ const SQL = {
     WHERE d.channel = g.channel AND d.seq = g.seq`,
   pruneAttempts: `DELETE FROM attempts a USING unnest($1::text[], $2::bigint[]) AS g(channel, seq)
     WHERE a.channel = g.channel AND a.seq = g.seq`,
-  ping: 'SELECT 1',
 } as const;
 
 interface Pending {
@@ -187,7 +190,9 @@ export class PostgresStore implements Store {
    */
   static async open(options: PostgresStoreOptions, create = true): Promise<{ store: PostgresStore; migration: MigrationReport }> {
     const warn = options.onWarning ?? (() => undefined);
-    const pool = createPool({ url: options.url, size: options.poolSize ?? 10, onIdleError: (error) => warn('postgres connection lost; the pool opens a new one', error) });
+    const onIdleError = (error: Error): void => warn('postgres connection lost; the pool opens a new one', error);
+    const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+    const pool = createPool({ url: options.url, size: options.poolSize ?? 10, timeouts, onIdleError });
     const ownPids = new Set<number>();
     pool.on('connect', (client) => {
       const pid = backendPid(client);
@@ -198,7 +203,10 @@ export class PostgresStore implements Store {
       if (pid !== undefined) ownPids.delete(pid);
     });
     try {
-      const migration = await applyMigrations(pool, create);
+      // On a connection of its own without statement bounds: a migration may rewrite a big table
+      // or wait for another process's migration, and no webhook waits on it.
+      const migrator = createPool({ url: options.url, size: 1, timeouts: { ...timeouts, statementMs: 0, lockMs: 0 }, onIdleError });
+      const migration = await applyMigrations(migrator, create).finally(() => migrator.end());
       return { store: new PostgresStore(pool, ownPids, options, migration.schema), migration };
     } catch (error) {
       await pool.end().catch(() => undefined);
@@ -338,7 +346,10 @@ export class PostgresStore implements Store {
       // Rolled back, or COMMIT was not confirmed: none of these events may get a 2xx. The
       // sender retries, and dedup answers a retry of an event that did commit after all.
       const failure = toStoreError(error);
-      for (const pending of batch) pending.reject(failure);
+      // Appends queued meanwhile would meet the same lock or outage and wait out the bound once
+      // more: they are refused with this one, so a webhook waits for its own commit only.
+      const waiting = blocksEveryWrite(error) ? this.queue.splice(0) : [];
+      for (const pending of [...batch, ...waiting]) pending.reject(failure);
       return;
     }
     batch.forEach((pending, i) => pending.resolve(results[i] as AppendResult));
@@ -519,10 +530,9 @@ export class PostgresStore implements Store {
     return this.listener?.whenListening() ?? Promise.reject(new Error('this store does not LISTEN: notifications are off or onRemoteEvent was not called'));
   }
 
-  ping(): Promise<void> {
-    return this.run(async () => {
-      await this.pool.query(SQL.ping);
-    });
+  checkWritable(): Promise<void> {
+    if (this.closed) return Promise.reject(closedError());
+    return probeWritable(this.pool, this.schema);
   }
 
   /** Commits the appends already queued, then closes the LISTEN connection and the pool. */

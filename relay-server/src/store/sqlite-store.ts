@@ -5,6 +5,7 @@ import type { SqliteDatabase, SqliteDriver, SqliteStatement, SqliteValue } from 
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { SqliteDeliveries } from './sqlite-delivery.js';
 import { SUMMARY_COLUMNS, toStoredEvent, toSummary, type EventRow, type FullEventRow } from './sqlite-event-rows.js';
+import { DEFAULT_MIN_FREE_BYTES, SqliteReadiness } from './sqlite-readiness.js';
 import { WalSync, type SyncFile } from './wal-sync.js';
 import type {
   AppendResult,
@@ -36,7 +37,12 @@ export interface SqliteStoreOptions {
   maxBatch?: number;
   /** How the WAL file is flushed to disk after an append commit. Default `node:fs` `fdatasync`. */
   syncWal?: SyncFile;
+  /** Free bytes on the database's file system below which {@link SqliteStore.checkWritable} reports the store full. Default 16 MiB. */
+  minFreeBytes?: number;
 }
+
+/** How long a write waits for another process's write lock (an admin command) before it fails. */
+const BUSY_TIMEOUT_MS = 5000;
 
 const SCHEMA_VERSION = 3;
 
@@ -217,6 +223,7 @@ export class SqliteStore implements Store {
   private readonly statements: ReturnType<SqliteStore['prepareStatements']>;
   private readonly deliveries: SqliteDeliveries;
   private readonly walSync: WalSync;
+  private readonly readiness: SqliteReadiness;
   /** Transaction control, prepared once: `exec` would parse the SQL on every call. */
   private readonly control: Record<'BEGIN' | 'BEGIN IMMEDIATE' | 'COMMIT' | 'ROLLBACK', SqliteStatement>;
   private queue: Pending[] = [];
@@ -228,7 +235,7 @@ export class SqliteStore implements Store {
    * Set when a flush of the WAL failed. The kernel may then have dropped the unwritten pages and
    * cleared the error, and SQLite's recovery stops at the first frame missing from the WAL, so a
    * later commit could look durable and still be lost. From then on no event is accepted and
-   * {@link SqliteStore.ping} fails, until the process restarts and recovery has run.
+   * {@link SqliteStore.checkWritable} fails, until the process restarts and recovery has run.
    */
   private flushFailure: RelayError | undefined;
   private readonly committedListeners = new Set<(channel: string) => void>();
@@ -245,7 +252,7 @@ export class SqliteStore implements Store {
       // to the WAL without flushing it; appends wait for WalSync's flush instead, off the event loop.
       this.db.exec('PRAGMA journal_mode = WAL');
       this.db.exec('PRAGMA synchronous = NORMAL');
-      this.db.exec('PRAGMA busy_timeout = 5000');
+      this.db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
       const p = (sql: string): SqliteStatement => this.db.prepare(sql);
       this.control = { BEGIN: p('BEGIN'), 'BEGIN IMMEDIATE': p('BEGIN IMMEDIATE'), COMMIT: p('COMMIT'), ROLLBACK: p('ROLLBACK') };
       this.migrate();
@@ -258,6 +265,13 @@ export class SqliteStore implements Store {
       this.statements = this.prepareStatements();
       this.deliveries = new SqliteDeliveries(this.db);
       this.walSync = new WalSync(`${options.path}-wal`, options.syncWal);
+      this.readiness = new SqliteReadiness({
+        db: this.db,
+        driver: this.driver,
+        path: options.path,
+        busyTimeoutMs: BUSY_TIMEOUT_MS,
+        minFreeBytes: options.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES,
+      });
     } catch (error) {
       this.db.close();
       throw this.storeError(error);
@@ -320,7 +334,6 @@ export class SqliteStore implements Store {
       deleteChannelConsumers: p('DELETE FROM consumers WHERE channel = ?'),
       deleteChannelDeliveries: p('DELETE FROM deliveries WHERE channel = ?'),
       deleteChannelAttempts: p('DELETE FROM attempts WHERE channel = ?'),
-      ping: p('SELECT 1'),
     };
   }
 
@@ -743,10 +756,10 @@ export class SqliteStore implements Store {
     return this.run(() => this.deliveries.listAttempts(channel, eventId));
   }
 
-  ping(): Promise<void> {
+  checkWritable(): Promise<void> {
     return this.run(() => {
       if (this.flushFailure) throw this.flushFailure;
-      this.statements.ping.get();
+      this.readiness.check();
     });
   }
 

@@ -151,8 +151,13 @@ export interface Store extends DeliveryStore {
    */
   onCommitted?(listener: (channel: string) => void): () => void;
 
-  /** Resolves when the store can serve requests, rejects otherwise. */
-  ping(): Promise<void>;
+  /**
+   * Resolves when the store can take a write now: an event appended now would be stored without
+   * waiting on a lock. Rejects otherwise with a RelayError whose detail says why (the engine is
+   * unreachable or locked, its tables are missing, a flush failed, the disk is full). Writes
+   * nothing and does not wait on locks, so `/readyz` can ask it every time.
+   */
+  checkWritable(): Promise<void>;
   /** Finishes pending writes and releases the engine. */
   close(): Promise<void>;
 }
