@@ -1,7 +1,6 @@
 import type {
   ChannelInfo,
   ChannelList,
-  ConsumerListView,
   DeliveryListView,
   EventDetailView,
   EventListView,
@@ -12,11 +11,13 @@ import { viewChannel } from '../channel.js';
 import { RelayError } from '../errors.js';
 import type { DeliveryHub } from '../delivery/hub.js';
 import type { IngestCounters } from '../ingest/counters.js';
-import type { EventSummary, Store, TokenRecord } from '../store/store.js';
+import type { EventSummary, Store } from '../store/store.js';
 import { authenticate, mayReadChannel, visibleChannels } from '../tokens.js';
 import { acceptJsonBodies } from './json-body.js';
-import { channelParam, consumerParam, cursorParam, limitParam, optional, single, timeParam, typeParam, type RawQuery } from './params.js';
-import { workflowRoutes } from './samples.js';
+import { channelParam, cursorParam, limitParam, optional, single, timeParam, typeParam, type RawQuery } from './params.js';
+import { assertReadable } from './access.js';
+import { consumerRoutes } from './consumers.js';
+import { sampleRoutes } from './samples.js';
 import { requestToken, setRequestToken } from './token.js';
 
 /** Dependencies of the read API. */
@@ -53,12 +54,8 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (app, { sto
     setRequestToken(request, await authenticate(store, request.headers.authorization));
   });
 
-  /** Throws unless the token may read the channel. */
-  function assertReadable(token: TokenRecord, channel: string): void {
-    if (!mayReadChannel(token, channel)) throw new RelayError('RELAY_E_CHANNEL_FORBIDDEN', `(channel "${channel}")`);
-  }
-
-  await app.register(workflowRoutes, { accept: { store, counters, onStored }, store, hub });
+  await app.register(sampleRoutes, { accept: { store, counters, onStored }, store });
+  await app.register(consumerRoutes, { store, hub });
 
   app.get('/api/channels', async (request): Promise<ChannelList> => {
     const token = requestToken(request);
@@ -141,36 +138,5 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (app, { sto
         outcome: a.outcome,
       })),
     };
-  });
-
-  app.get<{ Querystring: RawQuery }>('/api/consumers', async (request): Promise<ConsumerListView> => {
-    const token = requestToken(request);
-    const channel = optional(request.query, 'channel', channelParam);
-    if (channel === undefined) throw new RelayError('RELAY_E_INVALID_QUERY', '(channel: required)');
-    assertReadable(token, channel);
-    if (!(await store.getChannel(channel))) throw new RelayError('RELAY_E_UNKNOWN_CHANNEL', `(channel "${channel}")`);
-    const now = Date.now();
-    return {
-      consumers: (await store.listConsumers(channel)).map((c) => ({
-        channel: c.channel,
-        name: c.name,
-        createdAt: c.createdAt.toISOString(),
-        filter: c.filter,
-        maxAttempts: c.maxAttempts,
-        connectedSessions: hub.connected(c.channel, c.name),
-        pending: c.pending,
-        oldestPendingAgeMs: c.oldestPendingAt ? Math.max(0, now - c.oldestPendingAt.getTime()) : null,
-        lastAckAt: c.lastAckAt?.toISOString() ?? null,
-        failed: c.failed,
-      })),
-    };
-  });
-
-  app.delete<{ Params: { channel: string; name: string } }>('/api/consumers/:channel/:name', async (request, reply) => {
-    const channel = channelParam('channel', request.params.channel);
-    const name = consumerParam('consumer', request.params.name);
-    assertReadable(requestToken(request), channel);
-    if (!(await store.deleteConsumer(channel, name))) throw new RelayError('RELAY_E_CONSUMER_NOT_FOUND', `(channel "${channel}", consumer "${name}")`);
-    return reply.code(204).send();
   });
 };

@@ -1,32 +1,20 @@
-import type { ReplayResult, SampleCatalogue, TriggerResult } from '@myop-relay/protocol';
+import type { HeaderPairs, SampleCatalogue, TriggerResult } from '@myop-relay/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import { createHmac } from 'node:crypto';
 import type { Channel } from '../channel.js';
-import type { DeliveryHub } from '../delivery/hub.js';
 import { RelayError } from '../errors.js';
 import { acceptWebhook, type AcceptDeps } from '../ingest/accept.js';
-import type { HeaderPairs } from '@myop-relay/protocol';
 import { SAMPLE_FLOWS, SAMPLE_TYPES, generateSamples } from '../samples/index.js';
 import type { Store } from '../store/store.js';
-import { mayReadChannel } from '../tokens.js';
 import { SERVER_VERSION } from '../version.js';
-import { replayRequest, triggerRequest } from './bodies.js';
-import { channelParam, consumerParam } from './params.js';
+import { readableChannel } from './access.js';
+import { triggerRequest } from './bodies.js';
 import { requestToken } from './token.js';
 
-/** Dependencies of the developer-workflow routes. */
-export interface WorkflowRoutesOptions {
+/** Dependencies of the sample routes. */
+export interface SampleRoutesOptions {
   accept: AcceptDeps;
   store: Store;
-  hub: DeliveryHub;
-}
-
-async function readableChannel(store: Store, token: Parameters<typeof mayReadChannel>[0], name: string): Promise<Channel> {
-  channelParam('channel', name);
-  if (!mayReadChannel(token, name)) throw new RelayError('RELAY_E_CHANNEL_FORBIDDEN', `(channel "${name}")`);
-  const channel = await store.getChannel(name);
-  if (!channel) throw new RelayError('RELAY_E_UNKNOWN_CHANNEL', `(channel "${name}")`);
-  return channel;
 }
 
 /** Headers a sample carries: what MyOperator sends, signed with the channel's newest secret when it verifies HMAC. */
@@ -40,11 +28,8 @@ function sampleHeaders(channel: Channel, contentType: string, body: Uint8Array):
   return headers;
 }
 
-/**
- * Routes of the debug loop: sample events on demand (`trigger`), the sample catalogue, and
- * replays of stored events to a consumer.
- */
-export const workflowRoutes: FastifyPluginAsync<WorkflowRoutesOptions> = async (app, { accept, store, hub }) => {
+/** Sample events on demand (`trigger`) and the sample catalogue. */
+export const sampleRoutes: FastifyPluginAsync<SampleRoutesOptions> = async (app, { accept, store }) => {
   app.get('/api/samples', async (): Promise<SampleCatalogue> => ({
     shapes: Object.fromEntries(Object.entries(SAMPLE_TYPES).map(([shape, types]) => [shape, [...types]])),
     flows: Object.fromEntries(Object.entries(SAMPLE_FLOWS).map(([flow, shapes]) => [flow, Object.fromEntries(Object.entries(shapes).map(([s, t]) => [s, [...(t ?? [])]]))])),
@@ -77,38 +62,5 @@ export const workflowRoutes: FastifyPluginAsync<WorkflowRoutesOptions> = async (
       events.push({ type: sample.type, id: answer.id, seq: answer.seq, duplicate: answer.duplicate });
     }
     return { channel: channel.name, events };
-  });
-
-  app.post<{ Params: { channel: string; name: string }; Body: unknown }>('/api/consumers/:channel/:name/replay', async (request): Promise<ReplayResult> => {
-    const channel = (await readableChannel(store, requestToken(request), request.params.channel)).name;
-    const name = consumerParam('consumer', request.params.name);
-    const selection = replayRequest(request.body, new Date());
-    const seqs: number[] = [];
-    const missing: string[] = [];
-    if ('ids' in selection) {
-      for (const id of selection.ids) {
-        const event = await store.getEvent(channel, id);
-        if (event) seqs.push(event.seq);
-        else missing.push(id);
-      }
-    } else {
-      let cursor: string | undefined;
-      do {
-        const page = await store.listEvents({
-          visibleChannels: [channel],
-          channel,
-          since: selection.since,
-          ...(selection.before ? { before: selection.before } : {}),
-          ...(selection.type !== undefined ? { type: selection.type } : {}),
-          ...(cursor ? { cursor } : {}),
-          limit: 1000,
-        });
-        seqs.push(...page.events.map((e) => e.seq));
-        cursor = page.nextCursor;
-      } while (cursor && seqs.length < 100_000);
-    }
-    const queued = await store.requeueDeliveries(channel, name, seqs.sort((a, b) => a - b), new Date());
-    hub.notify(channel);
-    return { channel, consumer: name, queued, missing };
   });
 };
