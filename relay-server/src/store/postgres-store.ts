@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { Channel } from '../channel.js';
 import { RelayError } from '../errors.js';
+import { runPrune, type PrunedEvent } from './prune.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { KeyedBatches } from './keyed-batches.js';
 import { blocksEveryWrite, changed, createPool, DEFAULT_TIMEOUTS, describeDatabaseUrl, firstRow, inTransaction, rows, toStoreError } from './postgres-connection.js';
@@ -425,19 +426,24 @@ export class PostgresStore implements Store {
     return this.transaction(async (db) => {
       // One pruner at a time across processes: two counting the same channel would both remove its excess.
       await lockSchemaWide(db, this.schema, 'prune');
-      const gone = await rows<{ channel: string; seq: number }>(db, SQL.pruneByAge, [new Date(now.getTime() - policy.maxAgeMs), batchSize]);
-      for (const { name } of await rows<{ name: string }>(db, SQL.channelNames)) {
-        if (gone.length >= batchSize) break;
-        const excess = ((await firstRow<{ n: number }>(db, SQL.countChannel, [name]))?.n ?? 0) - policy.maxEventsPerChannel;
-        if (excess > 0) gone.push(...(await rows<{ channel: string; seq: number }>(db, SQL.pruneOldest, [name, Math.min(excess, batchSize - gone.length)])));
-      }
-      if (gone.length > 0) {
-        // Delivery state of a removed event goes with it.
-        const pairs = [gone.map((g) => g.channel), gone.map((g) => g.seq)];
-        await db.query(SQL.pruneDeliveries, pairs);
-        await db.query(SQL.pruneAttempts, pairs);
-      }
-      return gone.length;
+      return runPrune(policy, now, batchSize, async (request) => {
+        switch (request.kind) {
+          case 'remove-older-than':
+            return rows<PrunedEvent>(db, SQL.pruneByAge, [request.cutoff, request.limit]);
+          case 'channel-names':
+            return (await rows<{ name: string }>(db, SQL.channelNames)).map((row) => row.name);
+          case 'count-events':
+            return (await firstRow<{ n: number }>(db, SQL.countChannel, [request.channel]))?.n ?? 0;
+          case 'remove-oldest':
+            return rows<PrunedEvent>(db, SQL.pruneOldest, [request.channel, request.limit]);
+          case 'remove-delivery-state': {
+            const pairs = [request.events.map((g) => g.channel), request.events.map((g) => g.seq)];
+            await db.query(SQL.pruneDeliveries, pairs);
+            await db.query(SQL.pruneAttempts, pairs);
+            return undefined;
+          }
+        }
+      });
     });
   }
 

@@ -1,9 +1,11 @@
 import type { Channel } from '../channel.js';
 import { RelayError } from '../errors.js';
-import { upgradeLegacyPasswordHash } from '../passwords.js';
 import type { SqliteDatabase, SqliteDriver, SqliteStatement, SqliteValue } from './sqlite-driver.js';
+import { ChannelCache } from './channel-cache.js';
+import { runPruneSync, type PrunedEvent } from './prune.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { SqliteDeliveries } from './sqlite-delivery.js';
+import { migrateSqliteSchema } from './sqlite-schema.js';
 import { SUMMARY_COLUMNS, toStoredEvent, toSummary, type EventRow, type FullEventRow } from './sqlite-event-rows.js';
 import { DEFAULT_MIN_FREE_BYTES, SqliteReadiness } from './sqlite-readiness.js';
 import { WalSync, type SyncFile } from './wal-sync.js';
@@ -43,144 +45,6 @@ export interface SqliteStoreOptions {
 
 /** How long a write waits for another process's write lock (an admin command) before it fails. */
 const BUSY_TIMEOUT_MS = 5000;
-
-const SCHEMA_VERSION = 3;
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (
-  key TEXT PRIMARY KEY,
-  value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS channels (
-  name TEXT PRIMARY KEY,
-  config TEXT NOT NULL,
-  last_seq INTEGER NOT NULL DEFAULT 0,
-  created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS tokens (
-  name TEXT PRIMARY KEY,
-  hash TEXT NOT NULL UNIQUE,
-  role TEXT NOT NULL,
-  channels TEXT,
-  created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS events (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  channel TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  event_id TEXT NOT NULL,
-  event_type TEXT NOT NULL,
-  received_at INTEGER NOT NULL,
-  source_ip TEXT NOT NULL,
-  headers TEXT NOT NULL,
-  body BLOB NOT NULL,
-  synthetic INTEGER NOT NULL DEFAULT 0,
-  UNIQUE (channel, event_id),
-  UNIQUE (channel, seq)
-);
--- Every change to a channel's settings, from any process, bumps channels_version, so a running
--- server can cache settings and still see admin commands at once.
-INSERT OR IGNORE INTO meta (key, value) VALUES ('channels_version', '0');
-CREATE TRIGGER IF NOT EXISTS channels_inserted AFTER INSERT ON channels BEGIN
-  UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'channels_version';
-END;
-CREATE TRIGGER IF NOT EXISTS channels_updated AFTER UPDATE OF config ON channels BEGIN
-  UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'channels_version';
-END;
-CREATE TRIGGER IF NOT EXISTS channels_deleted AFTER DELETE ON channels BEGIN
-  UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'channels_version';
-END;
-CREATE INDEX IF NOT EXISTS events_received_at ON events (received_at);
-CREATE INDEX IF NOT EXISTS events_channel_type ON events (channel, event_type, id);
-CREATE TABLE IF NOT EXISTS consumers (
-  channel TEXT NOT NULL,
-  name TEXT NOT NULL,
-  next_seq INTEGER NOT NULL,
-  filter TEXT NOT NULL,
-  max_attempts INTEGER,
-  created_at INTEGER NOT NULL,
-  last_ack_at INTEGER,
-  PRIMARY KEY (channel, name)
-);
-`;
-
-/**
- * Delivery state, schema version 2. Each delivered event costs a few rows, so the tables are kept
- * lean: deliveries is clustered on its key (no separate rowid tree), an open delivery has one due
- * time (its lease's end or its retry's time) that an index keeps in order, and an attempt is
- * written once, when it ends; the attempt in flight lives in its delivery row (`started_at`,
- * `session`).
- */
-const DELIVERY_SCHEMA = `
-CREATE TABLE IF NOT EXISTS deliveries (
-  channel TEXT NOT NULL,
-  consumer TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  state TEXT NOT NULL,
-  attempts INTEGER NOT NULL,
-  session TEXT,
-  started_at INTEGER,
-  -- Open deliveries only: when the lease ends (inflight) or the retry may go (retry).
-  due_at INTEGER,
-  replay INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (channel, consumer, seq)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS deliveries_failed ON deliveries (channel, consumer) WHERE state = 'failed';
--- Settled deliveries stay for history and outnumber open ones; claims must not walk past them,
--- nor read the deliveries in flight that are not due yet.
-CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (channel, consumer, due_at) WHERE state IN ('inflight', 'retry');
-CREATE TABLE IF NOT EXISTS attempts (
-  id INTEGER PRIMARY KEY,
-  channel TEXT NOT NULL,
-  consumer TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  attempt INTEGER NOT NULL,
-  session TEXT NOT NULL,
-  started_at INTEGER NOT NULL,
-  finished_at INTEGER,
-  status INTEGER,
-  latency_ms REAL,
-  error TEXT,
-  outcome TEXT
-);
--- Attempts are found by event: a handful of rows per (channel, seq), whatever the consumer.
-CREATE INDEX IF NOT EXISTS attempts_event ON attempts (channel, seq);
-`;
-
-/**
- * From schema version 1, whose deliveries had a rowid, a session index and separate lease and
- * retry times, and whose attempts were inserted when they started and updated when they ended.
- * Attempts still open move into their delivery rows: the one in flight, or one that outlived its
- * event's delivery (a late ack of an earlier attempt settled the event).
- */
-const MIGRATE_1_TO_2 = `
-DROP INDEX IF EXISTS deliveries_session;
-DROP INDEX IF EXISTS deliveries_failed;
-DROP INDEX IF EXISTS deliveries_pending;
-DROP INDEX IF EXISTS attempts_event;
-ALTER TABLE deliveries RENAME TO deliveries_v1;
-ALTER TABLE attempts RENAME TO attempts_v1;
-${DELIVERY_SCHEMA}
-INSERT INTO deliveries (channel, consumer, seq, state, attempts, session, started_at, due_at, replay)
-  SELECT channel, consumer, seq, state, attempts,
-    CASE state WHEN 'inflight' THEN session WHEN 'acked' THEN open_session END,
-    CASE state WHEN 'inflight' THEN COALESCE(open_started_at, lease_expires_at) WHEN 'acked' THEN open_started_at END,
-    CASE state WHEN 'inflight' THEN lease_expires_at WHEN 'retry' THEN next_attempt_at END,
-    replay
-  FROM (
-    SELECT d.*,
-      (SELECT a.started_at FROM attempts_v1 a WHERE a.channel = d.channel AND a.consumer = d.consumer AND a.seq = d.seq AND a.attempt = d.attempts
-         AND a.outcome IS NULL ORDER BY a.id DESC LIMIT 1) AS open_started_at,
-      (SELECT a.session FROM attempts_v1 a WHERE a.channel = d.channel AND a.consumer = d.consumer AND a.seq = d.seq AND a.attempt = d.attempts
-         AND a.outcome IS NULL ORDER BY a.id DESC LIMIT 1) AS open_session
-    FROM deliveries_v1 d
-  );
-INSERT INTO attempts (id, channel, consumer, seq, attempt, session, started_at, finished_at, status, latency_ms, error, outcome)
-  SELECT id, channel, consumer, seq, attempt, session, started_at, finished_at, status, latency_ms, error, outcome
-  FROM attempts_v1 WHERE outcome IS NOT NULL;
-DROP TABLE deliveries_v1;
-DROP TABLE attempts_v1;
-`;
 
 interface Pending {
   event: NewEvent;
@@ -239,9 +103,7 @@ export class SqliteStore implements Store {
    */
   private flushFailure: RelayError | undefined;
   private readonly committedListeners = new Set<(channel: string) => void>();
-  private readonly channelCache = new Map<string, Channel>();
-  private channelsVersion: string | undefined;
-  private channelsChecked = false;
+  private readonly channels: ChannelCache;
 
   constructor(options: SqliteStoreOptions) {
     this.driver = options.driver;
@@ -255,7 +117,7 @@ export class SqliteStore implements Store {
       this.db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
       const p = (sql: string): SqliteStatement => this.db.prepare(sql);
       this.control = { BEGIN: p('BEGIN'), 'BEGIN IMMEDIATE': p('BEGIN IMMEDIATE'), COMMIT: p('COMMIT'), ROLLBACK: p('ROLLBACK') };
-      this.migrate();
+      migrateSqliteSchema(this.db, (work) => this.transaction(work));
       // The cap applies after the schema exists, so a small cap limits events, not start-up.
       if (options.maxBytes !== undefined) {
         const pageSize = Number((this.db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size);
@@ -263,6 +125,14 @@ export class SqliteStore implements Store {
         this.db.exec(`PRAGMA max_page_count = ${Math.max(pages, Math.floor(options.maxBytes / pageSize))}`);
       }
       this.statements = this.prepareStatements();
+      const s = this.statements;
+      this.channels = new ChannelCache({
+        version: () => (s.channelsVersion.get() as { value: string } | undefined)?.value,
+        read: (name) => {
+          const row = s.getChannel.get(name) as { config: string } | undefined;
+          return row ? (JSON.parse(row.config) as Channel) : undefined;
+        },
+      });
       this.deliveries = new SqliteDeliveries(this.db);
       this.walSync = new WalSync(`${options.path}-wal`, options.syncWal);
       this.readiness = new SqliteReadiness({
@@ -276,27 +146,6 @@ export class SqliteStore implements Store {
       this.db.close();
       throw this.storeError(error);
     }
-  }
-
-  private migrate(): void {
-    this.transaction(() => {
-      this.db.exec(SCHEMA);
-      const row = this.db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined;
-      const version = row ? Number(row.value) : 0;
-      if (version > SCHEMA_VERSION) {
-        throw new RelayError('RELAY_E_STORE_VERSION', `(schema version ${version}; this relay-server supports up to ${SCHEMA_VERSION})`);
-      }
-      this.db.exec(version === 1 ? MIGRATE_1_TO_2 : DELIVERY_SCHEMA);
-      // Version 3 keeps Basic auth passwords under scrypt; older files hold their SHA-256.
-      if (version < 3) {
-        const update = this.db.prepare('UPDATE channels SET config = ? WHERE name = ?');
-        for (const row of this.db.prepare('SELECT config FROM channels').all() as { config: string }[]) {
-          const upgraded = upgradeLegacyPasswordHash(JSON.parse(row.config) as Channel);
-          if (upgraded) update.run(JSON.stringify(upgraded), upgraded.name);
-        }
-      }
-      this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
-    });
   }
 
   private prepareStatements() {
@@ -425,7 +274,7 @@ export class SqliteStore implements Store {
 
   createChannel(channel: Channel): Promise<void> {
     return this.run(() => {
-      this.forgetChannels();
+      this.channels.forget();
       const { changes } = this.statements.insertChannel.run(channel.name, JSON.stringify(channel), channel.createdAt);
       if (Number(changes) === 0) throw new RelayError('RELAY_E_CHANNEL_EXISTS', `(channel "${channel.name}")`);
     });
@@ -433,42 +282,15 @@ export class SqliteStore implements Store {
 
   updateChannel(channel: Channel): Promise<void> {
     return this.run(() => {
-      this.forgetChannels();
+      this.channels.forget();
       const { changes } = this.statements.updateChannel.run(JSON.stringify(channel), channel.name);
       if (Number(changes) === 0) throw new RelayError('RELAY_E_UNKNOWN_CHANNEL', `(channel "${channel.name}")`);
     });
   }
 
-  /**
-   * Looked up on every webhook: served from a cache that any settings change empties. Whether
-   * the settings changed (here or in an admin command's process) is asked once per event-loop
-   * turn, not once per request.
-   */
+  /** Looked up on every webhook, so served from {@link ChannelCache}. */
   getChannel(name: string): Promise<Channel | undefined> {
-    return this.run(() => {
-      if (!this.channelsChecked) {
-        this.channelsChecked = true;
-        setImmediate(() => (this.channelsChecked = false));
-        const version = (this.statements.channelsVersion.get() as { value: string } | undefined)?.value;
-        if (version !== this.channelsVersion) {
-          this.channelCache.clear();
-          this.channelsVersion = version;
-        }
-      }
-      const cached = this.channelCache.get(name);
-      if (cached) return cached;
-      const row = this.statements.getChannel.get(name) as { config: string } | undefined;
-      if (!row) return undefined;
-      const channel = JSON.parse(row.config) as Channel;
-      this.channelCache.set(name, channel);
-      return channel;
-    });
-  }
-
-  /** This process changed a channel: the next lookup reads settings afresh. */
-  private forgetChannels(): void {
-    this.channelCache.clear();
-    this.channelsChecked = false;
+    return this.run(() => this.channels.get(name));
   }
 
   listChannels(): Promise<Channel[]> {
@@ -490,7 +312,7 @@ export class SqliteStore implements Store {
   removeChannel(name: string): Promise<boolean> {
     return this.run(() =>
       this.transaction(() => {
-        this.forgetChannels();
+        this.channels.forget();
         this.statements.deleteChannelEvents.run(name);
         this.statements.deleteChannelConsumers.run(name);
         this.statements.deleteChannelDeliveries.run(name);
@@ -690,22 +512,28 @@ export class SqliteStore implements Store {
   }
 
   prune(policy: RetentionPolicy, now: Date, batchSize: number): Promise<number> {
+    const s = this.statements;
     return this.run(() =>
-      this.transaction(() => {
-        const s = this.statements;
-        const gone = s.pruneAge.all(now.getTime() - policy.maxAgeMs, batchSize) as { channel: string; seq: number }[];
-        for (const { name } of s.channelNames.all() as { name: string }[]) {
-          if (gone.length >= batchSize) break;
-          const excess = Number((s.countChannel.get(name) as { n: number }).n) - policy.maxEventsPerChannel;
-          if (excess > 0) gone.push(...(s.pruneOldest.all(name, Math.min(excess, batchSize - gone.length)) as { channel: string; seq: number }[]));
-        }
-        // Delivery state of a removed event goes with it.
-        for (const { channel, seq } of gone) {
-          s.pruneDeliveries.run(channel, seq);
-          s.pruneAttempts.run(channel, seq);
-        }
-        return gone.length;
-      }),
+      this.transaction(() =>
+        runPruneSync(policy, now, batchSize, (request) => {
+          switch (request.kind) {
+            case 'remove-older-than':
+              return s.pruneAge.all(request.cutoff.getTime(), request.limit) as PrunedEvent[];
+            case 'channel-names':
+              return (s.channelNames.all() as { name: string }[]).map((row) => row.name);
+            case 'count-events':
+              return Number((s.countChannel.get(request.channel) as { n: number }).n);
+            case 'remove-oldest':
+              return s.pruneOldest.all(request.channel, request.limit) as PrunedEvent[];
+            case 'remove-delivery-state':
+              for (const { channel, seq } of request.events) {
+                s.pruneDeliveries.run(channel, seq);
+                s.pruneAttempts.run(channel, seq);
+              }
+              return undefined;
+          }
+        }),
+      ),
     );
   }
 
