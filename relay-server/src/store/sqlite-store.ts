@@ -1,12 +1,12 @@
 import type { Channel } from '../channel.js';
 import { RelayError } from '../errors.js';
-import type { SqliteDatabase, SqliteDriver, SqliteStatement, SqliteValue } from './sqlite-driver.js';
+import type { SqliteDatabase, SqliteDriver, SqliteStatement } from './sqlite-driver.js';
 import { ChannelCache } from './channel-cache.js';
+import { GroupCommit } from './group-commit.js';
 import { runPruneSync, type PrunedEvent } from './prune.js';
-import { decodeCursor, encodeCursor } from './cursor.js';
 import { SqliteDeliveries } from './sqlite-delivery.js';
 import { migrateSqliteSchema } from './sqlite-schema.js';
-import { SUMMARY_COLUMNS, toStoredEvent, toSummary, type EventRow, type FullEventRow } from './sqlite-event-rows.js';
+import { SqliteEvents } from './sqlite-events.js';
 import { DEFAULT_MIN_FREE_BYTES, SqliteReadiness } from './sqlite-readiness.js';
 import { WalSync, type SyncFile } from './wal-sync.js';
 import type {
@@ -46,12 +46,6 @@ export interface SqliteStoreOptions {
 /** How long a write waits for another process's write lock (an admin command) before it fails. */
 const BUSY_TIMEOUT_MS = 5000;
 
-interface Pending {
-  event: NewEvent;
-  resolve: (result: AppendResult) => void;
-  reject: (error: unknown) => void;
-}
-
 interface TokenRow {
   name: string;
   hash: string;
@@ -83,18 +77,17 @@ export class SqliteStore implements Store {
   readonly engine = 'sqlite';
   private readonly db: SqliteDatabase;
   private readonly driver: SqliteDriver;
-  private readonly maxBatch: number;
   private readonly statements: ReturnType<SqliteStore['prepareStatements']>;
   private readonly deliveries: SqliteDeliveries;
+  private readonly events: SqliteEvents;
   private readonly walSync: WalSync;
   private readonly readiness: SqliteReadiness;
   /** Transaction control, prepared once: `exec` would parse the SQL on every call. */
   private readonly control: Record<'BEGIN' | 'BEGIN IMMEDIATE' | 'COMMIT' | 'ROLLBACK', SqliteStatement>;
-  private queue: Pending[] = [];
-  private flushScheduled = false;
-  private walFlushing = false;
+  private readonly appends: GroupCommit;
   private settlements: { work: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }[] = [];
   private closed = false;
+  private closing: Promise<void> | undefined;
   /**
    * Set when a flush of the WAL failed. The kernel may then have dropped the unwritten pages and
    * cleared the error, and SQLite's recovery stops at the first frame missing from the WAL, so a
@@ -107,7 +100,6 @@ export class SqliteStore implements Store {
 
   constructor(options: SqliteStoreOptions) {
     this.driver = options.driver;
-    this.maxBatch = options.maxBatch ?? 256;
     this.db = this.driver.open(options.path);
     try {
       // WAL lets admin commands read and write while the server runs. NORMAL writes each commit
@@ -134,7 +126,16 @@ export class SqliteStore implements Store {
         },
       });
       this.deliveries = new SqliteDeliveries(this.db);
+      this.events = new SqliteEvents(this.db);
       this.walSync = new WalSync(`${options.path}-wal`, options.syncWal);
+      this.appends = new GroupCommit({
+        maxBatch: options.maxBatch ?? 256,
+        commit: (events) => this.transaction(() => this.events.insertBatch(events)),
+        durable: () => this.walSync.afterCommit(),
+        toError: (error, stage) => (stage === 'commit' ? this.storeError(error) : this.flushError(error)),
+        refusal: () => (this.closed ? new RelayError('RELAY_E_STORE_UNAVAILABLE', '(store is closed)') : this.flushFailure),
+        committed: (events, results) => this.announceCommitted(events, results),
+      });
       this.readiness = new SqliteReadiness({
         db: this.db,
         driver: this.driver,
@@ -166,14 +167,6 @@ export class SqliteStore implements Store {
       tokenByHash: p('SELECT * FROM tokens WHERE hash = ?'),
       listTokens: p('SELECT * FROM tokens ORDER BY name'),
       deleteToken: p('DELETE FROM tokens WHERE name = ?'),
-      existingSeq: p('SELECT seq FROM events WHERE channel = ? AND event_id = ?'),
-      setLastSeq: p('UPDATE channels SET last_seq = ? WHERE name = ?'),
-      // A retry of a stored event inserts nothing; a clash on seq would be a bug and fails loudly.
-      insertEvent: p(
-        `INSERT INTO events (channel, seq, event_id, event_type, received_at, source_ip, headers, body, synthetic)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel, event_id) DO NOTHING`,
-      ),
-      getEvent: p(`SELECT ${SUMMARY_COLUMNS}, headers, body FROM events WHERE channel = ? AND event_id = ?`),
       pruneAge: p('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at < ? ORDER BY received_at LIMIT ?) RETURNING channel, seq'),
       channelNames: p('SELECT name FROM channels'),
       countChannel: p('SELECT COUNT(*) AS n FROM events WHERE channel = ?'),
@@ -243,6 +236,16 @@ export class SqliteStore implements Store {
       return;
     }
     batch.forEach((s, i) => s.resolve(results[i]));
+  }
+
+  /**
+   * A failed flush of the WAL: the commits it covered are not known to be on disk, and from now
+   * on nothing is accepted (see {@link SqliteStore.flushFailure}).
+   */
+  private flushError(error: unknown): RelayError {
+    const code = (error as { code?: unknown }).code === 'ENOSPC' ? 'RELAY_E_STORE_FULL' : 'RELAY_E_STORE_UNAVAILABLE';
+    this.flushFailure ??= new RelayError(code, `(a flush of the WAL failed earlier: ${String(error)}; restart relay-server)`, { cause: error });
+    return new RelayError(code, `(flushing the WAL: ${String(error)})`, { cause: error });
   }
 
   /** Maps an engine failure to the catalogue; RelayErrors pass through unchanged. */
@@ -351,67 +354,7 @@ export class SqliteStore implements Store {
   }
 
   appendEvent(event: NewEvent): Promise<AppendResult> {
-    if (this.closed) return Promise.reject(new RelayError('RELAY_E_STORE_UNAVAILABLE', '(store is closed)'));
-    if (this.flushFailure) return Promise.reject(this.flushFailure);
-    return new Promise((resolve, reject) => {
-      this.queue.push({ event, resolve, reject });
-      this.scheduleFlush();
-    });
-  }
-
-  /**
-   * Events that arrive while the WAL is being flushed wait for that flush to end and then commit
-   * together: they could not be answered sooner anyway, and one transaction costs less than many.
-   */
-  private scheduleFlush(): void {
-    if (this.flushScheduled || this.walFlushing || this.queue.length === 0) return;
-    this.flushScheduled = true;
-    // setImmediate runs after pending I/O callbacks, so requests already read join this batch.
-    setImmediate(() => this.flush());
-  }
-
-  /** Commits every queued event, at most `maxBatch` per transaction, then answers them once the WAL is on disk. */
-  private flush(): void {
-    this.flushScheduled = false;
-    if (this.flushFailure) {
-      for (const pending of this.queue.splice(0)) pending.reject(this.flushFailure);
-      return;
-    }
-    const committed: { pending: Pending; result: AppendResult }[] = [];
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch);
-      try {
-        const results = this.transaction(() => this.insertBatch(batch.map((pending) => pending.event)));
-        batch.forEach((pending, i) => committed.push({ pending, result: results[i] as AppendResult }));
-      } catch (error) {
-        // The whole transaction rolled back: none of these events is stored, so none may get a 2xx.
-        const failure = this.storeError(error);
-        for (const pending of batch) pending.reject(failure);
-      }
-    }
-    if (committed.length === 0) return;
-    this.walFlushing = true;
-    this.walSync
-      .afterCommit()
-      .then(
-        () => {
-          for (const { pending, result } of committed) pending.resolve(result);
-        },
-        (error: unknown) => {
-          // Committed, but not known to be on disk: no 2xx. A retry after the restart finds the
-          // event stored if its frames did reach the disk, and stores it otherwise.
-          const code = (error as { code?: unknown }).code === 'ENOSPC' ? 'RELAY_E_STORE_FULL' : 'RELAY_E_STORE_UNAVAILABLE';
-          const failure = new RelayError(code, `(flushing the WAL: ${String(error)})`, { cause: error });
-          this.flushFailure ??= new RelayError(code, `(a flush of the WAL failed earlier: ${String(error)}; restart relay-server)`, { cause: error });
-          for (const { pending } of committed) pending.reject(failure);
-        },
-      )
-      .finally(() => {
-        this.walFlushing = false;
-        this.scheduleFlush();
-      });
-    // After the flush has started, so that claims the listeners make do not delay it.
-    this.announceCommitted(committed);
+    return this.appends.append(event);
   }
 
   onCommitted(listener: (channel: string) => void): () => void {
@@ -420,95 +363,22 @@ export class SqliteStore implements Store {
   }
 
   /** Tells the listeners which channels have new (not duplicate) events in the commits just made. */
-  private announceCommitted(committed: readonly { pending: Pending; result: AppendResult }[]): void {
+  private announceCommitted(events: readonly NewEvent[], results: readonly AppendResult[]): void {
     if (this.committedListeners.size === 0) return;
     const channels = new Set<string>();
-    for (const { pending, result } of committed) if (result.ok && !result.duplicate) channels.add(pending.event.channel);
+    events.forEach((event, i) => {
+      const result = results[i];
+      if (result?.ok && !result.duplicate) channels.add(event.channel);
+    });
     for (const channel of channels) for (const listener of this.committedListeners) listener(channel);
   }
 
-  /** Inserts events in order; each channel's `last_seq` is read once and written once per batch. */
-  private insertBatch(events: NewEvent[]): AppendResult[] {
-    const s = this.statements;
-    const lastSeqs = new Map<string, { read: number; last: number }>();
-    const results = events.map((event): AppendResult => {
-      let seqs = lastSeqs.get(event.channel);
-      if (seqs === undefined) {
-        const row = s.channelSeq.get(event.channel) as { last_seq: number } | undefined;
-        if (!row) return { ok: false, reason: 'unknown-channel' };
-        seqs = { read: Number(row.last_seq), last: Number(row.last_seq) };
-        lastSeqs.set(event.channel, seqs);
-      }
-      const seq = seqs.last + 1;
-      const { changes } = s.insertEvent.run(
-        event.channel,
-        seq,
-        event.eventId,
-        event.eventType,
-        event.receivedAt.getTime(),
-        event.sourceIp,
-        JSON.stringify(event.headers),
-        event.body,
-        event.synthetic ? 1 : 0,
-      );
-      if (Number(changes) === 0) {
-        const existing = s.existingSeq.get(event.channel, event.eventId) as { seq: number };
-        return { ok: true, seq: Number(existing.seq), duplicate: true };
-      }
-      seqs.last = seq;
-      return { ok: true, seq, duplicate: false };
-    });
-    for (const [channel, { read, last }] of lastSeqs) if (last !== read) s.setLastSeq.run(last, channel);
-    return results;
-  }
-
   getEvent(channel: string, id: string): Promise<StoredEvent | undefined> {
-    return this.run(() => {
-      const row = this.statements.getEvent.get(channel, id) as FullEventRow | undefined;
-      return row ? toStoredEvent(row) : undefined;
-    });
+    return this.run(() => this.events.get(channel, id));
   }
 
   listEvents(query: EventQuery): Promise<EventPage> {
-    return this.run(() => {
-      const where: string[] = [];
-      const params: SqliteValue[] = [];
-      if (query.visibleChannels !== null) {
-        if (query.visibleChannels.length === 0) return { events: [] };
-        where.push(`channel IN (${query.visibleChannels.map(() => '?').join(', ')})`);
-        params.push(...query.visibleChannels);
-      }
-      if (query.channel !== undefined) {
-        where.push('channel = ?');
-        params.push(query.channel);
-      }
-      if (query.type !== undefined) {
-        where.push('event_type = ?');
-        params.push(query.type);
-      }
-      if (query.since !== undefined) {
-        where.push('received_at >= ?');
-        params.push(query.since.getTime());
-      }
-      if (query.before !== undefined) {
-        where.push('received_at < ?');
-        params.push(query.before.getTime());
-      }
-      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-      if (after !== undefined) {
-        where.push('id < ?');
-        params.push(after);
-      }
-      const sql = `SELECT ${SUMMARY_COLUMNS}
-        FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-      const rows = this.db.prepare(sql).all(...params, query.limit + 1) as EventRow[];
-      const page = rows.slice(0, query.limit);
-      const last = page[page.length - 1];
-      return {
-        events: page.map(toSummary),
-        ...(rows.length > query.limit && last ? { nextCursor: encodeCursor(Number(last.id)) } : {}),
-      };
-    });
+    return this.run(() => this.events.list(query));
   }
 
   prune(policy: RetentionPolicy, now: Date, batchSize: number): Promise<number> {
@@ -591,13 +461,16 @@ export class SqliteStore implements Store {
     });
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.flush();
-    this.flushSettlements();
-    this.closed = true;
-    await this.walSync.close();
-    this.db.close();
+  /** Commits the appends already queued and waits for their flush, then closes the file. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.appends.drain();
+      this.flushSettlements();
+      this.closed = true;
+      await this.walSync.close();
+      this.db.close();
+    })();
+    return this.closing;
   }
 }
 

@@ -1,0 +1,111 @@
+import type { SqliteDatabase, SqliteStatement, SqliteValue } from './sqlite-driver.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import { SUMMARY_COLUMNS, toStoredEvent, toSummary, type EventRow, type FullEventRow } from './sqlite-event-rows.js';
+import type { AppendResult, EventPage, EventQuery, NewEvent, StoredEvent } from './store.js';
+
+/**
+ * The embedded store's event rows: inserting a committed batch, reading one event, listing pages.
+ * Callers hold the transaction; these methods only run statements.
+ */
+export class SqliteEvents {
+  readonly #db: SqliteDatabase;
+  readonly #statements: Record<'channelSeq' | 'insertEvent' | 'existingSeq' | 'setLastSeq' | 'getEvent', SqliteStatement>;
+
+  constructor(db: SqliteDatabase) {
+    this.#db = db;
+    const p = (sql: string): SqliteStatement => db.prepare(sql);
+    this.#statements = {
+      channelSeq: p('SELECT last_seq FROM channels WHERE name = ?'),
+    // A retry of a stored event inserts nothing; a clash on seq would be a bug and fails loudly.
+    insertEvent: p(
+      `INSERT INTO events (channel, seq, event_id, event_type, received_at, source_ip, headers, body, synthetic)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel, event_id) DO NOTHING`,
+    ),
+      existingSeq: p('SELECT seq FROM events WHERE channel = ? AND event_id = ?'),
+      setLastSeq: p('UPDATE channels SET last_seq = ? WHERE name = ?'),
+      getEvent: p(`SELECT ${SUMMARY_COLUMNS}, headers, body FROM events WHERE channel = ? AND event_id = ?`),
+    };
+  }
+
+  /** Inserts events in order; each channel's `last_seq` is read once and written once per batch. */
+  insertBatch(events: NewEvent[]): AppendResult[] {
+    const s = this.#statements;
+    const lastSeqs = new Map<string, { read: number; last: number }>();
+    const results = events.map((event): AppendResult => {
+      let seqs = lastSeqs.get(event.channel);
+      if (seqs === undefined) {
+        const row = s.channelSeq.get(event.channel) as { last_seq: number } | undefined;
+        if (!row) return { ok: false, reason: 'unknown-channel' };
+        seqs = { read: Number(row.last_seq), last: Number(row.last_seq) };
+        lastSeqs.set(event.channel, seqs);
+      }
+      const seq = seqs.last + 1;
+      const { changes } = s.insertEvent.run(
+        event.channel,
+        seq,
+        event.eventId,
+        event.eventType,
+        event.receivedAt.getTime(),
+        event.sourceIp,
+        JSON.stringify(event.headers),
+        event.body,
+        event.synthetic ? 1 : 0,
+      );
+      if (Number(changes) === 0) {
+        const existing = s.existingSeq.get(event.channel, event.eventId) as { seq: number };
+        return { ok: true, seq: Number(existing.seq), duplicate: true };
+      }
+      seqs.last = seq;
+      return { ok: true, seq, duplicate: false };
+    });
+    for (const [channel, { read, last }] of lastSeqs) if (last !== read) s.setLastSeq.run(last, channel);
+    return results;
+  }
+
+  /** One event with its headers and body. */
+  get(channel: string, id: string): StoredEvent | undefined {
+    const row = this.#statements.getEvent.get(channel, id) as FullEventRow | undefined;
+    return row ? toStoredEvent(row) : undefined;
+  }
+
+  /** A page of event summaries, newest first (see {@link EventQuery}). */
+  list(query: EventQuery): EventPage {
+    const where: string[] = [];
+    const params: SqliteValue[] = [];
+    if (query.visibleChannels !== null) {
+      if (query.visibleChannels.length === 0) return { events: [] };
+      where.push(`channel IN (${query.visibleChannels.map(() => '?').join(', ')})`);
+      params.push(...query.visibleChannels);
+    }
+    if (query.channel !== undefined) {
+      where.push('channel = ?');
+      params.push(query.channel);
+    }
+    if (query.type !== undefined) {
+      where.push('event_type = ?');
+      params.push(query.type);
+    }
+    if (query.since !== undefined) {
+      where.push('received_at >= ?');
+      params.push(query.since.getTime());
+    }
+    if (query.before !== undefined) {
+      where.push('received_at < ?');
+      params.push(query.before.getTime());
+    }
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    if (after !== undefined) {
+      where.push('id < ?');
+      params.push(after);
+    }
+    const sql = `SELECT ${SUMMARY_COLUMNS}
+      FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    const rows = this.#db.prepare(sql).all(...params, query.limit + 1) as EventRow[];
+    const page = rows.slice(0, query.limit);
+    const last = page[page.length - 1];
+    return {
+      events: page.map(toSummary),
+      ...(rows.length > query.limit && last ? { nextCursor: encodeCursor(Number(last.id)) } : {}),
+    };
+  }
+}
