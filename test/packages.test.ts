@@ -63,7 +63,11 @@ describe('packages', () => {
       expect(pkg.publishConfig?.access, dir).toBe('public');
       expect(pkg.files, dir).toContain('dist');
       expect(pkg.scripts?.['prepack'], dir).toBe('tsc -b');
-      if (pkg.bin !== undefined) expect(pkg.files, dir).toContain('bin');
+      for (const target of Object.values(pkg.bin ?? {})) {
+        expect(pkg.files, dir).toContain('bin');
+        // The form npm publishes: it rewrites `./bin/x.js` to `bin/x.js`, with a warning.
+        expect(target, dir).toMatch(/^bin\/[\w-]+\.js$/);
+      }
     }
   });
 
