@@ -29,6 +29,7 @@ export interface PackageManifest {
   dependencies?: Record<string, string>;
   optionalDependencies?: Record<string, string>;
   peerDependencies?: Record<string, string>;
+  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
 }
 
 /** A lockfile entry: a manifest plus where the package comes from. */
@@ -127,18 +128,20 @@ export function lockfileFor(packed: readonly PackedPackage[]): { lockfileVersion
     const dir = workspaceDir.get(p.name);
     if (dir === undefined) throw new Error(`${p.name} is not a package of this repository`);
     dependencies[p.name] = `file:${p.tarball}`;
-    const { license, dependencies: deps, optionalDependencies, peerDependencies, bin, engines } = p.manifest;
-    packages[`node_modules/${p.name}`] = { version: p.version, resolved: `file:${p.tarball}`, integrity: p.integrity, license, dependencies: deps, optionalDependencies, peerDependencies, bin, engines };
+    const { license, dependencies: deps, optionalDependencies, peerDependencies, peerDependenciesMeta, bin, engines } = p.manifest;
+    packages[`node_modules/${p.name}`] = { version: p.version, resolved: `file:${p.tarball}`, integrity: p.integrity, license, dependencies: deps, optionalDependencies, peerDependencies, peerDependenciesMeta, bin, engines };
     queue.push({ from: dir, manifest: p.manifest });
   }
   const placed = new Set<string>();
   for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-    const optional = next.manifest.optionalDependencies ?? {};
-    for (const name of Object.keys({ ...next.manifest.dependencies, ...optional })) {
+    const { dependencies: required = {}, optionalDependencies: optional = {}, peerDependencies: peers = {}, peerDependenciesMeta: peerMeta = {} } = next.manifest;
+    // npm installs the peers a package needs, and leaves out the optional ones.
+    const neededPeers = Object.keys(peers).filter((name) => peerMeta[name]?.optional !== true);
+    for (const name of [...new Set([...Object.keys(required), ...Object.keys(optional), ...neededPeers])]) {
       if (ours.has(name)) continue;
       const at = resolveInLock(lock, next.from, name);
       if (at === undefined) {
-        // An optional dependency for another platform is left out of the lockfile too.
+        // An optional dependency for another platform is left out of the repository's install too.
         if (name in optional) continue;
         throw new Error(`${name}, a dependency of ${next.from}, is not in package-lock.json: run npm install`);
       }
