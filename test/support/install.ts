@@ -182,7 +182,9 @@ export async function installPacked(prefix: string, packed: readonly PackedPacka
     return await run('npm', args, { cwd: prefix, env: npmEnv({ npm_config_build_from_source: 'true' }), maxBuffer: 64 << 20, timeout: options.timeoutMs ?? 60_000 });
   } catch (error) {
     const { stdout, stderr } = error as { stdout?: string; stderr?: string };
-    throw new Error(`npm ${args.join(' ')} failed: ${String(error)}\nstdout: ${stdout ?? ''}\nstderr: ${stderr ?? ''}`);
+    // npm ci fills the cache with what an offline install reads; npm install alone leaves some of it out.
+    const hint = stderr?.includes('ENOTCACHED') === true ? '\nThe npm cache lacks a dependency: run npm ci in the repository first.' : '';
+    throw new Error(`npm ${args.join(' ')} failed: ${String(error)}${hint}\nstdout: ${stdout ?? ''}\nstderr: ${stderr ?? ''}`);
   }
 }
 
