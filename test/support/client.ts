@@ -110,9 +110,12 @@ export interface ClientProcess {
   line(pattern: RegExp, stream?: 'stdout' | 'stderr', timeoutMs?: number): Promise<string>;
 }
 
-/** Spawns `relay-client <args>` (RELAY_* variables of this process are not passed on). */
-export function startClient(args: readonly string[], env: Record<string, string> = {}, runtime: Runtime = 'node'): ClientProcess {
-  const { child, exited } = spawnCli(args, childEnv({ NO_COLOR: '1', ...env }), REPO_ROOT, CLIENT_CLI, runtime);
+/**
+ * Spawns `relay-client <args>` (RELAY_* variables of this process are not passed on): the
+ * repository's CLI, or `script` (with runtime `exec`, an installed `relay-client`).
+ */
+export function startClient(args: readonly string[], env: Record<string, string> = {}, runtime: Runtime = 'node', script: string = CLIENT_CLI): ClientProcess {
+  const { child, exited } = spawnCli(args, childEnv({ NO_COLOR: '1', ...env }), REPO_ROOT, script, runtime);
   let stdout = '';
   let stderr = '';
   const wakers: (() => void)[] = [];

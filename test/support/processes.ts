@@ -22,8 +22,11 @@ export const SERVER_DENO_CLI = join(REPO_ROOT, 'relay-server', 'dist', 'cli-deno
 /** The Deno binary from the `deno` devDependency. */
 export const DENO = join(REPO_ROOT, 'node_modules', 'deno', 'deno');
 
-/** Which runtime runs a CLI child. */
-export type Runtime = 'node' | 'deno';
+/**
+ * Which runtime runs a CLI child: `node <script>`, `deno run <script>`, or `exec`, which runs
+ * `script` itself as a command (an installed `relay-server` or `relay-client`, through its `#!`).
+ */
+export type Runtime = 'node' | 'deno' | 'exec';
 
 /** How a child process ended. */
 export interface ExitStatus {
@@ -52,7 +55,7 @@ export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 
 /**
  * Spawns `node <script> …args` (or `deno run --allow-all <script> …args`, with relay-server's Deno
- * entry), tracked so {@link killAllChildren} can end it.
+ * entry; or `<script> …args`), tracked so {@link killAllChildren} can end it.
  */
 export function spawnCli(
   args: readonly string[],
@@ -64,7 +67,9 @@ export function spawnCli(
   const child =
     runtime === 'deno'
       ? spawn(DENO, ['run', '--allow-all', script === SERVER_CLI ? SERVER_DENO_CLI : script, ...args], { cwd, env: { ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] })
-      : spawn(process.execPath, [script, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      : runtime === 'exec'
+        ? spawn(script, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawn(process.execPath, [script, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<ExitStatus>((resolve, reject) => {
     child.once('exit', (code, signal) => {
       liveChildren.delete(child);
@@ -206,6 +211,8 @@ export interface StartRelayOptions {
   readyTimeoutMs?: number;
   /** Default node. */
   runtime?: Runtime;
+  /** What runs: default the repository's relay-server CLI; with runtime `exec`, an installed `relay-server`. */
+  script?: string;
 }
 
 /**
@@ -218,7 +225,7 @@ export async function startRelayServer(options: StartRelayOptions): Promise<Rela
   if (options.dataDir !== undefined) args.push('--data-dir', options.dataDir);
   if (options.defaults ?? true) args.push('--port', '0', '--host', '127.0.0.1');
   args.push(...(options.args ?? []));
-  const { child, exited } = spawnCli(args, childEnv(options.env), REPO_ROOT, SERVER_CLI, options.runtime);
+  const { child, exited } = spawnCli(args, childEnv(options.env), REPO_ROOT, options.script ?? SERVER_CLI, options.runtime);
 
   let stdout = '';
   let stderr = '';
