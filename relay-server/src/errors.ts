@@ -117,6 +117,14 @@ export const SERVER_ERRORS = {
     status: 408,
     message: 'The request was not received completely in time.',
   },
+  RELAY_E_UPGRADE_UNSUPPORTED: {
+    status: 400,
+    message: 'Only /ws accepts a protocol upgrade, and only to WebSocket. Send other requests without an Upgrade header.',
+  },
+  RELAY_E_UPGRADE_INVALID: {
+    status: 400,
+    message: 'The WebSocket handshake is invalid (the reason follows). relay-client sends a valid one; check any proxy between the client and the relay.',
+  },
   RELAY_E_UNKNOWN_EVENT_TYPE: {
     status: 400,
     message: 'The relay cannot generate a sample of that event type or flow; the valid ones are listed here.',
@@ -175,8 +183,12 @@ export class RelayError extends Error {
     this.detail = detail;
   }
 
-  /** The JSON body sent to HTTP clients. */
+  /**
+   * The JSON body sent to HTTP clients. Server errors (5xx) carry the catalogue message only:
+   * their detail names engines, files or driver text, which is for the log, not for whoever sent
+   * the request.
+   */
   toBody(): { error: { code: ServerErrorCode; message: string } } {
-    return { error: { code: this.code, message: this.message } };
+    return { error: { code: this.code, message: this.status >= 500 ? SERVER_ERRORS[this.code].message : this.message } };
   }
 }
