@@ -1,3 +1,5 @@
+import { MAX_PATH_SEGMENT_LENGTH, MAX_URL_LENGTH } from './edge/limits.js';
+
 /**
  * The relay-server's error catalogue: every error a client of the HTTP API or an operator can
  * meet, with a stable code, its HTTP status and a message that says what to do.
@@ -111,11 +113,39 @@ export const SERVER_ERRORS = {
   },
   RELAY_E_METHOD_NOT_ALLOWED: {
     status: 405,
-    message: 'This route does not accept that method. MyOperator webhooks are sent with POST.',
+    message: 'This route does not accept that method; the Allow header names the one it does.',
   },
   RELAY_E_REQUEST_TIMEOUT: {
     status: 408,
-    message: 'The request was not received completely in time.',
+    message: 'The request was not received completely in time (see --headers-timeout and --request-timeout).',
+  },
+  RELAY_E_MALFORMED_REQUEST: {
+    status: 400,
+    message: 'The request is not valid HTTP/1.1 (the reason follows); nothing was read from it. Check the client or proxy that sent it.',
+  },
+  RELAY_E_HEADERS_TOO_LARGE: {
+    status: 431,
+    message: 'The request line and headers together are larger than 16 KiB.',
+  },
+  RELAY_E_URL_TOO_LONG: {
+    status: 414,
+    message: `The URL is longer than ${MAX_URL_LENGTH} characters.`,
+  },
+  RELAY_E_PATH_SEGMENT_TOO_LONG: {
+    status: 414,
+    message: `A path segment is longer than ${MAX_PATH_SEGMENT_LENGTH} characters; no channel, consumer or event id is that long, even percent-encoded.`,
+  },
+  RELAY_E_BAD_URL: {
+    status: 400,
+    message: 'The URL path is not valid percent-encoding: each % must start a UTF-8 byte written as two hex digits.',
+  },
+  RELAY_E_HOST_REQUIRED: {
+    status: 400,
+    message: 'An HTTP/1.1 request must carry a Host header.',
+  },
+  RELAY_E_EXPECTATION_FAILED: {
+    status: 417,
+    message: 'The relay meets no Expect header but `Expect: 100-continue`.',
   },
   RELAY_E_UPGRADE_UNSUPPORTED: {
     status: 400,

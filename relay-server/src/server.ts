@@ -1,9 +1,13 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { apiPlugin } from './api/plugin.js';
 import type { ServerConfig } from './config.js';
+import { type ClientErrorCause, ResponsesInFlight, createClientErrorHandler } from './edge/client-error.js';
+import { MAX_PATH_SEGMENT_LENGTH } from './edge/limits.js';
+import { answerExpectation, answerFrameworkError, edgeOnRequest } from './edge/requests.js';
 import { RelayError } from './errors.js';
 import { healthPlugin } from './health.js';
 import { IngestCounters } from './ingest/counters.js';
@@ -62,8 +66,18 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     connectionsCheckingInterval: Math.max(250, Math.min(5_000, Math.floor(config.headersTimeoutMs / 4))),
   };
 
+  const serverOptions = { ...timeouts, requireHostHeader: false };
+  const inFlight = new ResponsesInFlight();
+  let answerClientError = (_error: ClientErrorCause, socket: Socket): void => void socket.destroy();
+
   const app = Fastify({
-    serverFactory: (handler) => (tls ? https.createServer({ ...tls, ...timeouts }, handler) : http.createServer(timeouts, handler)),
+    serverFactory: (handler) => {
+      const server = tls ? https.createServer({ ...tls, ...serverOptions }, handler) : http.createServer(serverOptions, handler);
+      return server.on('checkExpectation', answerExpectation);
+    },
+    routerOptions: { maxParamLength: MAX_PATH_SEGMENT_LENGTH },
+    clientErrorHandler: (error, socket) => answerClientError(error, socket),
+    frameworkErrors: answerFrameworkError,
     trustProxy: config.trustProxy.length > 0 ? [...config.trustProxy] : false,
     return503OnClosing: false,
     // Ingest logs one line per event itself; Fastify's two lines per request would double the noise.
@@ -76,6 +90,9 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
       },
     },
   });
+
+  answerClientError = createClientErrorHandler(app.log, inFlight);
+  app.addHook('onRequest', edgeOnRequest(inFlight));
 
   const counters = new IngestCounters();
   const retention = new RetentionPruner({
@@ -150,5 +167,9 @@ function toRelayError(error: unknown): RelayError {
   if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new RelayError('RELAY_E_BODY_TOO_LARGE');
   if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new RelayError('RELAY_E_UNSUPPORTED_CONTENT_TYPE');
   if (code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') return new RelayError('RELAY_E_BODY_INCOMPLETE');
+  // Fastify's JSON parser reports syntax errors and forbidden keys (__proto__) with status 400.
+  if (code === 'FST_ERR_CTP_INVALID_JSON_BODY' || code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || (error instanceof SyntaxError && (error as { statusCode?: unknown }).statusCode === 400)) {
+    return new RelayError('RELAY_E_INVALID_JSON');
+  }
   return new RelayError('RELAY_E_INTERNAL', undefined, { cause: error });
 }

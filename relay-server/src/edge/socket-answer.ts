@@ -48,19 +48,23 @@ export function answerOnSocket(socket: Duplex, answer: SocketAnswer, request?: I
     socket.destroy();
     return;
   }
-  const payload = JSON.stringify(answer.body);
-  response.writeHead(answer.status, {
-    ...answer.headers,
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(payload),
-    connection: 'close',
-  });
   const linger = setTimeout(() => socket.destroy(), ANSWER_LINGER_MS);
   linger.unref();
   socket.once('close', () => clearTimeout(linger));
   // Ended once written; destroyed once the end is flushed, as ws closes refused handshakes.
   socket.once('finish', () => socket.destroy());
-  response.end(payload, () => socket.end());
+  writeAnswer(response, { ...answer, headers: { ...answer.headers, connection: 'close' } }, () => socket.end());
+}
+
+/** Writes `answer` as the whole of `response`: status, JSON headers and body. */
+export function writeAnswer(response: ServerResponse, answer: SocketAnswer, written?: () => void): void {
+  const payload = JSON.stringify(answer.body);
+  response.writeHead(answer.status, {
+    ...answer.headers,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(payload),
+  });
+  response.end(payload, written);
 }
 
 /** A stand-in request for answers to bytes Node could not parse as one: HTTP/1.1, GET. */

@@ -8,11 +8,12 @@ export interface EventIdentity {
   shape: 'v2' | 'seed' | 'legacy-v1' | 'unrecognised';
 }
 
-const MAX_ID_LENGTH = 256;
+/** Longest id (in UTF-16 units) taken from a webhook body; longer ones fall back to the body hash. */
+export const MAX_EVENT_ID_LENGTH = 256;
 
 function scalarId(value: unknown): string | undefined {
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  if (typeof value === 'string' && value.length > 0 && value.length <= MAX_ID_LENGTH) return value;
+  if (typeof value === 'string' && value.length > 0 && value.length <= MAX_EVENT_ID_LENGTH) return value;
   return undefined;
 }
 

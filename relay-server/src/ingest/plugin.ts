@@ -105,8 +105,13 @@ export const ingestPlugin: FastifyPluginAsync<IngestPluginOptions> = async (app,
   app.route({
     method: ['GET', 'PUT', 'PATCH', 'DELETE'],
     url: '/hooks/:channel',
+    // Refused before any body is read: this route has no channel to read it for.
+    onRequest: async (_request, reply) => {
+      reply.header('allow', 'POST');
+      throw new RelayError('RELAY_E_METHOD_NOT_ALLOWED', '(/hooks/<channel> takes POST)');
+    },
     handler: async () => {
-      throw new RelayError('RELAY_E_METHOD_NOT_ALLOWED');
+      throw new RelayError('RELAY_E_INTERNAL', '(a refused method reached its handler)');
     },
   });
 };
