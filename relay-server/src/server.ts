@@ -7,6 +7,7 @@ import { apiPlugin } from './api/plugin.js';
 import type { ServerConfig } from './config.js';
 import { type ClientErrorCause, ResponsesInFlight, createClientErrorHandler } from './edge/client-error.js';
 import { MAX_PATH_SEGMENT_LENGTH } from './edge/limits.js';
+import { loggerOptions } from './edge/log.js';
 import { answerExpectation, answerFrameworkError, edgeOnRequest } from './edge/requests.js';
 import { RelayError } from './errors.js';
 import { healthPlugin } from './health.js';
@@ -43,13 +44,6 @@ declare module 'fastify' {
   }
 }
 
-/** The request line as logged: path only, since a query string may carry an API key. */
-function pathOnly(url: string | undefined): string {
-  const path = url ?? '';
-  const q = path.indexOf('?');
-  return q < 0 ? path : `${path.slice(0, q)}?…`;
-}
-
 /**
  * Builds the relay-server: a Fastify instance with the ingest, API and health plugins, not yet
  * listening. Call `listen()` (port 0 in tests) or `inject()`. `close()` stops accepting, lets
@@ -82,13 +76,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     return503OnClosing: false,
     // Ingest logs one line per event itself; Fastify's two lines per request would double the noise.
     logController: new LogController({ disableRequestLogging: true }),
-    logger: {
-      level: config.logLevel,
-      ...(options.logStream ? { stream: options.logStream } : {}),
-      serializers: {
-        req: (req: { method?: string; url?: string; ip?: string }) => ({ method: req.method, url: pathOnly(req.url), remoteAddress: req.ip }),
-      },
-    },
+    logger: loggerOptions(config.logLevel, options.logStream),
   });
 
   answerClientError = createClientErrorHandler(app.log, inFlight);
