@@ -154,7 +154,8 @@ function toRelayError(error: unknown): RelayError {
   const code = (error as { code?: unknown } | null)?.code;
   if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new RelayError('RELAY_E_BODY_TOO_LARGE');
   if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new RelayError('RELAY_E_UNSUPPORTED_CONTENT_TYPE');
-  if (code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') return new RelayError('RELAY_E_BODY_INCOMPLETE');
+  // A body cut short, by its sender or by a client error the edge answered in its place.
+  if (code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' || code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE') return new RelayError('RELAY_E_BODY_INCOMPLETE');
   // Fastify's JSON parser reports syntax errors and forbidden keys (__proto__) with status 400.
   if (code === 'FST_ERR_CTP_INVALID_JSON_BODY' || code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || (error instanceof SyntaxError && (error as { statusCode?: unknown }).statusCode === 400)) {
     return new RelayError('RELAY_E_INVALID_JSON');

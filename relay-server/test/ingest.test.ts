@@ -303,6 +303,19 @@ describe('connections', () => {
     expect((await relay.store.channelStats('myoperator')).events).toBe(0);
   });
 
+  it('stores nothing for a request whose connection is gone before it is admitted, and fails no other event', async () => {
+    relay = await startRelay();
+    const body = '{"id":"gone"}';
+    const request = `POST /hooks/myoperator HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-MyOperator-Signature: ${sign(body, TEST_SECRET)}\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    // The whole request is read; the connection dies before any hook runs, as a reset can.
+    relay.app.server.once('request', (incoming: { socket: Socket }) => incoming.socket.destroy());
+    await (await rawExchange(relay.url, request, true)).response;
+    const next = '{"id":"next"}';
+    expect((await relay.post('myoperator', next, signed(next))).status).toBe(200);
+    expect(await relay.store.getEvent('myoperator', 'gone')).toBeUndefined();
+    expect(relay.logs()).not.toContain('"level":50');
+  });
+
   it('finishes a request in flight when shutdown begins', async () => {
     relay = await startRelay();
     const body = '{"id":"inflight"}';
