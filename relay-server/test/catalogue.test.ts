@@ -96,7 +96,7 @@ const TRIGGERS: { [C in ServerErrorCode]: Trigger } = {
   RELAY_E_INVALID_LEGACY_FORM: ({ relay }) => post(relay, 'legacy', 'note=no-payload', { 'content-type': 'application/x-www-form-urlencoded' }),
   RELAY_E_BODY_TOO_LARGE: ({ relay }) => post(relay, 'small', JSON.stringify({ pad: 'x'.repeat(2048) })),
   RELAY_E_TOO_MANY_HEADERS: ({ relay }) =>
-    viaRaw(relay.url, `POST /hooks/open HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\nContent-Length: 2\r\n${Array.from({ length: 201 }, (_, i) => `X-H${i}: v\r\n`).join('')}\r\n{}`, { halfClose: true }),
+    viaRaw(relay.url, `POST /hooks/open HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n${Array.from({ length: 201 }, (_, i) => `X-H${i}: v\r\n`).join('')}\r\n{}`),
   RELAY_E_BODY_INCOMPLETE: ({ relay }) => viaRaw(relay.url, 'POST /hooks/open HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"short":', { halfClose: true }),
   RELAY_E_RATE_LIMITED_CHANNEL: async ({ fresh }) => {
     const relay = await fresh({ rateLimitChannel: 1 });
