@@ -291,7 +291,9 @@ describe('connections', () => {
   it('closes a connection whose headers never finish', async () => {
     relay = await startRelay({ headersTimeout: '500ms', requestTimeout: '1s' });
     const { response } = await rawExchange(relay.url, 'POST /hooks/myoperator HTTP/1.1\r\nHost: x\r\n', true);
-    expect(await response).toMatch(/^(HTTP\/1.1 408|)/);
+    const answer = await response;
+    expect(answer).toMatch(/^HTTP\/1.1 408 Request Timeout\r\n/);
+    expect(answer).toContain('"code":"RELAY_E_REQUEST_TIMEOUT"');
   });
 
   it('closes a connection whose body never finishes, and stores nothing', async () => {
@@ -299,8 +301,21 @@ describe('connections', () => {
     const body = '{"id":"slow"}';
     const head = `POST /hooks/myoperator HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-MyOperator-Signature: ${sign(body, TEST_SECRET)}\r\nContent-Length: ${body.length}\r\n\r\n`;
     const { response } = await rawExchange(relay.url, head + body.slice(0, 5), true);
-    expect(await response).not.toMatch(/^HTTP\/1.1 2/);
+    const answer = await response;
+    expect(answer).toMatch(/^HTTP\/1.1 408 Request Timeout\r\n/);
+    expect(answer).toContain('"code":"RELAY_E_REQUEST_TIMEOUT"');
     expect((await relay.store.channelStats('myoperator')).events).toBe(0);
+  });
+
+  it('answers a malformed request pipelined behind a good one after the good one\'s answer', async () => {
+    relay = await startRelay();
+    const body = '{"id":"first"}';
+    const good = `POST /hooks/myoperator HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-MyOperator-Signature: ${sign(body, TEST_SECRET)}\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    const { response } = await rawExchange(relay.url, `${good}NOT HTTP AT ALL\r\n\r\n`, true);
+    const answers = (await response).split(/(?=HTTP\/1\.1 \d{3} )/);
+    expect(answers.map((a) => /^HTTP\/1\.1 (\d+)/.exec(a)?.[1])).toEqual(['200', '400']);
+    expect(answers[1]).toContain('"code":"RELAY_E_MALFORMED_REQUEST"');
+    expect((await relay.store.getEvent('myoperator', 'first'))?.id).toBe('first');
   });
 
   it('stores nothing for a request whose connection is gone before it is admitted, and fails no other event', async () => {

@@ -9,12 +9,15 @@ import { writeAnswer } from './socket-answer.js';
  * The first `onRequest` hook: remembers the request's response for the client-error handler and
  * refuses, from the catalogue, what Node and the router let through but the relay does not serve.
  */
-export function edgeOnRequest(inFlight: ResponsesInFlight): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
-  return async (request, reply) => {
-    inFlight.begin(request.raw.socket, reply.raw);
-    if ((request.raw.url ?? '').length > MAX_URL_LENGTH) throw new RelayError('RELAY_E_URL_TOO_LONG');
+export function edgeOnRequest(inFlight: ResponsesInFlight): (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => void {
+  // A callback hook: it runs on every request, ingest's included, and has nothing to await.
+  return (request, reply, done) => {
+    // Deno's Node layer may hand requests no socket object; its parser reports no client errors.
+    if (typeof request.raw.socket === 'object' && request.raw.socket !== null) inFlight.begin(request.raw.socket, reply.raw);
+    if ((request.raw.url ?? '').length > MAX_URL_LENGTH) return done(new RelayError('RELAY_E_URL_TOO_LONG'));
     // Node's own check answers an empty 400; it is turned off so that this answer is coded.
-    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) throw new RelayError('RELAY_E_HOST_REQUIRED');
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) return done(new RelayError('RELAY_E_HOST_REQUIRED'));
+    done();
   };
 }
 
