@@ -1,3 +1,5 @@
+import { MAX_PATH_SEGMENT_LENGTH, MAX_URL_LENGTH } from './edge/limits.js';
+
 /**
  * The relay-server's error catalogue: every error a client of the HTTP API or an operator can
  * meet, with a stable code, its HTTP status and a message that says what to do.
@@ -127,11 +129,47 @@ export const SERVER_ERRORS = {
   },
   RELAY_E_METHOD_NOT_ALLOWED: {
     status: 405,
-    message: 'This route does not accept that method. MyOperator webhooks are sent with POST.',
+    message: 'This route does not accept that method; the Allow header names the one it does.',
   },
   RELAY_E_REQUEST_TIMEOUT: {
     status: 408,
-    message: 'The request was not received completely in time.',
+    message: 'The request was not received completely in time (see --headers-timeout and --request-timeout).',
+  },
+  RELAY_E_MALFORMED_REQUEST: {
+    status: 400,
+    message: 'The request is not valid HTTP/1.1 (the reason follows); nothing was read from it. Check the client or proxy that sent it.',
+  },
+  RELAY_E_HEADERS_TOO_LARGE: {
+    status: 431,
+    message: 'The request line and headers together are larger than 16 KiB.',
+  },
+  RELAY_E_URL_TOO_LONG: {
+    status: 414,
+    message: `The URL is longer than ${MAX_URL_LENGTH} characters.`,
+  },
+  RELAY_E_PATH_SEGMENT_TOO_LONG: {
+    status: 414,
+    message: `A path segment is longer than ${MAX_PATH_SEGMENT_LENGTH} characters; no channel, consumer or event id is that long, even percent-encoded.`,
+  },
+  RELAY_E_BAD_URL: {
+    status: 400,
+    message: 'The URL path is not valid percent-encoding: each % must start a UTF-8 byte written as two hex digits.',
+  },
+  RELAY_E_HOST_REQUIRED: {
+    status: 400,
+    message: 'An HTTP/1.1 request must carry a Host header.',
+  },
+  RELAY_E_EXPECTATION_FAILED: {
+    status: 417,
+    message: 'The relay meets no Expect header but `Expect: 100-continue`.',
+  },
+  RELAY_E_UPGRADE_UNSUPPORTED: {
+    status: 400,
+    message: 'Only /ws accepts a protocol upgrade, and only to WebSocket. Send other requests without an Upgrade header.',
+  },
+  RELAY_E_UPGRADE_INVALID: {
+    status: 400,
+    message: 'The WebSocket handshake is invalid (the reason follows). relay-client sends a valid one; check any proxy between the client and the relay.',
   },
   RELAY_E_UNKNOWN_EVENT_TYPE: {
     status: 400,
@@ -174,6 +212,21 @@ export const SERVER_ERRORS = {
 /** A stable error code of the relay-server's HTTP surface. */
 export type ServerErrorCode = keyof typeof SERVER_ERRORS;
 
+/**
+ * Why the store cannot take a write, as `GET /readyz` names it to anyone who asks: a category,
+ * never a file name, schema or driver text (those go to the log).
+ */
+export type StoreUnreadyReason =
+  | 'unreachable'
+  | 'timeout'
+  | 'locked'
+  | 'schema-missing'
+  | 'read-only'
+  | 'file-replaced'
+  | 'disk-full'
+  | 'flush-failed'
+  | 'store-error';
+
 /** An error that maps to one catalogue entry; `detail` adds facts about this occurrence. */
 export class RelayError extends Error {
   /** The stable code from {@link SERVER_ERRORS}. */
@@ -182,17 +235,24 @@ export class RelayError extends Error {
   readonly status: number;
   /** Extra facts for this occurrence (never secrets). */
   readonly detail: string | undefined;
+  /** For store errors: the category `/readyz` answers with. */
+  readonly reason: StoreUnreadyReason | undefined;
 
-  constructor(code: ServerErrorCode, detail?: string, options?: { cause?: unknown }) {
+  constructor(code: ServerErrorCode, detail?: string, options?: { cause?: unknown; reason?: StoreUnreadyReason }) {
     super(detail ? `${SERVER_ERRORS[code].message} ${detail}` : SERVER_ERRORS[code].message, options);
     this.name = 'RelayError';
     this.code = code;
     this.status = SERVER_ERRORS[code].status;
     this.detail = detail;
+    this.reason = options?.reason;
   }
 
-  /** The JSON body sent to HTTP clients. */
+  /**
+   * The JSON body sent to HTTP clients. Server errors (5xx) carry the catalogue message only:
+   * their detail names engines, files or driver text, which is for the log, not for whoever sent
+   * the request.
+   */
   toBody(): { error: { code: ServerErrorCode; message: string } } {
-    return { error: { code: this.code, message: this.message } };
+    return { error: { code: this.code, message: this.status >= 500 ? SERVER_ERRORS[this.code].message : this.message } };
   }
 }

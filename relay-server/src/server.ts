@@ -1,9 +1,14 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { apiPlugin } from './api/plugin.js';
 import type { ServerConfig } from './config.js';
+import { type ClientErrorCause, ResponsesInFlight, createClientErrorHandler } from './edge/client-error.js';
+import { MAX_PATH_SEGMENT_LENGTH } from './edge/limits.js';
+import { loggerOptions } from './edge/log.js';
+import { answerExpectation, answerFrameworkError, edgeOnRequest } from './edge/requests.js';
 import { RelayError } from './errors.js';
 import { healthPlugin } from './health.js';
 import { IngestCounters } from './ingest/counters.js';
@@ -39,13 +44,6 @@ declare module 'fastify' {
   }
 }
 
-/** The request line as logged: path only, since a query string may carry an API key. */
-function pathOnly(url: string | undefined): string {
-  const path = url ?? '';
-  const q = path.indexOf('?');
-  return q < 0 ? path : `${path.slice(0, q)}?…`;
-}
-
 /**
  * Builds the relay-server: a Fastify instance with the ingest, API and health plugins, not yet
  * listening. Call `listen()` (port 0 in tests) or `inject()`. `close()` stops accepting, lets
@@ -62,20 +60,27 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     connectionsCheckingInterval: Math.max(250, Math.min(5_000, Math.floor(config.headersTimeoutMs / 4))),
   };
 
+  const serverOptions = { ...timeouts, requireHostHeader: false };
+  const inFlight = new ResponsesInFlight();
+  let answerClientError = (_error: ClientErrorCause, socket: Socket): void => void socket.destroy();
+
   const app = Fastify({
-    serverFactory: (handler) => (tls ? https.createServer({ ...tls, ...timeouts }, handler) : http.createServer(timeouts, handler)),
+    serverFactory: (handler) => {
+      const server = tls ? https.createServer({ ...tls, ...serverOptions }, handler) : http.createServer(serverOptions, handler);
+      return server.on('checkExpectation', answerExpectation);
+    },
+    routerOptions: { maxParamLength: MAX_PATH_SEGMENT_LENGTH },
+    clientErrorHandler: (error, socket) => answerClientError(error, socket),
+    frameworkErrors: answerFrameworkError,
     trustProxy: config.trustProxy.length > 0 ? [...config.trustProxy] : false,
     return503OnClosing: false,
     // Ingest logs one line per event itself; Fastify's two lines per request would double the noise.
     logController: new LogController({ disableRequestLogging: true }),
-    logger: {
-      level: config.logLevel,
-      ...(options.logStream ? { stream: options.logStream } : {}),
-      serializers: {
-        req: (req: { method?: string; url?: string; ip?: string }) => ({ method: req.method, url: pathOnly(req.url), remoteAddress: req.ip }),
-      },
-    },
+    logger: loggerOptions(config.logLevel, options.logStream),
   });
+
+  answerClientError = createClientErrorHandler(app.log, inFlight);
+  app.addHook('onRequest', edgeOnRequest(inFlight));
 
   const counters = new IngestCounters();
   const retention = new RetentionPruner({
@@ -149,6 +154,11 @@ function toRelayError(error: unknown): RelayError {
   const code = (error as { code?: unknown } | null)?.code;
   if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new RelayError('RELAY_E_BODY_TOO_LARGE');
   if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new RelayError('RELAY_E_UNSUPPORTED_CONTENT_TYPE');
-  if (code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') return new RelayError('RELAY_E_BODY_INCOMPLETE');
+  // A body cut short, by its sender or by a client error the edge answered in its place.
+  if (code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' || code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE') return new RelayError('RELAY_E_BODY_INCOMPLETE');
+  // Fastify's JSON parser reports syntax errors and forbidden keys (__proto__) with status 400.
+  if (code === 'FST_ERR_CTP_INVALID_JSON_BODY' || code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || (error instanceof SyntaxError && (error as { statusCode?: unknown }).statusCode === 400)) {
+    return new RelayError('RELAY_E_INVALID_JSON');
+  }
   return new RelayError('RELAY_E_INTERNAL', undefined, { cause: error });
 }

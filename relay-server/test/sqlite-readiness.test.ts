@@ -26,10 +26,10 @@ function peer(path: string): Database.Database {
   return db;
 }
 
-async function readyz(url: string): Promise<{ status: number; code: string | undefined; message: string | undefined }> {
+async function readyz(url: string): Promise<{ status: number; code: string | undefined; message: string | undefined; reason: string | undefined }> {
   const res = await fetch(`${url}/readyz`);
-  const body = (await res.json()) as { error?: { code: string; message: string } };
-  return { status: res.status, code: body.error?.code, message: body.error?.message };
+  const body = (await res.json()) as { error?: { code: string; message: string }; reason?: string };
+  return { status: res.status, code: body.error?.code, message: body.error?.message, reason: body.reason };
 }
 
 describe('SQLite readiness', () => {
@@ -39,7 +39,8 @@ describe('SQLite readiness', () => {
     shell.exec('BEGIN IMMEDIATE');
     const unready = await readyz(r.url);
     expect(unready).toMatchObject({ status: 503, code: 'RELAY_E_STORE_UNAVAILABLE' });
-    expect(unready.message).toContain('another process holds the write lock');
+    expect(unready.reason).toBe('locked');
+    await expect(r.store.checkWritable()).rejects.toThrow('another process holds the write lock');
     shell.exec('ROLLBACK');
     expect(await readyz(r.url)).toMatchObject({ status: 200 });
     const body = '{"id":"after-the-lock"}';
@@ -51,7 +52,9 @@ describe('SQLite readiness', () => {
     peer(r.dbPath).exec('DROP TABLE attempts');
     const unready = await readyz(r.url);
     expect(unready).toMatchObject({ status: 503, code: 'RELAY_E_STORE_UNAVAILABLE' });
-    expect(unready.message).toMatch(/tables missing from .*relay\.db: attempts;/);
+    expect(unready.reason).toBe('schema-missing');
+    expect(unready.message).not.toContain('relay.db');
+    await expect(r.store.checkWritable()).rejects.toThrow(/tables missing from .*relay\.db: attempts;/);
   });
 
   it('answers /readyz 503 once the database file was removed or replaced under it', async () => {
@@ -60,7 +63,8 @@ describe('SQLite readiness', () => {
     rmSync(r.dbPath);
     const removed = await readyz(r.url);
     expect(removed).toMatchObject({ status: 503, code: 'RELAY_E_STORE_UNAVAILABLE' });
-    expect(removed.message).toContain('was removed or replaced');
+    expect(removed.reason).toBe('file-replaced');
+    await expect(r.store.checkWritable()).rejects.toThrow('was removed or replaced');
     // A new file at the same path is not the one the relay writes to either.
     peer(r.dbPath).exec('CREATE TABLE t (x)');
     expect(await readyz(r.url)).toMatchObject({ status: 503, code: 'RELAY_E_STORE_UNAVAILABLE' });

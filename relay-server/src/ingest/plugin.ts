@@ -44,8 +44,11 @@ export const ingestPlugin: FastifyPluginAsync<IngestPluginOptions> = async (app,
   const basicAuth = new BasicAuthVerifier();
 
   async function admit(request: FastifyRequest<{ Params: { channel: string } }>): Promise<void> {
+    // Read once, now: the address of a socket that is reset later can no longer be read.
+    const sourceIp: string | undefined = request.ip;
+    if (sourceIp === undefined) throw new RelayError('RELAY_E_BODY_INCOMPLETE', '(the connection closed before the request was read)');
     // The per-address limit comes first so a flood of junk never reaches the store.
-    if (!ipLimiter.take(request.ip)) throw new RelayError('RELAY_E_RATE_LIMITED_IP');
+    if (!ipLimiter.take(sourceIp)) throw new RelayError('RELAY_E_RATE_LIMITED_IP');
     // Stored headers travel to relay-client, whose protocol carries at most MAX_HEADERS of them.
     if (request.raw.rawHeaders.length / 2 > MAX_HEADERS) throw new RelayError('RELAY_E_TOO_MANY_HEADERS', `(${request.raw.rawHeaders.length / 2} headers)`);
     const channel = await store.getChannel(request.params.channel);
@@ -57,7 +60,7 @@ export const ingestPlugin: FastifyPluginAsync<IngestPluginOptions> = async (app,
     const verifiable: VerifiableRequest = {
       headers: request.headers,
       query: new URLSearchParams(queryStart < 0 ? '' : request.url.slice(queryStart + 1)),
-      sourceIp: request.ip,
+      sourceIp,
     };
     await verifyBeforeBody(channel, verifiable, basicAuth);
     states.set(request, { channel, kind, verifiable });
@@ -95,7 +98,7 @@ export const ingestPlugin: FastifyPluginAsync<IngestPluginOptions> = async (app,
         verifiable: state.verifiable,
         headers: storedHeaders(request.raw.rawHeaders, credentialHeaders(state.channel)),
         body: request.body ?? Buffer.alloc(0),
-        sourceIp: request.ip,
+        sourceIp: state.verifiable.sourceIp,
         synthetic: false,
         log: request.log,
       });
@@ -107,8 +110,13 @@ export const ingestPlugin: FastifyPluginAsync<IngestPluginOptions> = async (app,
   app.route({
     method: ['GET', 'PUT', 'PATCH', 'DELETE'],
     url: '/hooks/:channel',
+    // Refused before any body is read: this route has no channel to read it for.
+    onRequest: async (_request, reply) => {
+      reply.header('allow', 'POST');
+      throw new RelayError('RELAY_E_METHOD_NOT_ALLOWED', '(/hooks/<channel> takes POST)');
+    },
     handler: async () => {
-      throw new RelayError('RELAY_E_METHOD_NOT_ALLOWED');
+      throw new RelayError('RELAY_E_INTERNAL', '(a refused method reached its handler)');
     },
   });
 };

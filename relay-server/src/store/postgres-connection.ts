@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { SERVER_DEFAULTS } from '../config.js';
-import { RelayError } from '../errors.js';
+import { RelayError, type StoreUnreadyReason } from '../errors.js';
 
 /** Anything that runs a query: the pool, or one connection inside a transaction. */
 export interface Queryable {
@@ -160,7 +160,18 @@ export function toStoreError(error: unknown): RelayError {
   const state = sqlState(error);
   const hint = state === undefined ? undefined : BOUND_HINTS[state];
   const detail = `(postgres${state ? ` ${state}` : ''}: ${reason(error)}${hint ? `: ${hint}` : ''})`;
-  return new RelayError(state === FULL ? 'RELAY_E_STORE_FULL' : 'RELAY_E_STORE_UNAVAILABLE', detail, { cause: error });
+  return new RelayError(state === FULL ? 'RELAY_E_STORE_FULL' : 'RELAY_E_STORE_UNAVAILABLE', detail, { cause: error, reason: unreadyReason(state) });
+}
+
+/** The `/readyz` category of a failure with this SQLSTATE (undefined: the driver's or the pool's own). */
+function unreadyReason(state: string | undefined): StoreUnreadyReason {
+  if (state === undefined || state.startsWith('08') || state === '57P01' || state === '53300') return 'unreachable';
+  if (state === FULL) return 'disk-full';
+  if (state === '57014') return 'timeout';
+  if (state === '55P03') return 'locked';
+  if (state === '25006') return 'read-only';
+  if (state === '42P01' || state === '3F000') return 'schema-missing';
+  return 'store-error';
 }
 
 /**

@@ -33,7 +33,7 @@ export async function probeWritable(pool: pg.Pool, schema: string): Promise<void
       pool,
       async (db) => {
         if ((await firstRow<{ read_only: boolean }>(db, READ_ONLY))?.read_only === true) {
-          throw new RelayError('RELAY_E_STORE_UNAVAILABLE', '(postgres: the server is read-only: a standby, or default_transaction_read_only is on)');
+          throw new RelayError('RELAY_E_STORE_UNAVAILABLE', '(postgres: the server is read-only: a standby, or default_transaction_read_only is on)', { reason: 'read-only' });
         }
         await db.query(lockIngestTables(schema));
       },
@@ -45,12 +45,13 @@ export async function probeWritable(pool: pg.Pool, schema: string): Promise<void
       throw new RelayError(
         'RELAY_E_STORE_UNAVAILABLE',
         `(postgres ${state}: the relay's tables are missing from schema "${schema}" (${(error as Error).message}); restore them from a backup)`,
-        { cause: error },
+        { cause: error, reason: 'schema-missing' },
       );
     }
     if (state === LOCK_NOT_AVAILABLE) {
       throw new RelayError('RELAY_E_STORE_UNAVAILABLE', `(postgres ${state}: ${(error as Error).message}: another session holds a lock that blocks appends; pg_locks names it)`, {
         cause: error,
+        reason: 'locked',
       });
     }
     throw toStoreError(error);

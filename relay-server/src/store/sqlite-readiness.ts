@@ -60,7 +60,7 @@ export class SqliteReadiness {
       current = undefined;
     }
     if (current?.dev !== this.identity.dev || current.ino !== this.identity.ino) {
-      throw new RelayError('RELAY_E_STORE_UNAVAILABLE', `(sqlite: ${path} was removed or replaced since relay-server opened it, so what it writes now would be lost; restart relay-server)`);
+      throw new RelayError('RELAY_E_STORE_UNAVAILABLE', `(sqlite: ${path} was removed or replaced since relay-server opened it, so what it writes now would be lost; restart relay-server)`, { reason: 'file-replaced' });
     }
   }
 
@@ -68,7 +68,7 @@ export class SqliteReadiness {
     const present = new Set((this.tables.all(...TABLES) as { name: string }[]).map((row) => row.name));
     const missing = TABLES.filter((table) => !present.has(table));
     if (missing.length > 0) {
-      throw new RelayError('RELAY_E_STORE_UNAVAILABLE', `(sqlite: tables missing from ${this.options.path}: ${missing.join(', ')}; restore the file from a backup)`);
+      throw new RelayError('RELAY_E_STORE_UNAVAILABLE', `(sqlite: tables missing from ${this.options.path}: ${missing.join(', ')}; restore the file from a backup)`, { reason: 'schema-missing' });
     }
   }
 
@@ -84,10 +84,10 @@ export class SqliteReadiness {
         throw new RelayError(
           'RELAY_E_STORE_UNAVAILABLE',
           `(sqlite: another process holds the write lock on ${this.options.path}, an admin command or a sqlite3 shell in a transaction; appends wait for it)`,
-          { cause: error },
+          { cause: error, reason: 'locked' },
         );
       }
-      throw new RelayError('RELAY_E_STORE_UNAVAILABLE', `(${driver.name}: ${error instanceof Error ? error.message : String(error)})`, { cause: error });
+      throw new RelayError('RELAY_E_STORE_UNAVAILABLE', `(${driver.name}: ${error instanceof Error ? error.message : String(error)})`, { cause: error, reason: 'store-error' });
     } finally {
       db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
     }
@@ -104,7 +104,7 @@ export class SqliteReadiness {
       return;
     }
     if (free < this.options.minFreeBytes) {
-      throw new RelayError('RELAY_E_STORE_FULL', `(sqlite: ${free} bytes free on the file system of ${dir}, under the ${this.options.minFreeBytes} the store keeps in reserve)`);
+      throw new RelayError('RELAY_E_STORE_FULL', `(sqlite: ${free} bytes free on the file system of ${dir}, under the ${this.options.minFreeBytes} the store keeps in reserve)`, { reason: 'disk-full' });
     }
   }
 }

@@ -244,7 +244,7 @@ export class SqliteStore implements Store {
    */
   private flushError(error: unknown): RelayError {
     const code = (error as { code?: unknown }).code === 'ENOSPC' ? 'RELAY_E_STORE_FULL' : 'RELAY_E_STORE_UNAVAILABLE';
-    this.flushFailure ??= new RelayError(code, `(a flush of the WAL failed earlier: ${String(error)}; restart relay-server)`, { cause: error });
+    this.flushFailure ??= new RelayError(code, `(a flush of the WAL failed earlier: ${String(error)}; restart relay-server)`, { cause: error, reason: 'flush-failed' });
     return new RelayError(code, `(flushing the WAL: ${String(error)})`, { cause: error });
   }
 
@@ -253,7 +253,8 @@ export class SqliteStore implements Store {
     if (error instanceof RelayError) return error;
     const kind = this.driver.errorKind(error);
     const detail = error instanceof Error ? `(${this.driver.name}: ${error.message})` : undefined;
-    return new RelayError(kind === 'full' ? 'RELAY_E_STORE_FULL' : 'RELAY_E_STORE_UNAVAILABLE', detail, { cause: error });
+    const reason = kind === 'full' ? 'disk-full' : kind === 'busy' ? 'locked' : 'store-error';
+    return new RelayError(kind === 'full' ? 'RELAY_E_STORE_FULL' : 'RELAY_E_STORE_UNAVAILABLE', detail, { cause: error, reason });
   }
 
   private run<T>(work: () => T): Promise<T> {
