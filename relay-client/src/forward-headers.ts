@@ -118,8 +118,8 @@ export function buildForwardHeaders(event: EventMessage, body: Uint8Array, resig
   return out;
 }
 
-// The checks the HTTP client makes (RFC 9110 tokens and field values), made first so the
-// failure names the header.
+// The checks the HTTP client makes (RFC 9110 tokens and field values), made again once it
+// refused a request, so the failure names the header.
 const TOKEN = /^[\^_`a-zA-Z\-0-9!#$%&'*+.|~]+$/;
 const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 

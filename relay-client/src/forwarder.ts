@@ -8,10 +8,10 @@
  * is not used: it lowercases, merges and sorts headers.
  */
 import { Buffer } from 'node:buffer';
-import { Pool, type Client, type Dispatcher } from 'undici';
+import type { Dispatcher, Pool } from 'undici';
 import { isBase64, type EventMessage } from '@myop-relay/protocol';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
-import { Attempt, bodyFailure, bodyProgress, errorText, HandlerConnection, metStaleConnection, nackText } from './forward-attempt.js';
+import { Attempt, bodyFailure, bodyProgress, errorText, metStaleConnection, nackText, openHandlerPool } from './forward-attempt.js';
 import { buildForwardHeaders, unsendableHeader, type Resign } from './forward-headers.js';
 
 /** A parsed `--forward-to` URL. */
@@ -124,6 +124,7 @@ interface ForwardSettings {
 class PendingForward {
   readonly #settings: ForwardSettings;
   readonly #started: number;
+  readonly #headers: string[];
   readonly #request: Dispatcher.DispatchOptions;
   readonly #resolve: (outcome: ForwardOutcome) => void;
   readonly #timer: TimerHandle;
@@ -136,6 +137,7 @@ class PendingForward {
     this.#settings = settings;
     this.#started = started;
     this.#resolve = resolve;
+    this.#headers = headers;
     this.#request = { method: 'POST', path: settings.path, headers, body };
     this.#timer = settings.clock.setTimeout(() => this.#timedOut(), settings.timeoutMs);
     this.#attempt = new Attempt(settings.keepBytes, this.#end);
@@ -157,10 +159,19 @@ class PendingForward {
       this.#attempt = new Attempt(this.#settings.keepBytes, this.#end);
       this.#send();
     } else if (attempt.status === undefined) {
-      this.#finish({ ok: false, error: nackText(errorText(error)), latencyMs: this.#elapsed() }, attempt);
+      this.#finish({ ok: false, error: nackText(this.#refusal(error) ?? errorText(error)), latencyMs: this.#elapsed() }, attempt);
     } else {
       this.#finish({ ok: false, status: attempt.status, error: nackText(bodyFailure(attempt, error)), latencyMs: this.#elapsed() }, attempt);
     }
+  }
+
+  /**
+   * Which header undici refused to send, when it refused the request (before sending anything):
+   * its own message does not always name the header.
+   */
+  #refusal(error: Error): string | undefined {
+    const { code } = error as { code?: unknown };
+    return code === 'UND_ERR_INVALID_ARG' ? unsendableHeader(this.#headers) : undefined;
   }
 
   #timedOut(): void {
@@ -208,9 +219,8 @@ export class Forwarder {
     this.target = options.target;
     this.#resign = options.resign;
     const idleMs = options.idleConnectionMs ?? FORWARDER_DEFAULTS.idleConnectionMs;
-    const pool = new Pool(this.target.url.origin, {
+    const pool = openHandlerPool(this.target.url.origin, {
       connections: Math.max(1, options.connections ?? FORWARDER_DEFAULTS.connections),
-      factory: (origin: URL, clientOptions: object) => new HandlerConnection(origin, clientOptions as Client.Options),
       keepAliveTimeout: idleMs,
       keepAliveMaxTimeout: idleMs,
       // The forward's own timeout bounds the whole exchange; undici's per-phase timers would only
@@ -256,8 +266,6 @@ export class Forwarder {
     } catch (error) {
       return Promise.resolve({ ok: false, error: nackText(errorText(error)), latencyMs: Math.max(0, clock.now() - started) });
     }
-    const refused = unsendableHeader(headers);
-    if (refused !== undefined) return Promise.resolve({ ok: false, error: nackText(refused), latencyMs: Math.max(0, clock.now() - started) });
     return new Promise<ForwardOutcome>((resolve) => {
       new PendingForward(this.#settings, started, headers, body, resolve);
     });
