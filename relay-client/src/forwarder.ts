@@ -1,20 +1,18 @@
 /**
  * Replays one event to the local handler: a POST of the exact body bytes with the original
- * headers (see {@link buildForwardHeaders}), to the `--forward-to` URL only, over a small pool of
- * keep-alive connections.
+ * headers (see {@link buildForwardHeaders}), to the `--forward-to` URL only, through undici's
+ * connection pool (at most {@link ForwarderOptions.connections} keep-alive connections).
  *
- * The request goes out through the purpose-built HTTP/1.1 client in `http1/` rather than
- * `fetch` (which adds and reorders headers) or `node:http`: that writes the header bytes exactly
- * as listed too, but its request and response objects, streams and agent bookkeeping made up
- * much of the client's work per event; see `http1/connection.ts`.
+ * undici writes the headers as listed (order, spelling, duplicates) after its own `host` and
+ * `connection`, then `content-length` and the body, and parses the answer with llhttp. `fetch`
+ * is not used: it lowercases, merges and sorts headers.
  */
 import { Buffer } from 'node:buffer';
-import { isBase64, MAX_NACK_ERROR_LENGTH, type EventMessage } from '@myop-relay/protocol';
+import type { Dispatcher, Pool } from 'undici';
+import { isBase64, type EventMessage } from '@myop-relay/protocol';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
-import { buildForwardHeaders, type Resign } from './forward-headers.js';
-import type { Connection, Exchange, Origin } from './http1/connection.js';
-import { ConnectionPool } from './http1/pool.js';
-import { encodeRequest, invalidHeader } from './http1/request.js';
+import { Attempt, bodyFailure, bodyProgress, errorText, metStaleConnection, nackText, openHandlerPool } from './forward-attempt.js';
+import { buildForwardHeaders, unsendableHeader, type Resign } from './forward-headers.js';
 
 /** A parsed `--forward-to` URL. */
 export interface ForwardTarget {
@@ -59,13 +57,14 @@ export function parseForwardTarget(text: string): ForwardTargetResult {
 
 /** How a forward ended. */
 export interface ForwardOutcome {
-  /** Whether the handler answered 2xx: the event gets an `ack`, otherwise a `nack`. */
+  /** Whether the handler answered 2xx with its whole body: the event gets an `ack`, otherwise a `nack`. */
   ok: boolean;
-  /** The handler's HTTP status, when it answered at all. */
+  /** The handler's HTTP status, when the head of its answer arrived. */
   status?: number;
   /**
-   * Why there was no usable answer: the error code (`ECONNREFUSED`), `timeout after N ms`, or
-   * `redirect not followed` for a 3xx.
+   * Why there was no usable answer: the error code (`ECONNREFUSED`), `timeout after N ms`,
+   * `body cut short after 3 of 100 bytes (...)`, a parser's complaint (`HPE_INVALID_STATUS: ...`),
+   * or `redirect not followed` for a 3xx.
    */
   error?: string;
   /** Milliseconds from sending the request to the end of the answer, or to the failure. */
@@ -78,24 +77,33 @@ export interface ForwardOutcome {
 export interface ForwarderOptions {
   /** Where events go; see {@link parseForwardTarget}. */
   target: ForwardTarget;
-  /** A handler that has not answered (headers and body) after this long fails the attempt. Default 10 000 ms. */
+  /**
+   * A forward whose answer (head and whole body) has not arrived after this long fails, however
+   * far it got: waiting for a connection, connecting, or reading. Default 10 000 ms.
+   */
   timeoutMs?: number;
   /** Re-sign bodies for a handler that checks with its own secret. Default: keep the original signature. */
   resign?: Resign;
-  /** Response body bytes kept for display; the rest is read and discarded. Default 65 536. */
+  /** Response body bytes kept for display; the rest is read, counted and discarded. Default 65 536. */
   keepResponseBytes?: number;
   /**
-   * Idle connections kept open for later forwards: as many as forwards can run at once (channels
-   * × window). More forwards than this at once still each get a connection. Default 8, the
-   * relay's default window.
+   * Most connections open to the handler at once: as many as forwards can run at once (channels
+   * × window). A forward beyond that waits for a free connection, within its timeout. Default 8,
+   * the relay's default window.
    */
   connections?: number;
   /**
-   * An idle connection is closed after this long. Default 1 000 ms: shorter than the keep-alive
-   * timeout of common servers (Node's 5 s, gunicorn's 2 s), so a connection the handler is about
-   * to close is rarely picked; one that is gets the retry described at {@link Forwarder.forward}.
+   * An idle connection is closed after this long (sooner when the handler's `Keep-Alive: timeout`
+   * asks for it). Default 1 000 ms: shorter than the keep-alive timeout of common servers (Node's
+   * 5 s, gunicorn's 2 s), so a connection the handler is about to close is rarely picked; one that
+   * is gets the retry described at {@link Forwarder.forward}.
    */
   idleConnectionMs?: number;
+  /**
+   * Certificates to trust for an `https:` target instead of Node's roots (which
+   * `NODE_EXTRA_CA_CERTS` extends). Default: Node's roots.
+   */
+  ca?: string | Buffer | (string | Buffer)[];
   /** Default {@link systemClock}. */
   clock?: Clock;
 }
@@ -103,126 +111,100 @@ export interface ForwarderOptions {
 /** {@link ForwarderOptions} defaults. */
 export const FORWARDER_DEFAULTS = Object.freeze({ timeoutMs: 10_000, keepResponseBytes: 64 * 1024, connections: 8, idleConnectionMs: 1_000 });
 
-/**
- * What a request that went out on a reused connection meets when the handler had closed that
- * connection in the meantime: a reset, a write to a closed socket, or an end before any answer
- * (Node's "socket hang up", code ECONNRESET).
- */
-const STALE_CONNECTION_ERRORS: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE']);
-
-function isStaleConnectionError(error: unknown): boolean {
-  const { code } = error as { code?: unknown };
-  return typeof code === 'string' && STALE_CONNECTION_ERRORS.has(code);
-}
-
-// Node's own ERR_* codes name programming errors (an invalid header value, say); their message says more.
-function describeError(error: unknown): string {
-  const { code, message } = error as { code?: unknown; message?: unknown };
-  const text = typeof code === 'string' && !code.startsWith('ERR_') ? code : typeof message === 'string' && message !== '' ? message : String(error);
-  // A nack error is protocol text: no control characters, at most MAX_NACK_ERROR_LENGTH.
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').slice(0, MAX_NACK_ERROR_LENGTH) || 'request failed';
-}
-
 /** What every forward of one {@link Forwarder} shares. */
 interface ForwardSettings {
+  readonly pool: Pool;
   readonly path: string;
-  readonly pool: ConnectionPool;
   readonly clock: Clock;
   readonly timeoutMs: number;
   readonly keepBytes: number;
 }
 
-/** One forward in flight: its attempts, the answer as it arrives, and its timeout. */
-class PendingForward implements Exchange {
+/** One forward in flight: its attempts (a second one after a stale connection), and its timeout. */
+class PendingForward {
   readonly #settings: ForwardSettings;
   readonly #started: number;
   readonly #headers: string[];
-  readonly #body: Uint8Array;
+  readonly #request: Dispatcher.DispatchOptions;
   readonly #resolve: (outcome: ForwardOutcome) => void;
   readonly #timer: TimerHandle;
-  #connection: Connection | undefined;
-  #pooled = true;
+  readonly #end = (attempt: Attempt, error?: Error): void => this.#ended(attempt, error);
+  #attempt: Attempt;
+  #retried = false;
   #settled = false;
-  #status: number | undefined;
-  readonly #chunks: Buffer[] = [];
-  #kept = 0;
 
-  constructor(settings: ForwardSettings, started: number, headers: string[], body: Uint8Array, resolve: (outcome: ForwardOutcome) => void) {
+  constructor(settings: ForwardSettings, started: number, headers: string[], body: Buffer, resolve: (outcome: ForwardOutcome) => void) {
     this.#settings = settings;
     this.#started = started;
-    this.#headers = headers;
-    this.#body = body;
     this.#resolve = resolve;
+    this.#headers = headers;
+    this.#request = { method: 'POST', path: settings.path, headers, body };
     this.#timer = settings.clock.setTimeout(() => this.#timedOut(), settings.timeoutMs);
-    this.#send(settings.pool.acquire());
+    this.#attempt = new Attempt(settings.keepBytes, this.#end);
+    this.#send();
   }
 
-  onHead(status: number): void {
-    this.#status = status;
+  // The attempt is current before it is dispatched: undici reports some failures (a closed
+  // pool, say) from within dispatch().
+  #send(): void {
+    this.#settings.pool.dispatch(this.#request, this.#attempt);
   }
 
-  onBody(bytes: Buffer): void {
-    const keep = this.#settings.keepBytes;
-    if (this.#kept < keep) {
-      const part = bytes.subarray(0, keep - this.#kept);
-      this.#chunks.push(part);
-      this.#kept += part.length;
+  #ended(attempt: Attempt, error: Error | undefined): void {
+    if (this.#settled || attempt !== this.#attempt) return;
+    if (error === undefined) {
+      this.#finish(answered(attempt.status ?? 0, this.#elapsed()), attempt);
+    } else if (!this.#retried && metStaleConnection(attempt, error)) {
+      this.#retried = true;
+      this.#attempt = new Attempt(this.#settings.keepBytes, this.#end);
+      this.#send();
+    } else if (attempt.status === undefined) {
+      this.#finish({ ok: false, error: nackText(this.#refusal(error) ?? errorText(error)), latencyMs: this.#elapsed() }, attempt);
+    } else {
+      this.#finish({ ok: false, status: attempt.status, error: nackText(bodyFailure(attempt, error)), latencyMs: this.#elapsed() }, attempt);
     }
   }
 
-  onEnd(): void {
-    const connection = this.#connection;
-    this.#connection = undefined;
-    if (connection !== undefined) {
-      if (this.#pooled) this.#settings.pool.release(connection);
-      else connection.destroy();
-    }
-    this.#finish(this.#answered());
-  }
-
-  onError(error: Error, answerBegun: boolean): void {
-    if (this.#settled) return;
-    if (this.#pooled && this.#connection?.reused === true && !answerBegun && isStaleConnectionError(error)) {
-      // A new connection outside the pool, so the second attempt cannot meet another stale one.
-      this.#pooled = false;
-      this.#send(this.#settings.pool.open());
-      return;
-    }
-    this.#connection = undefined;
-    this.#finish(this.#status === undefined ? { ok: false, error: describeError(error), latencyMs: this.#elapsed() } : this.#answered());
-  }
-
-  #send(connection: Connection): void {
-    this.#connection = connection;
-    connection.send(encodeRequest(this.#settings.path, this.#headers, this.#pooled ? 'keep-alive' : 'close', this.#body), this);
+  /**
+   * Which header undici refused to send, when it refused the request (before sending anything):
+   * its own message does not always name the header.
+   */
+  #refusal(error: Error): string | undefined {
+    const { code } = error as { code?: unknown };
+    return code === 'UND_ERR_INVALID_ARG' ? unsendableHeader(this.#headers) : undefined;
   }
 
   #timedOut(): void {
-    const { timeoutMs } = this.#settings;
-    this.#finish(this.#status === undefined ? { ok: false, error: `timeout after ${timeoutMs} ms`, latencyMs: this.#elapsed() } : this.#answered());
-    this.#connection?.destroy();
-    this.#connection = undefined;
+    const attempt = this.#attempt;
+    const error = `timeout after ${this.#settings.timeoutMs} ms`;
+    const latencyMs = this.#elapsed();
+    // The handler hung: its connection is closed, or a forward still waiting for one never goes out.
+    this.#finish(
+      attempt.status === undefined ? { ok: false, error, latencyMs } : { ok: false, status: attempt.status, error: `${error} with the body incomplete (${bodyProgress(attempt)})`, latencyMs },
+      attempt,
+    );
+    attempt.cancel(new Error(error));
   }
 
   #elapsed(): number {
     return Math.max(0, this.#settings.clock.now() - this.#started);
   }
 
-  #answered(): ForwardOutcome {
-    const code = this.#status ?? 0;
-    const latencyMs = this.#elapsed();
-    if (code >= 200 && code < 300) return { ok: true, status: code, latencyMs };
-    if (code >= 300 && code < 400) return { ok: false, status: code, error: 'redirect not followed', latencyMs };
-    return { ok: false, status: code, latencyMs };
-  }
-
-  #finish(outcome: ForwardOutcome): void {
+  #finish(outcome: ForwardOutcome, attempt: Attempt): void {
     if (this.#settled) return;
     this.#settled = true;
     this.#settings.clock.clearTimeout(this.#timer);
-    if (this.#kept > 0) outcome.responseBody = Buffer.concat(this.#chunks).toString('utf8');
+    const responseBody = attempt.responseBody;
+    if (responseBody !== undefined) outcome.responseBody = responseBody;
     this.#resolve(outcome);
   }
+}
+
+/** The outcome of a whole answer with `status`. */
+function answered(status: number, latencyMs: number): ForwardOutcome {
+  if (status >= 200 && status < 300) return { ok: true, status, latencyMs };
+  if (status >= 300 && status < 400) return { ok: false, status, error: 'redirect not followed', latencyMs };
+  return { ok: false, status, latencyMs };
 }
 
 /** Sends events to one local handler. */
@@ -236,19 +218,20 @@ export class Forwarder {
   constructor(options: ForwarderOptions) {
     this.target = options.target;
     this.#resign = options.resign;
-    const { url } = this.target;
-    const secure = url.protocol === 'https:';
-    const origin: Origin = {
-      secure,
-      // URL keeps IPv6 literals in brackets; the socket layer wants the bare address.
-      host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
-      port: url.port === '' ? (secure ? 443 : 80) : Number(url.port),
-    };
+    const idleMs = options.idleConnectionMs ?? FORWARDER_DEFAULTS.idleConnectionMs;
+    const pool = openHandlerPool(this.target.url.origin, {
+      connections: Math.max(1, options.connections ?? FORWARDER_DEFAULTS.connections),
+      keepAliveTimeout: idleMs,
+      keepAliveMaxTimeout: idleMs,
+      // The forward's own timeout bounds the whole exchange; undici's per-phase timers would only
+      // race it with another message.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      ...(options.ca === undefined ? {} : { connect: { ca: options.ca } }),
+    });
     this.#settings = {
+      pool,
       path: this.target.path,
-      // No cap on open connections: a forward never queues behind another, which would eat into
-      // its timeout; the relay's window is what bounds them.
-      pool: new ConnectionPool(origin, Math.max(1, options.connections ?? FORWARDER_DEFAULTS.connections), options.idleConnectionMs ?? FORWARDER_DEFAULTS.idleConnectionMs),
       clock: options.clock ?? systemClock,
       timeoutMs: options.timeoutMs ?? FORWARDER_DEFAULTS.timeoutMs,
       keepBytes: options.keepResponseBytes ?? FORWARDER_DEFAULTS.keepResponseBytes,
@@ -257,40 +240,42 @@ export class Forwarder {
 
   /**
    * POSTs `event` to the target and reports the outcome. Never rejects: every failure becomes an
-   * outcome with `ok: false`. Redirects are not followed (only the target's origin is ever
+   * outcome with `ok: false`. A forward succeeds only when the handler answered 2xx and the whole
+   * body arrived (as its `Content-Length` or chunked framing says, or until the connection
+   * closed) within the timeout; a body cut short, a hang after the head, a reset or an answer the
+   * parser refuses fails it. Redirects are not followed (only the target's origin is ever
    * contacted). A header that is not safe to send (a name that is not an HTTP token, a value with
    * a control character such as CR or LF) fails the forward before anything is sent.
    *
    * Connections are kept open and reused. A request that fails on a reused connection before
-   * any byte of an answer (the handler closed it while it sat idle) is sent once more on a new
-   * connection; the handler may then see the event twice, which at-least-once delivery allows.
-   * A failure on a new connection is the outcome. The timeout covers both attempts.
+   * any byte of an answer (the handler closed it while it sat idle) is sent once more; the
+   * handler may then see the event twice, which at-least-once delivery allows. A failure of
+   * that second request, or of a first one on a new connection, is the outcome. The timeout
+   * covers both.
    */
   forward(event: EventMessage): Promise<ForwardOutcome> {
     const { clock } = this.#settings;
     const started = clock.now();
-    let body: Uint8Array;
+    let body: Buffer;
     let headers: string[];
     try {
       // Node's decoder is native, and lenient: the strict check comes first.
       if (!isBase64(event.body)) throw new RangeError('event body is not valid padded base64');
       body = Buffer.from(event.body, 'base64');
-      headers = buildForwardHeaders(event, body, this.target.host, this.#resign);
+      headers = buildForwardHeaders(event, body, this.#resign);
     } catch (error) {
-      return Promise.resolve({ ok: false, error: describeError(error), latencyMs: Math.max(0, clock.now() - started) });
+      return Promise.resolve({ ok: false, error: nackText(errorText(error)), latencyMs: Math.max(0, clock.now() - started) });
     }
-    const refused = invalidHeader(headers);
-    if (refused !== undefined) return Promise.resolve({ ok: false, error: describeError(new Error(refused)), latencyMs: Math.max(0, clock.now() - started) });
     return new Promise<ForwardOutcome>((resolve) => {
       new PendingForward(this.#settings, started, headers, body, resolve);
     });
   }
 
   /**
-   * Closes the connections kept for later forwards, so nothing holds the process open. Call it
-   * once no forward is running; a later forward opens new connections.
+   * Closes the connections, so nothing holds the process open. Call it once no forward is
+   * running; the forwarder sends nothing after.
    */
-  close(): void {
-    this.#settings.pool.close();
+  async close(): Promise<void> {
+    await this.#settings.pool.destroy();
   }
 }

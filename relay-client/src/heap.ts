@@ -11,15 +11,22 @@
  *
  * V8 reads both settings whenever it decides to grow a space, so setting them once the process
  * runs works, however relay-client was started (its executable, `node dist/cli.js`, Deno).
+ *
+ * The forwarder's HTTP parser (llhttp, inside undici) is WebAssembly. Optimizing its one large
+ * parse function in the background takes some 20 MB of compiler memory, which the C allocator then
+ * keeps; V8's baseline WebAssembly code (Liftoff) parses a local handler's short answers about as
+ * fast for this use. V8 reads that setting when it compiles a module, and undici compiles llhttp
+ * when the forwarder first loads it, after this tuning.
  */
 import { setFlagsFromString } from 'node:v8';
 
 /** Old-generation growth between full collections, in percent of what survived the last one. */
 export const HEAP_GROWING_PERCENT = 30;
 
-/** Applies the tuning to this process, from the next garbage collection on. */
+/** Applies the tuning to this process: to the heap from the next garbage collection on, to WebAssembly compiled from now on. */
 export function tuneHeap(): void {
   // A growth factor of 1 keeps the young generation at the size it has now.
   setFlagsFromString('--semi-space-growth-factor=1');
   setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+  setFlagsFromString('--liftoff-only');
 }

@@ -279,7 +279,7 @@ export async function listen(options: ListenOptions, deps: ListenDeps = {}): Pro
   if (error !== undefined) renderer.error({ code: error.code, message: error.message, fatal: true });
   listener.beginStop();
   await listener.drain();
-  forwarder.close();
+  await forwarder.close();
   await transport.stop();
   const summary = listener.summary();
   renderer.summary(summary);

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Clock } from '../src/clock.js';
 import { Forwarder, parseForwardTarget, type ForwardTarget } from '../src/forwarder.js';
 import { eventMessage } from './support/fake-relay.js';
 import { freePort, pairs, startHttpTarget, type HttpTarget } from './support/http-target.js';
@@ -34,7 +35,7 @@ let targets: HttpTarget[] = [];
 const servers: Server[] = [];
 const forwarders: Forwarder[] = [];
 afterEach(async () => {
-  for (const f of forwarders.splice(0)) f.close();
+  await Promise.all(forwarders.splice(0).map((f) => f.close()));
   await Promise.all(targets.map((t) => t.close()));
   targets = [];
   for (const s of servers.splice(0)) {
@@ -59,7 +60,7 @@ describe('Forwarder', () => {
       const valid = expected.length === given.length && timingSafeEqual(expected, given);
       res.writeHead(valid ? 204 : 401).end();
     });
-    const forwarder = new Forwarder({ target: target(`${local.origin}/webhooks/myoperator`) });
+    const forwarder = pooled({ target: target(`${local.origin}/webhooks/myoperator`) });
     const outcome = await forwarder.forward(
       eventMessage({ body, headers: [['Content-Type', 'application/json'], ['X-MyOperator-Signature', sign(body)]] }),
     );
@@ -70,7 +71,7 @@ describe('Forwarder', () => {
     expect(received.method).toBe('POST');
   });
 
-  it('sends the original headers in order and spelling with duplicates, drops hop-by-hop ones, sets Host and Content-Length, adds X-Relay-*', async () => {
+  it('sends the original headers in order and spelling with duplicates, drops those it may not forward, adds X-Relay-*', async () => {
     const local = await handler();
     const body = Buffer.from('{"event_id":"e1"}');
     const event = eventMessage({
@@ -90,6 +91,7 @@ describe('Forwarder', () => {
         ['Transfer-Encoding', 'chunked'],
         ['TE', 'trailers'],
         ['Upgrade', 'h2c'],
+        ['Expect', '100-continue'],
         ['Proxy-Authorization', 'Basic eA=='],
         ['x-source', 'myoperator'],
         ['X-Custom', 'first'],
@@ -99,43 +101,60 @@ describe('Forwarder', () => {
         ['X-Latin', 'caf\u00e9'],
       ],
     });
-    const forwarder = new Forwarder({ target: target(`${local.origin}/hook`) });
+    const forwarder = pooled({ target: target(`${local.origin}/hook`) });
     expect((await forwarder.forward(event)).ok).toBe(true);
     const { rawHeaders } = await local.request(1);
     const port = new URL(local.origin).port;
     expect(pairs(rawHeaders)).toEqual([
+      // The HTTP client's own: Host for the target, and the pooled connection.
       ['host', `127.0.0.1:${port}`],
+      ['connection', 'keep-alive'],
       ['user-agent', 'MyOperator-Webhook/2.0'],
       ['content-type', 'application/json'],
       ['x-source', 'myoperator'],
       ['X-Custom', 'first'],
       ['x-custom', 'second'],
-      ['Content-Length', String(body.length)],
       ['X-Latin', 'caf\u00e9'],
       ['X-Relay-Event-Id', 'evt_hdr'],
       ['X-Relay-Channel', 'sales'],
       ['X-Relay-Seq', '42'],
       ['X-Relay-Attempt', '3'],
       ['X-Relay-Received-At', '2025-08-26T10:03:59.123Z'],
-      // Node's own, for the pooled connection; no original Connection header survives.
-      ['Connection', 'keep-alive'],
+      // The body's length, whatever the original said.
+      ['content-length', String(body.length)],
     ]);
   });
 
-  it('adds Host first and Content-Length when the original had none, and flags synthetic and replayed events', async () => {
+  it('flags synthetic and replayed events', async () => {
     const local = await handler();
-    const forwarder = new Forwarder({ target: target(`${local.origin}/`) });
+    const forwarder = pooled({ target: target(`${local.origin}/`) });
     await forwarder.forward(eventMessage({ body: '{}', headers: [['Content-Type', 'application/json']], synthetic: true, replay: true }));
     const { rawHeaders } = await local.request(1);
-    expect(names(rawHeaders).slice(0, 3)).toEqual(['Host', 'Content-Type', 'Content-Length']);
+    expect(names(rawHeaders).slice(0, 3)).toEqual(['host', 'connection', 'Content-Type']);
     expect(header(rawHeaders, 'content-length')).toEqual(['2']);
     expect(header(rawHeaders, 'x-relay-synthetic')).toEqual(['1']);
     expect(header(rawHeaders, 'x-relay-replay')).toEqual(['1']);
   });
 
+  it('sends an empty body with Content-Length 0', async () => {
+    const local = await handler();
+    expect(await pooled({ target: target(`${local.origin}/hook`) }).forward(eventMessage({ body: '' }))).toMatchObject({ ok: true, status: 200 });
+    const received = await local.request(1);
+    expect(received.body).toHaveLength(0);
+    expect(header(received.rawHeaders, 'content-length')).toEqual(['0']);
+  });
+
+  it('fails a forward after close() without sending it', async () => {
+    const local = await handler();
+    const forwarder = pooled({ target: target(`${local.origin}/hook`) });
+    await forwarder.close();
+    expect(await forwarder.forward(eventMessage())).toMatchObject({ ok: false, error: 'UND_ERR_DESTROYED: The client is destroyed' });
+    expect(local.requests).toHaveLength(0);
+  });
+
   it('keeps the path and query of --forward-to exactly', async () => {
     const local = await handler();
-    const forwarder = new Forwarder({ target: target(`${local.origin}/hooks/../my%2Fop?token=a%20b&x=1&x=2&empty#fragment`) });
+    const forwarder = pooled({ target: target(`${local.origin}/hooks/../my%2Fop?token=a%20b&x=1&x=2&empty#fragment`) });
     await forwarder.forward(eventMessage());
     expect((await local.request(1)).url).toBe('/hooks/../my%2Fop?token=a%20b&x=1&x=2&empty');
   });
@@ -145,7 +164,7 @@ describe('Forwarder', () => {
     const local = await handler((_req, res) => {
       res.writeHead(302, { location: `${elsewhere.origin}/stolen` }).end();
     });
-    const forwarder = new Forwarder({ target: target(`${local.origin}/hook`) });
+    const forwarder = pooled({ target: target(`${local.origin}/hook`) });
     const outcome = await forwarder.forward(eventMessage());
     expect(outcome).toMatchObject({ ok: false, status: 302, error: 'redirect not followed' });
     expect(elsewhere.requests).toHaveLength(0);
@@ -155,7 +174,7 @@ describe('Forwarder', () => {
     const local = await handler((_req, res) => {
       res.writeHead(500, { 'content-type': 'text/plain' }).end('database is down');
     });
-    const outcome = await new Forwarder({ target: target(`${local.origin}/hook`) }).forward(eventMessage());
+    const outcome = await pooled({ target: target(`${local.origin}/hook`) }).forward(eventMessage());
     expect(outcome).toMatchObject({ ok: false, status: 500, responseBody: 'database is down' });
     expect(outcome.error).toBeUndefined();
   });
@@ -164,7 +183,7 @@ describe('Forwarder', () => {
     const local = await handler((_req, res) => {
       res.writeHead(200).end('x'.repeat(200_000));
     });
-    const outcome = await new Forwarder({ target: target(`${local.origin}/hook`), keepResponseBytes: 1000 }).forward(eventMessage());
+    const outcome = await pooled({ target: target(`${local.origin}/hook`), keepResponseBytes: 1000 }).forward(eventMessage());
     expect(outcome.ok).toBe(true);
     expect(outcome.responseBody).toHaveLength(1000);
   });
@@ -177,7 +196,7 @@ describe('Forwarder', () => {
     silent.listen(0, '127.0.0.1');
     await once(silent, 'listening');
     const { port } = silent.address() as AddressInfo;
-    const outcome = await new Forwarder({ target: target(`http://127.0.0.1:${port}/hook`), timeoutMs: 150 }).forward(eventMessage());
+    const outcome = await pooled({ target: target(`http://127.0.0.1:${port}/hook`), timeoutMs: 150 }).forward(eventMessage());
     expect(outcome).toMatchObject({ ok: false, error: 'timeout after 150 ms' });
     expect(outcome.status).toBeUndefined();
     // Loose bound: libuv timers count from a cached loop time, so they can fire a little early.
@@ -188,17 +207,17 @@ describe('Forwarder', () => {
 
   it('fails with the error code when nothing listens', async () => {
     const port = await freePort();
-    const outcome = await new Forwarder({ target: target(`http://127.0.0.1:${port}/hook`) }).forward(eventMessage());
+    const outcome = await pooled({ target: target(`http://127.0.0.1:${port}/hook`) }).forward(eventMessage());
     expect(outcome).toMatchObject({ ok: false, error: 'ECONNREFUSED' });
   });
 
   it('re-signs with --resign-secret in place of the original header, keeping its spelling', async () => {
     const body = Buffer.from('{"id":"evt_resign","type":"call.ended"}');
     const local = await handler();
-    const forwarder = new Forwarder({ target: target(`${local.origin}/hook`), resign: { secret: 'local-dev-secret', header: 'X-MyOperator-Signature' } });
+    const forwarder = pooled({ target: target(`${local.origin}/hook`), resign: { secret: 'local-dev-secret', header: 'X-MyOperator-Signature' } });
     await forwarder.forward(eventMessage({ body, headers: [['x-myoperator-signature', sign(body)], ['Content-Type', 'application/json']] }));
     const { rawHeaders } = await local.request(1);
-    expect(pairs(rawHeaders).slice(1, 3)).toEqual([
+    expect(pairs(rawHeaders).slice(2, 4)).toEqual([
       ['x-myoperator-signature', sign(body, 'local-dev-secret')],
       ['Content-Type', 'application/json'],
     ]);
@@ -207,7 +226,7 @@ describe('Forwarder', () => {
   it('adds the signature header when the original had none', async () => {
     const body = Buffer.from('{"id":"evt_unsigned"}');
     const local = await handler();
-    const forwarder = new Forwarder({ target: target(`${local.origin}/hook`), resign: { secret: 'local-dev-secret', header: 'X-Myop-Signature' } });
+    const forwarder = pooled({ target: target(`${local.origin}/hook`), resign: { secret: 'local-dev-secret', header: 'X-Myop-Signature' } });
     await forwarder.forward(eventMessage({ body, headers: [['Content-Type', 'application/json']] }));
     const { rawHeaders } = await local.request(1);
     expect(header(rawHeaders, 'x-myop-signature')).toEqual([sign(body, 'local-dev-secret')]);
@@ -244,18 +263,27 @@ async function allClosed(sockets: readonly Socket[]): Promise<void> {
 }
 
 describe('Forwarder: connections', () => {
-  it('reuses one connection for forwards one after another, and one per concurrent forward', async () => {
+  it('reuses a connection for forwards one after another', async () => {
     const local = await handler();
     const accepted = connections(local.server);
-    const forwarder = pooled({ target: target(`${local.origin}/hook`) });
+    const forwarder = pooled({ target: target(`${local.origin}/hook`), connections: 1 });
     for (let i = 0; i < 20; i++) expect((await forwarder.forward(eventMessage())).ok).toBe(true);
     expect(accepted).toHaveLength(1);
-    for (let round = 0; round < 3; round++) {
-      const outcomes = await Promise.all(Array.from({ length: 8 }, () => forwarder.forward(eventMessage())));
-      expect(outcomes.every((o) => o.ok)).toBe(true);
-    }
-    expect(accepted.length).toBeLessThanOrEqual(8);
-    expect(local.requests).toHaveLength(44);
+    expect(local.requests).toHaveLength(20);
+  });
+
+  it('opens at most `connections` connections: forwards beyond them wait for a free one', async () => {
+    const local = await handler(async (_req, res) => {
+      // Slow enough that every forward is in flight at once.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      res.writeHead(200).end('ok');
+    });
+    const accepted = connections(local.server);
+    const forwarder = pooled({ target: target(`${local.origin}/hook`), connections: 3 });
+    const outcomes = await Promise.all(Array.from({ length: 20 }, () => forwarder.forward(eventMessage())));
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+    expect(local.requests).toHaveLength(20);
+    expect(accepted).toHaveLength(3);
   });
 
   it('does not fail a forward when the handler closed the connection after its last answer', async () => {
@@ -264,7 +292,7 @@ describe('Forwarder: connections', () => {
       res.writeHead(200).end('ok', () => socket?.destroy());
     });
     const accepted = connections(local.server);
-    const forwarder = pooled({ target: target(`${local.origin}/hook`) });
+    const forwarder = pooled({ target: target(`${local.origin}/hook`), connections: 1 });
     for (let i = 0; i < 5; i++) {
       expect(await forwarder.forward(eventMessage())).toMatchObject({ ok: true, status: 200 });
       await allClosed(accepted);
@@ -282,7 +310,7 @@ describe('Forwarder: connections', () => {
       served.add(req.socket);
     });
     const accepted = connections(local.server);
-    const forwarder = pooled({ target: target(`${local.origin}/hook`) });
+    const forwarder = pooled({ target: target(`${local.origin}/hook`), connections: 1 });
     expect((await forwarder.forward(eventMessage({ id: 'evt_first' }))).ok).toBe(true);
     const outcome = await forwarder.forward(eventMessage({ id: 'evt_second' }));
     expect(outcome).toMatchObject({ ok: true, status: 200 });
@@ -291,13 +319,13 @@ describe('Forwarder: connections', () => {
     expect(local.requests.map((r) => header(r.rawHeaders, 'x-relay-event-id')[0])).toEqual(['evt_first', 'evt_second', 'evt_second']);
   });
 
-  it('sends at most once more: a failure on the new connection is the outcome', async () => {
+  it('sends at most once more: a failure of the second request is the outcome', async () => {
     const local = await handler();
     const requests = dropConnections(local, (n) => n > 1);
-    const forwarder = pooled({ target: target(`${local.origin}/hook`) });
+    const forwarder = pooled({ target: target(`${local.origin}/hook`), connections: 1 });
     expect((await forwarder.forward(eventMessage())).ok).toBe(true);
     const outcome = await forwarder.forward(eventMessage());
-    expect(outcome).toMatchObject({ ok: false, error: 'ECONNRESET' });
+    expect(outcome).toMatchObject({ ok: false, error: 'UND_ERR_SOCKET: other side closed' });
     expect(outcome.status).toBeUndefined();
     expect(requests()).toBe(3);
   });
@@ -306,24 +334,46 @@ describe('Forwarder: connections', () => {
     const local = await handler();
     const requests = dropConnections(local, () => true);
     const outcome = await pooled({ target: target(`${local.origin}/hook`) }).forward(eventMessage());
-    expect(outcome).toMatchObject({ ok: false, error: 'ECONNRESET' });
+    expect(outcome).toMatchObject({ ok: false, error: 'UND_ERR_SOCKET: other side closed' });
     expect(requests()).toBe(1);
   });
 
-  it('counts the second attempt within the timeout', async () => {
+  it('counts the second request within the timeout', async () => {
     const local = await handler();
     const requests = dropConnections(local, (n) => n === 2);
-    // The third request, the second attempt, is never answered.
+    // The third request, the second of the second forward, is never answered.
     local.respond((_req, res) => {
       if (requests() === 1) res.writeHead(200).end();
     });
-    const forwarder = pooled({ target: target(`${local.origin}/hook`), timeoutMs: 300 });
+    const forwarder = pooled({ target: target(`${local.origin}/hook`), timeoutMs: 300, connections: 1 });
     expect((await forwarder.forward(eventMessage())).ok).toBe(true);
     const outcome = await forwarder.forward(eventMessage());
     expect(outcome).toMatchObject({ ok: false, error: 'timeout after 300 ms' });
     expect(outcome.latencyMs).toBeGreaterThanOrEqual(250);
     expect(outcome.latencyMs).toBeLessThan(2_000);
     expect(requests()).toBe(3);
+  });
+
+  it('times out a forward still waiting for a connection, and never sends it', async () => {
+    // Timers fired by hand: the waiting forward times out while the first still holds the connection.
+    const timers: (() => void)[] = [];
+    const clock: Clock = { now: () => performance.now(), setTimeout: (callback) => timers.push(callback), clearTimeout: () => undefined };
+    let release = (): void => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const local = await handler(async (_req, res) => {
+      await held;
+      res.writeHead(200).end();
+    });
+    const forwarder = pooled({ target: target(`${local.origin}/hook`), clock, connections: 1 });
+    const first = forwarder.forward(eventMessage({ id: 'evt_holds' }));
+    await local.request(1);
+    const waiting = forwarder.forward(eventMessage({ id: 'evt_waits' }));
+    timers[1]?.();
+    expect(await waiting).toMatchObject({ ok: false, error: 'timeout after 10000 ms' });
+    release();
+    expect(await first).toMatchObject({ ok: true, status: 200 });
+    expect((await forwarder.forward(eventMessage({ id: 'evt_after' }))).ok).toBe(true);
+    expect(local.requests.map((r) => header(r.rawHeaders, 'x-relay-event-id')[0])).toEqual(['evt_holds', 'evt_after']);
   });
 
   it('closes a connection idle for idleConnectionMs, and still waits longer than that for a slow handler', async () => {
@@ -347,7 +397,7 @@ describe('Forwarder: connections', () => {
     const forwarder = pooled({ target: target(`${local.origin}/hook`), idleConnectionMs: 60_000 });
     await Promise.all(Array.from({ length: 4 }, () => forwarder.forward(eventMessage())));
     expect(accepted.length).toBeGreaterThan(0);
-    forwarder.close();
+    await forwarder.close();
     await allClosed(accepted);
   });
 });
