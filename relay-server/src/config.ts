@@ -59,6 +59,17 @@ export interface ServerConfig {
   readonly heartbeatMs: number;
   /** How often waiting consumers look for work they were not woken for. Default 5 s. */
   readonly pollIntervalMs: number;
+  /**
+   * Bytes that may wait to be sent on one WebSocket; at the bound the relay sends that session no
+   * more events until half of it has drained. Default 8 MiB.
+   */
+  readonly maxSendBufferBytes: number;
+  /** A session that keeps the hub waiting this long (full send buffer, or no pong after a lease ran out) is closed (4204). Default 60 s. */
+  readonly sendStallTimeoutMs: number;
+  /** Subscriptions one WebSocket may hold at once. Default 32. */
+  readonly maxSubscriptions: number;
+  /** Consumers one token may create on one channel. Default 100. */
+  readonly maxConsumersPerToken: number;
 }
 
 /** Every default in one place; documented in docs/configuration.md. */
@@ -89,6 +100,10 @@ export const SERVER_DEFAULTS = Object.freeze({
   retryMaxMs: 60_000,
   heartbeatMs: 15_000,
   pollIntervalMs: 5_000,
+  maxSendBufferBytes: 8 * 1024 * 1024,
+  sendStallTimeoutMs: 60_000,
+  maxSubscriptions: 32,
+  maxConsumersPerToken: 100,
 } satisfies ServerConfig);
 
 /** Raw settings as they come from flags, environment or a config file (strings or numbers). */
@@ -119,6 +134,10 @@ export interface ServerConfigInput {
   retryMax?: unknown;
   heartbeatInterval?: unknown;
   pollInterval?: unknown;
+  maxSendBuffer?: unknown;
+  sendStallTimeout?: unknown;
+  maxSubscriptions?: unknown;
+  maxConsumersPerToken?: unknown;
 }
 
 function invalid(setting: string, problem: string): never {
@@ -209,6 +228,12 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
     if (size === undefined || size < 1_048_576) invalid('max-db-size', 'expected a size of at least 1MiB, such as 512MiB or 10GiB');
     maxDbBytes = size;
   }
+  let maxSendBufferBytes: number = SERVER_DEFAULTS.maxSendBufferBytes;
+  if (input.maxSendBuffer !== undefined && input.maxSendBuffer !== null && input.maxSendBuffer !== '') {
+    const size = typeof input.maxSendBuffer === 'string' || typeof input.maxSendBuffer === 'number' ? parseSize(input.maxSendBuffer) : undefined;
+    if (size === undefined || size < 65_536 || size > 1024 ** 3) invalid('max-send-buffer', 'expected a size from 64KiB to 1GiB, such as 8MiB');
+    maxSendBufferBytes = size;
+  }
   const database = databaseUrl(input.databaseUrl);
   // Postgres has its own limits (disk, quotas); a cap here would only pretend to enforce one.
   if (database !== undefined && maxDbBytes !== undefined) invalid('max-db-size', 'applies to the embedded SQLite store only; limit a Postgres store with Postgres itself');
@@ -227,6 +252,8 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
   if (ackTimeoutMs < 1000) invalid('ack-timeout', 'must be at least 1s');
   const pollIntervalMs = duration(input.pollInterval, 'poll-interval', SERVER_DEFAULTS.pollIntervalMs);
   if (pollIntervalMs < 50) invalid('poll-interval', 'must be at least 50ms');
+  const sendStallTimeoutMs = duration(input.sendStallTimeout, 'send-stall-timeout', SERVER_DEFAULTS.sendStallTimeoutMs);
+  if (sendStallTimeoutMs < 100) invalid('send-stall-timeout', 'must be at least 100ms');
 
   return Object.freeze({
     host: text(input.host, 'host') ?? SERVER_DEFAULTS.host,
@@ -255,5 +282,9 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
     retryMaxMs,
     heartbeatMs,
     pollIntervalMs,
+    maxSendBufferBytes,
+    sendStallTimeoutMs,
+    maxSubscriptions: integer(input.maxSubscriptions, 'max-subscriptions', SERVER_DEFAULTS.maxSubscriptions, 1, 10_000),
+    maxConsumersPerToken: integer(input.maxConsumersPerToken, 'max-consumers-per-token', SERVER_DEFAULTS.maxConsumersPerToken, 1, 1_000_000),
   });
 }

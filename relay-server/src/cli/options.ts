@@ -61,6 +61,10 @@ export function serverOptions<T>(y: Argv<T>) {
     .option('retry-max', { type: 'string', describe: 'Longest delay between delivery attempts', default: formatDuration(d.retryMaxMs) })
     .option('heartbeat-interval', { type: 'string', describe: 'WebSocket heartbeat; silent clients are dropped after two', default: formatDuration(d.heartbeatMs) })
     .option('poll-interval', { type: 'string', describe: 'How often idle consumers look for missed work', default: formatDuration(d.pollIntervalMs) })
+    .option('max-send-buffer', { type: 'string', describe: 'Bytes that may wait to be sent on one WebSocket before its session gets no more events', default: '8MiB' })
+    .option('send-stall-timeout', { type: 'string', describe: 'Close a session that keeps the relay waiting this long (full send buffer, or no pong after a lease ran out)', default: formatDuration(d.sendStallTimeoutMs) })
+    .option('max-subscriptions', { type: 'number', describe: 'Subscriptions one WebSocket may hold', default: d.maxSubscriptions })
+    .option('max-consumers-per-token', { type: 'number', describe: 'Consumers one token may create on one channel', default: d.maxConsumersPerToken })
     .option('pg-notify', { type: 'boolean', describe: 'With --database-url: wake consumers on other instances at once via LISTEN/NOTIFY (false: the poll finds events)', default: d.pgNotify })
     .option('pg-pool-size', { type: 'number', describe: 'With --database-url: most Postgres connections of this instance (plus one for LISTEN)', default: d.pgPoolSize });
 }

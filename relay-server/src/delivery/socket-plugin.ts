@@ -7,7 +7,7 @@ import { RelayError } from '../errors.js';
 import type { Store, TokenRecord } from '../store/store.js';
 import { authenticate } from '../tokens.js';
 import type { DeliveryHub } from './hub.js';
-import { Session } from './session.js';
+import { Session, type SessionLimits } from './session.js';
 
 /** Dependencies of the WebSocket endpoint. */
 export interface SocketPluginOptions {
@@ -15,6 +15,7 @@ export interface SocketPluginOptions {
   hub: DeliveryHub;
   heartbeatMs: number;
   serverVersion: string;
+  limits: SessionLimits;
 }
 
 /** Answers an upgrade request with a plain HTTP error and closes the socket. */
@@ -58,7 +59,7 @@ export const socketPlugin: FastifyPluginAsync<SocketPluginOptions> = async (app,
         }
       }
       wss.handleUpgrade(request, socket, head, (ws) => {
-        const session = new Session(ws, socket, { store, hub, log: app.log, heartbeatMs: options.heartbeatMs, serverVersion: options.serverVersion }, token);
+        const session = new Session(ws, socket, { store, hub, log: app.log, heartbeatMs: options.heartbeatMs, serverVersion: options.serverVersion, limits: options.limits }, token);
         sessions.add(session);
         ws.on('close', () => sessions.delete(session));
       });

@@ -91,7 +91,11 @@ CREATE INDEX attempts_event ON attempts (channel, seq);
 `;
 
 /** Every migration this relay-server knows, oldest first. Append new ones; never edit an applied one. */
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial schema', sql: INITIAL_SCHEMA }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'initial schema', sql: INITIAL_SCHEMA },
+  // Consumers from before it count for no token's limit (--max-consumers-per-token).
+  { version: 2, name: 'consumer creator', sql: 'ALTER TABLE consumers ADD COLUMN created_by text;' },
+];
 
 /** The newest schema version this relay-server reads and writes. */
 export const SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

@@ -22,6 +22,7 @@ import type {
   EventSummary,
   NackResult,
   NewEvent,
+  OpenConsumerResult,
   RetentionPolicy,
   Store,
   StoredEvent,
@@ -430,7 +431,7 @@ export class PostgresStore implements Store {
     });
   }
 
-  openConsumer(spec: ConsumerSpec, now: Date): Promise<{ created: boolean }> {
+  openConsumer(spec: ConsumerSpec, now: Date): Promise<OpenConsumerResult> {
     return this.transaction((db) => this.deliveries.openConsumer(db, spec, now));
   }
 

@@ -18,6 +18,7 @@ import type {
   EventPage,
   EventQuery,
   NewEvent,
+  OpenConsumerResult,
   RetentionPolicy,
   Store,
   StoredEvent,
@@ -37,7 +38,7 @@ export interface SqliteStoreOptions {
   syncWal?: SyncFile;
 }
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -93,9 +94,14 @@ CREATE TABLE IF NOT EXISTS consumers (
   max_attempts INTEGER,
   created_at INTEGER NOT NULL,
   last_ack_at INTEGER,
+  -- Name of the token whose subscribe created the consumer; null for consumers from before version 3.
+  created_by TEXT,
   PRIMARY KEY (channel, name)
 );
 `;
+
+/** From schema version 2 (or 1): consumers record the token that created them. */
+const MIGRATE_TO_3 = 'ALTER TABLE consumers ADD COLUMN created_by TEXT;';
 
 /**
  * Delivery state, schema version 2. Each delivered event costs a few rows, so the tables are kept
@@ -272,6 +278,8 @@ export class SqliteStore implements Store {
         throw new RelayError('RELAY_E_STORE_VERSION', `(schema version ${version}; this relay-server supports up to ${SCHEMA_VERSION})`);
       }
       this.db.exec(version === 1 ? MIGRATE_1_TO_2 : DELIVERY_SCHEMA);
+      const consumerColumns = this.db.prepare('PRAGMA table_info(consumers)').all() as { name: string }[];
+      if (!consumerColumns.some((c) => c.name === 'created_by')) this.db.exec(MIGRATE_TO_3);
       this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
     });
   }
@@ -687,7 +695,7 @@ export class SqliteStore implements Store {
     );
   }
 
-  openConsumer(spec: ConsumerSpec, now: Date): Promise<{ created: boolean }> {
+  openConsumer(spec: ConsumerSpec, now: Date): Promise<OpenConsumerResult> {
     return this.run(() => this.transaction(() => this.deliveries.openConsumer(spec, now)));
   }
 
