@@ -74,7 +74,7 @@ export class Outbox {
     return this.readTo;
   }
 
-  /** Writes one encoded message; resolves with its position. Callers check {@link Outbox.open} first. */
+  /** Writes one encoded message and returns its position. Callers check {@link Outbox.open} first. */
   write(text: string): number {
     if (!this.corked) {
       // A pump sends up to a window of events at once: one write to the kernel instead of one each.

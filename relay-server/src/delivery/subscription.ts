@@ -28,7 +28,7 @@ export interface SubscriptionOwner {
    */
   awaitReceipt(position: number): void;
   /**
-   * Sends the delivery on the subscription's connection; resolves with its position, the number
+   * Sends the delivery on the subscription's connection and returns its position, the number
    * of messages written to the connection up to and including it.
    */
   sendEvent(subscription: Subscription, delivery: Delivery): number;
