@@ -143,6 +143,58 @@ describe('relay-client listen', () => {
     expect(second!.body.equals(first!.body)).toBe(true);
   });
 
+  it('on Ctrl-C while the handler is still answering, acks that event and never delivers it again', async () => {
+    const s = await setup();
+    let answer!: () => void;
+    const answerGiven = new Promise<void>((resolve) => (answer = resolve));
+    s.handler.setPolicy(async (_r, index) => {
+      if (index === 0) await answerGiven;
+      return 200;
+    });
+    const client = listen(s, ['--consumer', 'laptop']);
+    await consumerConnected(s.server.url, s.token, 'myoperator', 'laptop');
+    const arrived = new Promise<void>((resolve) => (s.handler.onRequest = () => resolve()));
+    await post(s.server.url, s.secret, eventBody('evt_ctrl_c'));
+    await arrived;
+    client.child.kill('SIGINT');
+    // The client has taken the stop (and told the relay) while the handler still holds the request.
+    await client.line(/"type":"stopping"/);
+    answer();
+    expect((await client.exited).code).toBe(0);
+    const summary = JSON.parse(await client.line(/"type":"summary"/)) as { delivered: number; pending: number };
+    expect(summary).toMatchObject({ delivered: 1, pending: 0 });
+    expect((await attempts(s, 'evt_ctrl_c')).map((a) => [a.attempt, a.status, a.outcome])).toEqual([[1, 200, 'acked']]);
+
+    // The next listen gets the next event, and the acked one does not come back before or with it.
+    listen(s, ['--consumer', 'laptop']);
+    await consumerConnected(s.server.url, s.token, 'myoperator', 'laptop');
+    await post(s.server.url, s.secret, eventBody('evt_after'));
+    await s.handler.until((r) => deliveredIds(r).includes('evt_after'), 'the next event');
+    expect(s.handler.requests.map((r) => LocalHandler.header(r, 'X-Relay-Event-Id'))).toEqual(['evt_ctrl_c', 'evt_after']);
+  });
+
+  it('quits at once on a second Ctrl-C, and the relay delivers the unanswered event again', async () => {
+    const s = await setup();
+    const never = new Promise<number>(() => undefined);
+    s.handler.setPolicy((_r, index) => (index === 0 ? never : 200));
+    const client = listen(s, ['--consumer', 'laptop']);
+    await consumerConnected(s.server.url, s.token, 'myoperator', 'laptop');
+    const arrived = new Promise<void>((resolve) => (s.handler.onRequest = () => resolve()));
+    await post(s.server.url, s.secret, eventBody('evt_forced'));
+    await arrived;
+    client.child.kill('SIGINT');
+    await client.line(/"type":"stopping"/);
+    client.child.kill('SIGINT');
+    expect((await client.exited).signal).toBe('SIGINT');
+
+    listen(s, ['--consumer', 'laptop']);
+    await s.handler.until((r) => deliveredIds(r).includes('evt_forced'), 'the redelivery');
+    await expect.poll(async () => (await attempts(s, 'evt_forced')).map((a) => [a.attempt, a.outcome])).toEqual([
+      [1, 'abandoned'],
+      [2, 'acked'],
+    ]);
+  });
+
   it('catches up on 1000 events that arrived while the client was offline', async () => {
     const s = await setup();
     const first = listen(s, ['--consumer', 'laptop']);

@@ -44,7 +44,8 @@ export const CLIENT_ERRORS = {
   },
   RELAY_E_CLIENT_SUBSCRIBE_REFUSED: {
     exitCode: 1,
-    message: 'The relay refused a subscription (the reason follows). Fix --channel, --since or the token\'s channels.',
+    message:
+      'The relay refused a subscription (the reason follows). Fix --channel, --since or the token\'s channels; past the relay\'s limits on subscriptions or consumers, listen to fewer channels at once or reuse a --consumer.',
   },
 } as const satisfies Record<string, ClientErrorSpec>;
 

@@ -106,6 +106,8 @@ function fromErrorCode(code: ErrorCode, facts: ConnectionFacts, closeCode: numbe
       return { kind: 'protocol-version', fatal: true, message: `the relay at ${facts.url} speaks another protocol version (${code})`, ...base };
     case 'RELAY_E_WS_SERVER_SHUTDOWN':
       return { kind: 'server-shutdown', fatal: false, message: 'the relay is shutting down or restarting', ...base };
+    case 'RELAY_E_WS_SLOW_CONSUMER':
+      return { kind: 'server-error', fatal: false, message: `the relay closed the connection: what it sent was not read in time (${code})`, ...base };
     case 'RELAY_E_WS_HEARTBEAT_TIMEOUT':
       return { kind: 'heartbeat-timeout', fatal: false, message: 'the relay heard nothing from this client for two heartbeat intervals', ...base };
     default: {

@@ -26,6 +26,7 @@ describe('classifyFailure', () => {
     ['close 4202', { closeCode: 4202 }, 'server-shutdown', false],
     ['close 1001', { closeCode: 1001 }, 'server-shutdown', false],
     ['close 4203', { closeCode: 4203 }, 'server-error', false],
+    ['close 4204 (this client read too slowly)', { closeCode: 4204 }, 'server-error', false],
     ['close 4201 from the relay', { closeCode: 4201 }, 'heartbeat-timeout', false],
     ['our heartbeat timeout', { local: { kind: 'heartbeat-timeout', ms: 30_000 } }, 'heartbeat-timeout', false],
     ['close 1006 without more', { closeCode: 1006 }, 'closed', false],

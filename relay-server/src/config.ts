@@ -66,6 +66,17 @@ export interface ServerConfig {
   readonly heartbeatMs: number;
   /** How often waiting consumers look for work they were not woken for. Default 5 s. */
   readonly pollIntervalMs: number;
+  /**
+   * Bytes that may wait to be sent on one WebSocket; at the bound the relay sends that session no
+   * more events until half of it has drained. Default 8 MiB.
+   */
+  readonly maxSendBufferBytes: number;
+  /** A session that keeps the hub waiting this long (full send buffer, or no pong after a lease ran out) is closed (4204). Default 60 s. */
+  readonly sendStallTimeoutMs: number;
+  /** Subscriptions one WebSocket may hold at once. Default 32. */
+  readonly maxSubscriptions: number;
+  /** Consumers one token may create on one channel. Default 100. */
+  readonly maxConsumersPerToken: number;
 }
 
 /** Every default in one place; documented in docs/configuration.md. */
@@ -99,6 +110,10 @@ export const SERVER_DEFAULTS = Object.freeze({
   retryMaxMs: 60_000,
   heartbeatMs: 15_000,
   pollIntervalMs: 5_000,
+  maxSendBufferBytes: 8 * 1024 * 1024,
+  sendStallTimeoutMs: 60_000,
+  maxSubscriptions: 32,
+  maxConsumersPerToken: 100,
 } satisfies ServerConfig);
 
 /** Raw settings as they come from flags, environment or a config file (strings or numbers). */
@@ -132,6 +147,10 @@ export interface ServerConfigInput {
   retryMax?: unknown;
   heartbeatInterval?: unknown;
   pollInterval?: unknown;
+  maxSendBuffer?: unknown;
+  sendStallTimeout?: unknown;
+  maxSubscriptions?: unknown;
+  maxConsumersPerToken?: unknown;
 }
 
 function invalid(setting: string, problem: string): never {
@@ -224,6 +243,12 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
     if (size === undefined || size < 1_048_576) invalid('max-db-size', 'expected a size of at least 1MiB, such as 512MiB or 10GiB');
     maxDbBytes = size;
   }
+  let maxSendBufferBytes: number = SERVER_DEFAULTS.maxSendBufferBytes;
+  if (input.maxSendBuffer !== undefined && input.maxSendBuffer !== null && input.maxSendBuffer !== '') {
+    const size = typeof input.maxSendBuffer === 'string' || typeof input.maxSendBuffer === 'number' ? parseSize(input.maxSendBuffer) : undefined;
+    if (size === undefined || size < 65_536 || size > 1024 ** 3) invalid('max-send-buffer', 'expected a size from 64KiB to 1GiB, such as 8MiB');
+    maxSendBufferBytes = size;
+  }
   const database = databaseUrl(input.databaseUrl);
   // Postgres has its own limits (disk, quotas); a cap here would only pretend to enforce one.
   if (database !== undefined && maxDbBytes !== undefined) invalid('max-db-size', 'applies to the embedded SQLite store only; limit a Postgres store with Postgres itself');
@@ -240,6 +265,7 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
   const heartbeatMs = duration(input.heartbeatInterval, 'heartbeat-interval', SERVER_DEFAULTS.heartbeatMs, 100);
   const ackTimeoutMs = duration(input.ackTimeout, 'ack-timeout', SERVER_DEFAULTS.ackTimeoutMs, 1000);
   const pollIntervalMs = duration(input.pollInterval, 'poll-interval', SERVER_DEFAULTS.pollIntervalMs, 50);
+  const sendStallTimeoutMs = duration(input.sendStallTimeout, 'send-stall-timeout', SERVER_DEFAULTS.sendStallTimeoutMs, 100);
   // Bounded, always: an unbounded wait is what holds webhooks open past MyOperator's timeout.
   const pgStatementTimeoutMs = duration(input.pgStatementTimeout, 'pg-statement-timeout', SERVER_DEFAULTS.pgStatementTimeoutMs, 10);
   const pgLockTimeoutMs = duration(input.pgLockTimeout, 'pg-lock-timeout', SERVER_DEFAULTS.pgLockTimeoutMs, 10);
@@ -278,5 +304,9 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
     retryMaxMs,
     heartbeatMs,
     pollIntervalMs,
+    maxSendBufferBytes,
+    sendStallTimeoutMs,
+    maxSubscriptions: integer(input.maxSubscriptions, 'max-subscriptions', SERVER_DEFAULTS.maxSubscriptions, 1, 10_000),
+    maxConsumersPerToken: integer(input.maxConsumersPerToken, 'max-consumers-per-token', SERVER_DEFAULTS.maxConsumersPerToken, 1, 1_000_000),
   });
 }

@@ -143,7 +143,18 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     onStored,
   });
   await app.register(apiPlugin, { store, counters, hub, onStored });
-  await app.register(socketPlugin, { store, hub, heartbeatMs: config.heartbeatMs, serverVersion: SERVER_VERSION });
+  await app.register(socketPlugin, {
+    store,
+    hub,
+    heartbeatMs: config.heartbeatMs,
+    serverVersion: SERVER_VERSION,
+    limits: {
+      sendBufferBytes: config.maxSendBufferBytes,
+      sendStallTimeoutMs: config.sendStallTimeoutMs,
+      subscriptions: config.maxSubscriptions,
+      consumersPerToken: config.maxConsumersPerToken,
+    },
+  });
 
   if (options.retention ?? true) app.addHook('onReady', async () => retention.start());
   return app;

@@ -102,7 +102,7 @@ describe('a store written before scrypt', () => {
     const store = new SqliteStore({ path, driver: betterSqliteDriver });
     const app = await buildServer({ config: resolveServerConfig({ host: '127.0.0.1', port: 0, logLevel: 'warn', rateLimitChannel: 0, rateLimitIp: 0 }), store, retention: false });
     disposers.push(() => app.close());
-    expect(await store.getMeta('schema_version')).toBe('3');
+    expect(await store.getMeta('schema_version')).toBe('4');
     expect(storedHash(await store.getChannel('support'))).toMatch(/^scrypt-sha256\$32768\$8\$1\$/);
     const look = new Database(path, { readonly: true });
     const raw = (look.prepare('SELECT config FROM channels').all() as { config: string }[]).map((r) => r.config).join('\n');
@@ -132,6 +132,7 @@ describe('a store written before scrypt', () => {
     await (await openPostgresStore({ url: schema.url, poolSize: 1 })).close();
     // The schema as version 1 left it, with a Basic channel it wrote.
     await schema.query('DELETE FROM schema_migrations WHERE version > 1');
+    await schema.query('ALTER TABLE consumers DROP COLUMN created_by');
     await schema.query("INSERT INTO channels (name, config, created_at) VALUES ('support', $1::jsonb, now())", [legacyChannelJson('support')]);
 
     const store = await openPostgresStore({ url: schema.url, poolSize: 1 });

@@ -19,6 +19,11 @@ describe('resolveServerConfig', () => {
     expect(config.publicUrl).toBe('https://relay.example.com');
   });
 
+  it('reads the WebSocket limits', () => {
+    const config = resolveServerConfig({ maxSendBuffer: '1MiB', sendStallTimeout: '5s', maxSubscriptions: '4', maxConsumersPerToken: 10 });
+    expect(config).toMatchObject({ maxSendBufferBytes: 1024 ** 2, sendStallTimeoutMs: 5_000, maxSubscriptions: 4, maxConsumersPerToken: 10 });
+  });
+
   const invalid: [Record<string, unknown>, string][] = [
     [{ port: '99999' }, '--port'],
     [{ port: 'eighty' }, '--port'],
@@ -38,6 +43,11 @@ describe('resolveServerConfig', () => {
     [{ headersTimeout: '0' }, '--headers-timeout'],
     [{ ackTimeout: '30' }, '--ack-timeout'],
     [{ ackTimeout: 30_000 }, '--ack-timeout'],
+    [{ maxSendBuffer: '1KiB' }, '--max-send-buffer'],
+    [{ maxSendBuffer: 'lots' }, '--max-send-buffer'],
+    [{ sendStallTimeout: '10ms' }, '--send-stall-timeout'],
+    [{ maxSubscriptions: 0 }, '--max-subscriptions'],
+    [{ maxConsumersPerToken: 'many' }, '--max-consumers-per-token'],
   ];
   for (const [input, setting] of invalid) {
     it(`names ${setting} when it is invalid (${JSON.stringify(input)})`, () => {

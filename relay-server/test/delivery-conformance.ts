@@ -64,6 +64,44 @@ export function describeDeliveryConformance(engine: string, open: OpenStore): vo
         expect(await claim(store)).toEqual([]);
       }));
 
+    it('stops a claim at its byte budget, always taking the first event, and resumes after the cut', () =>
+      withStore(async (store) => {
+        await store.createChannel(plainChannel('sales'));
+        // Each event counts as its body (1000 bytes) plus its stored headers.
+        const headers: [string, string][] = [['Content-Type', 'application/json']];
+        const size = 1000 + JSON.stringify(headers).length;
+        for (let i = 1; i <= 6; i++) seqOf(await store.appendEvent(newEvent('sales', `e${i}`, { body: new Uint8Array(1000).fill(0x61), headers })));
+        await store.openConsumer({ channel: 'sales', name: 'c', start: { kind: 'seq', seq: 1 }, filter: [], maxAttempts: null }, new Date(T0));
+        expect(seqs(await claim(store, { maxBytes: 2 * size + 1 }))).toEqual([1, 2]);
+        // One event larger than the whole budget still goes out, alone.
+        expect(seqs(await claim(store, { maxBytes: 10 }))).toEqual([3]);
+        expect(seqs(await claim(store, { maxBytes: 3 * size }))).toEqual([4, 5, 6]);
+        // Due events count too: after the leases end, the budget cuts them as it cut new ones.
+        const later = new Date(T0 + 200 * SECOND);
+        expect((await claim(store, { now: later, maxBytes: 2 * size })).map((d) => [d.event.seq, d.attempt])).toEqual([
+          [1, 2],
+          [2, 2],
+        ]);
+        expect(seqs(await claim(store, { now: later }))).toEqual([3, 4, 5, 6]);
+        expect(await claim(store, { now: later })).toEqual([]);
+      }));
+
+    it('refuses a new consumer past the creating token\'s limit, but not an existing one or another token\'s', () =>
+      withStore(async (store) => {
+        await seed(store, 1);
+        const spec = { channel: 'sales', start: { kind: 'now' }, filter: [], maxAttempts: null, maxCreatedBy: 2 } as const;
+        const at = new Date(T0);
+        expect(await store.openConsumer({ ...spec, name: 'a1', createdBy: 'alice' }, at)).toEqual({ created: true });
+        expect(await store.openConsumer({ ...spec, name: 'a2', createdBy: 'alice' }, at)).toEqual({ created: true });
+        expect(await store.openConsumer({ ...spec, name: 'a3', createdBy: 'alice' }, at)).toEqual({ refused: 'consumer-limit' });
+        expect(await store.openConsumer({ ...spec, name: 'a1', createdBy: 'alice' }, at)).toEqual({ created: false });
+        expect(await store.openConsumer({ ...spec, name: 'b1', createdBy: 'bob' }, at)).toEqual({ created: true });
+        expect((await store.listConsumers('sales')).map((c) => c.name)).toEqual(['a1', 'a2', 'b1']);
+        // A deleted consumer frees its place.
+        expect(await store.deleteConsumer('sales', 'a2')).toBe(true);
+        expect(await store.openConsumer({ ...spec, name: 'a3', createdBy: 'alice' }, at)).toEqual({ created: true });
+      }));
+
     it('filters by event-type globs, and filtered events are not pending', () =>
       withStore(async (store) => {
         await seed(store, 6, ['call.answered', 'call.end', 'message.received']);

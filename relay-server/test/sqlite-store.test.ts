@@ -337,7 +337,7 @@ describe('SqliteStore', () => {
       v1.close();
 
       const upgraded = openAgain(path);
-      expect(await upgraded.getMeta('schema_version')).toBe('3');
+      expect(await upgraded.getMeta('schema_version')).toBe('4');
       expect((await upgraded.listAttempts('sales', 'e2'))?.map((a) => [a.attempt, a.session, a.startedAt.getTime(), a.status, a.outcome])).toEqual([
         [1, 'S1', T0, 500, 'retry'],
         [2, 'S1', T0 + 20_000, null, null],
@@ -368,6 +368,23 @@ describe('SqliteStore', () => {
       const check = peer(path);
       expect(pragmaValue(check.prepare('PRAGMA integrity_check').get())).toBe('ok');
       expect(check.prepare("SELECT name FROM sqlite_master WHERE name LIKE '%_v1' OR name = 'deliveries_session'").all()).toEqual([]);
+    });
+
+    it('upgrades a schema version 2 file: its consumers keep working and count for no token', async () => {
+      const { store, path } = openTemp();
+      await store.createChannel(plainChannel('sales'));
+      await store.openConsumer({ channel: 'sales', name: 'old', start: { kind: 'seq', seq: 1 }, filter: [], maxAttempts: null }, new Date(T0));
+      await store.close();
+      const v2 = peer(path);
+      v2.exec(`ALTER TABLE consumers DROP COLUMN created_by; UPDATE meta SET value = '2' WHERE key = 'schema_version';`);
+      v2.close();
+
+      const upgraded = openAgain(path);
+      expect(await upgraded.getMeta('schema_version')).toBe('4');
+      const spec = { channel: 'sales', start: { kind: 'now' }, filter: [], maxAttempts: null, createdBy: 'dev', maxCreatedBy: 1 } as const;
+      expect(await upgraded.openConsumer({ ...spec, name: 'old' }, new Date(T0))).toEqual({ created: false });
+      expect(await upgraded.openConsumer({ ...spec, name: 'new' }, new Date(T0))).toEqual({ created: true });
+      expect(await upgraded.openConsumer({ ...spec, name: 'newer' }, new Date(T0))).toEqual({ refused: 'consumer-limit' });
     });
 
     it('refuses a file written by a newer schema and leaves it untouched', async () => {

@@ -18,8 +18,8 @@ export interface ReceivedRequest {
   status: number;
 }
 
-/** Chooses the status for the n-th request (0-based). Default: 200. */
-export type HandlerPolicy = (request: ReceivedRequest, index: number) => number;
+/** Chooses the status for the n-th request (0-based); a promise holds the answer until it settles. Default: 200. */
+export type HandlerPolicy = (request: ReceivedRequest, index: number) => number | Promise<number>;
 
 /** Event ids of the requests answered with a 2xx. */
 export function deliveredIds(requests: readonly ReceivedRequest[]): string[] {
@@ -52,14 +52,14 @@ export class LocalHandler {
     const server = createServer((req: IncomingMessage, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
+      req.on('end', async () => {
         const headers: [string, string][] = [];
         for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) headers.push([req.rawHeaders[i] ?? '', req.rawHeaders[i + 1] ?? '']);
         const request: ReceivedRequest = { method: req.method ?? '', url: req.url ?? '', headers, body: Buffer.concat(chunks), status: 0 };
         const index = this.requests.length;
         this.requests.push(request);
         this.onRequest?.(request);
-        request.status = this.policy(request, index);
+        request.status = await this.policy(request, index);
         res.statusCode = request.status;
         res.end('ok');
         for (const wake of this.waiters.splice(0)) wake();

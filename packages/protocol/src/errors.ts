@@ -116,6 +116,12 @@ export const PROTOCOL_ERRORS = {
     message:
       'The relay-server hit an unexpected error and closed the connection. The client reconnects; if this repeats, check the relay-server log.',
   },
+  RELAY_E_WS_SLOW_CONSUMER: {
+    closeCode: 4204,
+    reconnect: true,
+    message:
+      'The client did not read what the relay sent: the bytes waiting to be sent on this connection stayed at the relay\'s bound (relay-server --max-send-buffer), or no ping was answered after a lease ran out, for longer than relay-server --send-stall-timeout, so the connection was closed. The client reconnects; unacknowledged events are delivered again. If this repeats, check the network path or subscribe with a smaller window.',
+  },
   RELAY_E_WS_CHANNEL_FORBIDDEN: {
     closeCode: null,
     reconnect: false,
@@ -133,6 +139,18 @@ export const PROTOCOL_ERRORS = {
     reconnect: false,
     message:
       'subscribe.since is not understood. Use "now", a duration like 30s, 15m, 2h, 1d or 1h30m, a sequence number like 42, or an ISO-8601 time with zone like 2024-05-01T10:00:00+05:30.',
+  },
+  RELAY_E_WS_TOO_MANY_SUBSCRIPTIONS: {
+    closeCode: null,
+    reconnect: false,
+    message:
+      'This connection already holds as many subscriptions as the relay allows (relay-server --max-subscriptions, 32 by default); unsubscribed ones count until their events are answered. Subscribe to fewer channels on one connection.',
+  },
+  RELAY_E_WS_CONSUMER_LIMIT: {
+    closeCode: null,
+    reconnect: false,
+    message:
+      'This token has created as many consumers on this channel as the relay allows (relay-server --max-consumers-per-token, 100 by default). Reuse an existing consumer name (relay-client --consumer; `relay-client status` lists them), or delete unused ones with DELETE /api/consumers/<channel>/<name>.',
   },
   RELAY_E_WS_UNKNOWN_SUBSCRIPTION: {
     closeCode: null,

@@ -87,7 +87,11 @@ export class DeliveryHub {
     this.pump(group);
   }
 
-  /** Removes a subscription; its events in flight stay leased until {@link releaseSession}. */
+  /**
+   * Removes a subscription (unsubscribed, or its connection closed). Its events in flight stay
+   * leased to the session, so answers for them still count, until {@link releaseSession} or
+   * their lease runs out.
+   */
   leave(subscription: Subscription): void {
     const key = groupKey(subscription.channel, subscription.consumer);
     const group = this.groups.get(key);
@@ -133,14 +137,15 @@ export class DeliveryHub {
     return result;
   }
 
-  /** Returns a closed session's unanswered events, then lets the consumer's other sessions take them. */
+  /** Returns a closed session's unanswered events, then lets the consumer's other subscriptions take them. */
   async releaseSession(session: string, reason: string, channels: Iterable<Subscription>): Promise<void> {
     const released = await this.options.store.releaseSession(session, this.now(), reason);
     if (released === 0) return;
     for (const subscription of channels) this.wake(subscription);
   }
 
-  private wake(subscription: Subscription): void {
+  /** Asks for a pump of the subscription's consumer, e.g. once its connection has drained. */
+  wake(subscription: Subscription): void {
     const group = this.groups.get(groupKey(subscription.channel, subscription.consumer));
     if (group) this.pump(group);
   }
@@ -175,39 +180,66 @@ export class DeliveryHub {
   }
 
   private async fill(group: ConsumerGroup): Promise<void> {
-    const { store, ackTimeoutMs } = this.options;
     do {
       group.again = false;
       for (const subscription of [...group.subscriptions]) {
-        const now = this.now();
-        subscription.expire(now.getTime());
-        const limit = subscription.free;
-        if (limit === 0) continue;
-        const deliveries = await store.claimDeliveries({
-          channel: group.channel,
-          consumer: group.consumer,
-          session: subscription.owner.id,
-          limit,
-          ordered: subscription.ordered,
-          now,
-          leaseMs: ackTimeoutMs,
-        });
-        if (!group.subscriptions.has(subscription)) {
-          // The session left while the claim ran; hand the events straight back.
-          await store.releaseSession(subscription.owner.id, this.now(), 'session closed before the event was sent');
-          group.again = true;
-          continue;
-        }
-        for (const delivery of deliveries) {
-          // A lease that ran out may have been held by a sibling; it no longer counts there.
-          for (const sibling of group.subscriptions) sibling.inflight.delete(delivery.event.seq);
-          subscription.inflight.set(delivery.event.seq, { attempt: delivery.attempt, leaseUntil: now.getTime() + ackTimeoutMs });
-          subscription.owner.sendEvent(subscription, delivery);
-        }
-        if (deliveries.length === limit) group.again = true;
+        if (await this.fillOne(group, subscription)) group.again = true;
       }
     } while (group.again && !this.closed);
     await this.schedule(group);
+  }
+
+  /**
+   * Claims for one subscription what its window and its connection's send buffer have room for,
+   * and sends it. Resolves with whether there is probably more to take at once.
+   */
+  private async fillOne(group: ConsumerGroup, subscription: Subscription): Promise<boolean> {
+    const { store, ackTimeoutMs } = this.options;
+    const now = this.now();
+    const { owner } = subscription;
+    const unread = subscription.expire(now.getTime(), owner.receivedUpTo);
+    if (unread !== undefined) {
+      owner.awaitReceipt(unread);
+      return false;
+    }
+    const limit = subscription.free;
+    if (limit === 0) return false;
+    const room = owner.sendBudget(subscription);
+    if (room === 0) return false;
+    try {
+      // The budget counts stored bytes; base64 makes a body a third longer on the wire.
+      const maxBytes = Math.max(1, Math.floor((room * 3) / 4));
+      const deliveries = await store.claimDeliveries({
+        channel: group.channel,
+        consumer: group.consumer,
+        session: owner.id,
+        limit,
+        ordered: subscription.ordered,
+        now,
+        leaseMs: ackTimeoutMs,
+        maxBytes,
+      });
+      if (!group.subscriptions.has(subscription)) {
+        // The connection closed while the claim ran, after its release: hand the events straight
+        // back. A subscription that was only unsubscribed keeps them leased; they return when the
+        // connection closes or the lease runs out, and no other subscription's events are touched.
+        if (!owner.connected) await store.releaseSession(owner.id, this.now(), 'session closed before the event was sent');
+        return true;
+      }
+      let claimedBytes = 0;
+      for (const delivery of deliveries) {
+        // A lease that ran out may have been held by a sibling; it no longer counts there.
+        for (const sibling of group.subscriptions) sibling.inflight.delete(delivery.event.seq);
+        const position = owner.sendEvent(subscription, delivery);
+        subscription.sent(delivery.event.seq, delivery.attempt, now.getTime() + ackTimeoutMs, position);
+        claimedBytes += delivery.event.body.byteLength + delivery.event.headersJson.length;
+      }
+      // A full claim, or one the byte budget probably cut, leaves more to take. A claim cut with
+      // less than half its budget used goes on at the next answer, which it is sure to get.
+      return deliveries.length === limit || claimedBytes >= maxBytes / 2;
+    } finally {
+      owner.budgetSpent(room);
+    }
   }
 
   /** Arms the group's timer for its next retry or lease expiry. */

@@ -27,7 +27,16 @@ import { sha256Hex } from '../secrets.js';
 import type { ConsumerStart, Delivery, Store, TokenRecord } from '../store/store.js';
 import { mayReadChannel } from '../tokens.js';
 import type { DeliveryHub } from './hub.js';
+import { Outbox, type SendLimits } from './outbox.js';
 import { Subscription, type SubscriptionOwner } from './subscription.js';
+
+/** How much a connection may hold of the relay's memory and store (see docs/protocol.md#limits). */
+export interface SessionLimits extends SendLimits {
+  /** Subscriptions the connection may hold, unsubscribed ones included until their events are answered. */
+  subscriptions: number;
+  /** Consumers the connection's token may create on one channel. */
+  consumersPerToken: number;
+}
 
 /** What a session needs from the server around it. */
 export interface SessionContext {
@@ -36,6 +45,7 @@ export interface SessionContext {
   log: FastifyBaseLogger;
   heartbeatMs: number;
   serverVersion: string;
+  limits: SessionLimits;
 }
 
 /**
@@ -45,6 +55,7 @@ export interface SessionContext {
 export class Session implements SubscriptionOwner {
   readonly id = randomUUID();
   private token: TokenRecord | undefined;
+  /** Active subscriptions, and unsubscribed ones until their events in flight are answered. */
   private readonly subscriptions = new Map<string, Subscription>();
   private lastHeard = Date.now();
   private readonly helloTimer: NodeJS.Timeout;
@@ -54,17 +65,25 @@ export class Session implements SubscriptionOwner {
   /** Messages are handled one at a time, in arrival order. */
   private queue: Promise<void> = Promise.resolve();
 
-  /** Messages sent in this tick wait in the connection's buffer and leave together at its end. */
-  private corked = false;
+  /** A closing error is on its way; nothing else is checked or sent after it. */
+  private closing = false;
+  /** The sending side: positions, the send buffer's bound, what the client has shown it read. */
+  private readonly outbox: Outbox;
 
   constructor(
     private readonly socket: WebSocket,
     /** The connection under `socket`, corked while a tick's messages are written. */
-    private readonly wire: Duplex,
+    wire: Duplex,
     private readonly context: SessionContext,
     /** Token from the upgrade's Authorization header, already checked; undefined when hello must carry it. */
     private readonly headerToken: TokenRecord | undefined,
   ) {
+    this.outbox = new Outbox(socket, wire, context.limits, {
+      wake: (subscriptions = this.subscriptions.values()) => {
+        for (const subscription of subscriptions) if (!subscription.ended) context.hub.wake(subscription);
+      },
+      stalled: (detail) => this.fail('RELAY_E_WS_SLOW_CONSUMER', { detail }),
+    });
     this.helloTimer = setTimeout(() => this.fail('RELAY_E_WS_HELLO_TIMEOUT'), HELLO_TIMEOUT_MS);
     this.helloTimer.unref();
     socket.on('message', (data: Buffer, isBinary: boolean) => {
@@ -75,7 +94,11 @@ export class Session implements SubscriptionOwner {
         this.fail('RELAY_E_WS_INTERNAL');
       });
     });
-    socket.on('close', () => void this.cleanup('connection closed before the ack'));
+    // After the messages that came before the close: their answers are recorded before the
+    // session's unanswered events are handed back.
+    socket.on('close', () => {
+      this.queue = this.queue.then(() => this.cleanup('connection closed before the ack'));
+    });
     socket.on('error', (error) => this.context.log.info({ err: error, session: this.id }, 'websocket error'));
   }
 
@@ -83,40 +106,43 @@ export class Session implements SubscriptionOwner {
     return this.context.log.child({ session: this.id, token: this.token?.name });
   }
 
+  /** Nothing is encoded for a connection that is gone. */
   private send(message: ServerMessage): void {
-    if (this.open()) this.write(encodeMessage(message));
+    if (!this.closed && this.outbox.open) this.outbox.write(encodeMessage(message));
   }
 
-  /** Whether messages can still go out; nothing is encoded for a connection that is gone. */
-  private open(): boolean {
-    return !this.closed && this.socket.readyState === this.socket.OPEN;
+  /** Whether the connection is still open (a claim finishing after the close hands its events back). */
+  get connected(): boolean {
+    return !this.closed;
   }
 
-  /** Callers check {@link Session.open} first, before they encode anything. */
-  private write(text: string): void {
-    if (!this.corked) {
-      // A pump sends up to a window of events at once: one write to the kernel instead of one each.
-      this.corked = true;
-      this.wire.cork();
-      process.nextTick(() => this.uncork());
-    }
-    this.socket.send(text);
+  get receivedUpTo(): number {
+    return this.outbox.receivedUpTo;
   }
 
-  /** Writes what this tick's messages left in the connection's buffer. */
-  private uncork(): void {
-    if (!this.corked) return;
-    this.corked = false;
-    this.wire.uncork();
+  sendBudget(subscription: Subscription): number {
+    return this.closed ? 0 : this.outbox.budget(subscription);
+  }
+
+  budgetSpent(bytes: number): void {
+    this.outbox.budgetSpent(bytes);
+  }
+
+  awaitReceipt(position: number): void {
+    if (!this.closed) this.outbox.awaitReceipt(position);
   }
 
   /** Sends the error and, when the code closes connections, closes this one with its close code. */
   private fail(cause: ErrorCode | ProtocolError, options: { ref?: string; sub?: string; detail?: string } = {}): void {
     const message = createErrorMessage(cause, options);
+    const error = cause instanceof ProtocolError ? cause : new ProtocolError(cause);
+    if (error.closeCode !== null) {
+      if (this.closing) return;
+      this.closing = true;
+    }
     this.send(message);
     // The error must leave before the close frame, and before a terminate that may follow.
-    this.uncork();
-    const error = cause instanceof ProtocolError ? cause : new ProtocolError(cause);
+    this.outbox.uncork();
     if (error.closeCode !== null && !this.closed) {
       this.log().info({ code: error.code }, 'closing websocket');
       this.socket.close(error.closeCode, error.code);
@@ -156,16 +182,19 @@ export class Session implements SubscriptionOwner {
         return;
       case 'unsubscribe': {
         const subscription = this.subscriptions.get(message.sub);
-        if (!subscription) return this.fail('RELAY_E_WS_UNKNOWN_SUBSCRIPTION', { sub: message.sub });
-        this.subscriptions.delete(message.sub);
+        if (!subscription || subscription.ended) return this.fail('RELAY_E_WS_UNKNOWN_SUBSCRIPTION', { sub: message.sub });
+        // No more events on it; what is in flight stays leased here, so its answers still count
+        // (docs/protocol.md), and the session's other subscriptions are not touched at all.
+        subscription.ended = true;
         this.context.hub.leave(subscription);
-        await this.context.hub.releaseSession(this.id, 'unsubscribed before the ack', this.subscriptions.values());
+        this.forgetIfAnswered(subscription);
+        this.log().info({ channel: subscription.channel, consumer: subscription.consumer, inFlight: subscription.inflight.size }, 'unsubscribed');
         return;
       }
       case 'ping':
         return this.send({ type: 'pong', ts: message.ts });
       case 'pong':
-        return;
+        return this.outbox.pong(message.ts);
     }
   }
 
@@ -205,7 +234,7 @@ export class Session implements SubscriptionOwner {
         return;
       }
       void this.checkToken();
-      this.send({ type: 'ping', ts: Date.now() });
+      this.outbox.ping();
     }, interval);
     this.heartbeat.unref();
   }
@@ -218,9 +247,12 @@ export class Session implements SubscriptionOwner {
   }
 
   private async subscribe(message: SubscribeMessage): Promise<void> {
-    const { store, hub } = this.context;
+    const { store, hub, limits } = this.context;
     const token = this.token;
     if (!token) return;
+    if (this.subscriptions.size >= limits.subscriptions) {
+      return this.fail('RELAY_E_WS_TOO_MANY_SUBSCRIPTIONS', { ref: message.ref, detail: `this connection holds ${this.subscriptions.size}; the relay allows ${limits.subscriptions}` });
+    }
     const channel = await store.getChannel(message.channel);
     if (!mayReadChannel(token, message.channel)) return this.fail('RELAY_E_WS_CHANNEL_FORBIDDEN', { ref: message.ref });
     if (!channel) return this.fail('RELAY_E_WS_UNKNOWN_CHANNEL', { ref: message.ref });
@@ -234,10 +266,24 @@ export class Session implements SubscriptionOwner {
       if (!parsed.ok) return this.fail('RELAY_E_WS_BAD_SINCE', { ref: message.ref, detail: parsed.reason });
       start = parsed.since.kind === 'time' ? { kind: 'time', at: parsed.since.at } : parsed.since.kind === 'seq' ? { kind: 'seq', seq: parsed.since.seq } : { kind: 'now' };
     }
-    const { created } = await store.openConsumer(
-      { channel: message.channel, name: message.consumer, start, filter: message.events ?? [], maxAttempts: message.maxAttempts ?? null },
+    const opened = await store.openConsumer(
+      {
+        channel: message.channel,
+        name: message.consumer,
+        start,
+        filter: message.events ?? [],
+        maxAttempts: message.maxAttempts ?? null,
+        createdBy: token.name,
+        maxCreatedBy: limits.consumersPerToken,
+      },
       new Date(),
     );
+    if ('refused' in opened) {
+      return this.fail('RELAY_E_WS_CONSUMER_LIMIT', { ref: message.ref, detail: `token "${token.name}" has created ${limits.consumersPerToken} on channel "${message.channel}"` });
+    }
+    const { created } = opened;
+    // The connection may have closed while the store was asked; a subscription now would outlive it.
+    if (this.closed) return;
     const pending = (await store.listConsumers(message.channel)).find((c) => c.name === message.consumer)?.pending ?? 0;
     const sub = `s${this.nextSub++}`;
     const subscription = new Subscription(sub, this, message.channel, message.consumer, message.window ?? DEFAULT_WINDOW, message.ordered ?? false, pending);
@@ -250,7 +296,10 @@ export class Session implements SubscriptionOwner {
   private async answer(message: AckMessage | NackMessage): Promise<void> {
     const subscription = this.subscriptions.get(message.sub);
     if (!subscription) return this.fail('RELAY_E_WS_UNKNOWN_SUBSCRIPTION', { sub: message.sub });
-    if (!subscription.awaits(message.seq, message.attempt)) return this.fail('RELAY_E_WS_NOT_IN_FLIGHT', { sub: message.sub, detail: `seq ${message.seq} attempt ${message.attempt}` });
+    const position = subscription.awaiting(message.seq, message.attempt);
+    if (position === undefined) return this.fail('RELAY_E_WS_NOT_IN_FLIGHT', { sub: message.sub, detail: `seq ${message.seq} attempt ${message.attempt}` });
+    // An answer shows the client read the event, and so everything sent before it.
+    this.outbox.read(position);
     const outcome = {
       channel: subscription.channel,
       consumer: subscription.consumer,
@@ -262,16 +311,26 @@ export class Session implements SubscriptionOwner {
       ...(message.status !== undefined ? { status: message.status } : {}),
       ...(message.type === 'nack' && message.error !== undefined ? { error: message.error } : {}),
     };
+    // The hub takes the attempt out of the subscription's window as soon as it is asked.
     if (message.type === 'ack') {
-      await this.context.hub.ack(subscription, outcome);
+      const recorded = this.context.hub.ack(subscription, outcome);
+      this.forgetIfAnswered(subscription);
+      await recorded;
       return;
     }
-    const result = await this.context.hub.nack(subscription, outcome);
+    const recorded = this.context.hub.nack(subscription, outcome);
+    this.forgetIfAnswered(subscription);
+    const result = await recorded;
     if (result.state === 'failed') this.log().warn({ channel: subscription.channel, consumer: subscription.consumer, seq: message.seq }, 'event parked as failed after max attempts');
   }
 
-  sendEvent(subscription: Subscription, delivery: Delivery): void {
-    if (!this.open()) return;
+  /** An unsubscribed subscription is dropped once nothing sent on it awaits an answer. */
+  private forgetIfAnswered(subscription: Subscription): void {
+    if (subscription.ended && subscription.inflight.size === 0) this.subscriptions.delete(subscription.id);
+  }
+
+  sendEvent(subscription: Subscription, delivery: Delivery): number {
+    if (this.closed || !this.outbox.open) return this.outbox.receivedUpTo;
     const e = delivery.event;
     const message = {
       type: 'event',
@@ -287,7 +346,7 @@ export class Session implements SubscriptionOwner {
       synthetic: e.synthetic,
       replay: delivery.replay,
     } as const;
-    this.write(encodeEventMessage(message, e.headersJson));
+    return this.outbox.write(encodeEventMessage(message, e.headersJson));
   }
 
   sendBacklog(subscription: Subscription, delivered: number, total: number): void {
@@ -306,6 +365,7 @@ export class Session implements SubscriptionOwner {
     this.cleanupDone ??= (async () => {
       this.closed = true;
       clearTimeout(this.helloTimer);
+      this.outbox.close();
       if (this.heartbeat) clearInterval(this.heartbeat);
       const subscriptions = [...this.subscriptions.values()];
       this.subscriptions.clear();

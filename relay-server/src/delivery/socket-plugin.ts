@@ -8,7 +8,7 @@ import { RelayError } from '../errors.js';
 import type { Store, TokenRecord } from '../store/store.js';
 import { authenticate } from '../tokens.js';
 import type { DeliveryHub } from './hub.js';
-import { Session } from './session.js';
+import { Session, type SessionLimits } from './session.js';
 
 /** Dependencies of the WebSocket endpoint. */
 export interface SocketPluginOptions {
@@ -16,6 +16,7 @@ export interface SocketPluginOptions {
   hub: DeliveryHub;
   heartbeatMs: number;
   serverVersion: string;
+  limits: SessionLimits;
 }
 
 /** What an upgrade request is let through with, or what it is refused with. */
@@ -87,7 +88,12 @@ export const socketPlugin: FastifyPluginAsync<SocketPluginOptions> = async (app,
       if (closing) return answerOnSocket(socket, refusal(new RelayError('RELAY_E_SHUTTING_DOWN')).refusal, request);
       socket.off('error', onSocketError);
       wss.handleUpgrade(request, socket, head, (ws) => {
-        const session = new Session(ws, socket, { store, hub, log: app.log, heartbeatMs: options.heartbeatMs, serverVersion: options.serverVersion }, admission.token);
+        const session = new Session(
+          ws,
+          socket,
+          { store, hub, log: app.log, heartbeatMs: options.heartbeatMs, serverVersion: options.serverVersion, limits: options.limits },
+          admission.token,
+        );
         sessions.add(session);
         ws.on('close', () => sessions.delete(session));
       });

@@ -4,16 +4,53 @@ import type { Delivery } from '../store/store.js';
 export interface SubscriptionOwner {
   /** Session id, also the lease holder in the store. */
   readonly id: string;
-  /** Sends the delivery on the subscription's connection. */
-  sendEvent(subscription: Subscription, delivery: Delivery): void;
+  /** Whether the connection is still open; a claim that finishes after it closed is handed back. */
+  readonly connected: boolean;
+  /**
+   * The client has shown that it read every message up to this position (see
+   * {@link SubscriptionOwner.sendEvent}): it answered an event or a ping sent there.
+   */
+  readonly receivedUpTo: number;
+  /**
+   * Bytes that may be queued on this connection now for `subscription`, reserved for its claim
+   * until {@link budgetSpent}, so that claims running at once for different consumers never
+   * promise the same room twice. 0 when another claim holds the room (the subscription is woken
+   * when it ends) or the send buffer is at its bound (the owner waits for half of it to drain,
+   * then wakes the hub for its subscriptions).
+   */
+  sendBudget(subscription: Subscription): number;
+  /** Ends the reservation of {@link sendBudget} once the claim's events are in the send buffer. */
+  budgetSpent(bytes: number): void;
+  /**
+   * A subscription of this owner holds an attempt, sent at `position`, whose lease ran out before
+   * the client showed it had read it. The owner asks the client (a ping) and wakes the hub for
+   * its subscriptions once the client has shown more.
+   */
+  awaitReceipt(position: number): void;
+  /**
+   * Sends the delivery on the subscription's connection and returns its position, the number
+   * of messages written to the connection up to and including it.
+   */
+  sendEvent(subscription: Subscription, delivery: Delivery): number;
   /** Sends catch-up progress. */
   sendBacklog(subscription: Subscription, delivered: number, total: number): void;
 }
 
+/** One attempt sent on a subscription and not answered yet. */
+interface InFlight {
+  attempt: number;
+  /** When the store's lease of the attempt ends. */
+  leaseUntil: number;
+  /** Where its message is in the connection's stream (see {@link SubscriptionOwner.sendEvent}). */
+  position: number;
+}
+
 /** One `subscribe` of one session: a window onto a (channel, consumer) pair. */
 export class Subscription {
-  /** Attempts in flight, by event seq: sent and not yet acked or nacked, with their lease end. */
-  readonly inflight = new Map<number, { attempt: number; leaseUntil: number }>();
+  /** Attempts in flight, by event seq: sent and not yet acked or nacked. */
+  readonly inflight = new Map<number, InFlight>();
+  /** Unsubscribed: no more events go out on it; answers for those in flight are still taken. */
+  ended = false;
   private backlogDelivered = 0;
 
   constructor(
@@ -33,19 +70,37 @@ export class Subscription {
     return Math.max(0, (this.ordered ? 1 : this.window) - this.inflight.size);
   }
 
-  /** Forgets attempts whose lease ran out: the store hands those events out again. */
-  expire(now: number): void {
-    for (const [seq, { leaseUntil }] of this.inflight) if (leaseUntil <= now) this.inflight.delete(seq);
+  /** Notes an attempt just sent; it counts against the window until answered or expired. */
+  sent(seq: number, attempt: number, leaseUntil: number, position: number): void {
+    this.inflight.set(seq, { attempt, leaseUntil, position });
   }
 
-  /** Whether `attempt` of event `seq` is awaiting an answer on this subscription. */
-  awaits(seq: number, attempt: number): boolean {
-    return this.inflight.get(seq)?.attempt === attempt;
+  /**
+   * Forgets attempts whose lease ran out, so the store hands those events out again, but only
+   * those the client has shown it read (`receivedUpTo`): an event still in a buffer on its way
+   * is not sent to the same connection a second time, to queue behind the first copy.
+   * @returns the latest position of an expired attempt the client has not shown it read, which
+   *   holds this subscription back; undefined when there is none.
+   */
+  expire(now: number, receivedUpTo: number): number | undefined {
+    let unread: number | undefined;
+    for (const [seq, { leaseUntil, position }] of this.inflight) {
+      if (leaseUntil > now) continue;
+      if (position <= receivedUpTo) this.inflight.delete(seq);
+      else unread = Math.max(unread ?? 0, position);
+    }
+    return unread;
+  }
+
+  /** Where `attempt` of event `seq` was sent, if it is awaiting an answer on this subscription. */
+  awaiting(seq: number, attempt: number): number | undefined {
+    const entry = this.inflight.get(seq);
+    return entry?.attempt === attempt ? entry.position : undefined;
   }
 
   /** Notes an answered event and reports catch-up progress every 1 % (and at the end). */
   answered(): void {
-    if (this.backlogDelivered >= this.backlogTotal) return;
+    if (this.ended || this.backlogDelivered >= this.backlogTotal) return;
     this.backlogDelivered += 1;
     const step = Math.max(1, Math.floor(this.backlogTotal / 100));
     if (this.backlogDelivered % step === 0 || this.backlogDelivered === this.backlogTotal) {

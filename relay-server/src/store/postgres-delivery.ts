@@ -1,3 +1,4 @@
+import { ClaimBudget, takeWithin } from './claim-budget.js';
 import { changed, firstRow, rows, type Queryable } from './postgres-connection.js';
 import type {
   EventSummary,
@@ -9,6 +10,7 @@ import type {
   DeliveredEvent,
   Delivery,
   NackResult,
+  OpenConsumerResult,
   StoredEvent,
 } from './store.js';
 
@@ -26,6 +28,9 @@ function likePatterns(filter: readonly string[]): string[] {
   return filter.map(globToLike);
 }
 
+/** The bytes an event counts for in a claim's budget: body and stored headers. Neither is read whole for it. */
+const EVENT_SIZE = 'octet_length(body) + octet_length(headers)';
+
 /** `$n` holds LIKE patterns; an empty array means every type. */
 const MATCHES_FILTER = (n: number): string => `(cardinality($${n}::text[]) = 0 OR event_type LIKE ANY ($${n}::text[]))`;
 
@@ -37,21 +42,26 @@ const MATCHES_FILTER = (n: number): string => `(cardinality($${n}::text[]) = 0 O
  */
 const SQL = {
   lockConsumer: 'SELECT * FROM consumers WHERE channel = $1 AND name = $2 FOR UPDATE',
-  insertConsumer: `INSERT INTO consumers (channel, name, next_seq, filter, max_attempts, created_at)
-    VALUES ($1, $2, $3, $4::jsonb, $5, $6) ON CONFLICT (channel, name) DO NOTHING`,
+  insertConsumer: `INSERT INTO consumers (channel, name, next_seq, filter, max_attempts, created_at, created_by)
+    VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7) ON CONFLICT (channel, name) DO NOTHING`,
+  createdBy: 'SELECT COUNT(*)::int AS n FROM consumers WHERE channel = $1 AND created_by = $2',
   updateConsumerSettings: 'UPDATE consumers SET filter = $3::jsonb, max_attempts = $4 WHERE channel = $1 AND name = $2',
   lastSeq: 'SELECT last_seq FROM channels WHERE name = $1',
   firstSeqSince: 'SELECT MIN(seq) AS seq FROM events WHERE channel = $1 AND received_at >= $2',
   setNextSeq: 'UPDATE consumers SET next_seq = $3 WHERE channel = $1 AND name = $2',
-  /** SKIP LOCKED: a delivery another transaction is settling (an ack in flight) is not waited for, nor handed out twice. */
-  due: `SELECT * FROM deliveries WHERE channel = $1 AND consumer = $2
-      AND ((state = 'retry' AND next_attempt_at <= $3) OR (state = 'inflight' AND lease_expires_at <= $3))
-    ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED`,
+  /**
+   * SKIP LOCKED: a delivery another transaction is settling (an ack in flight) is not waited for,
+   * nor handed out twice. `size` is null when retention removed the event.
+   */
+  due: `SELECT d.*, (SELECT ${EVENT_SIZE} FROM events e WHERE e.channel = d.channel AND e.seq = d.seq) AS size
+    FROM deliveries d WHERE d.channel = $1 AND d.consumer = $2
+      AND ((d.state = 'retry' AND d.next_attempt_at <= $3) OR (d.state = 'inflight' AND d.lease_expires_at <= $3))
+    ORDER BY d.seq LIMIT $4 FOR UPDATE SKIP LOCKED`,
   /** Not SKIP LOCKED: in order, the first open delivery must be seen even while it is being settled. */
   firstOpen: `SELECT * FROM deliveries WHERE channel = $1 AND consumer = $2 AND state IN ('inflight', 'retry')
     ORDER BY seq LIMIT 1 FOR UPDATE`,
   /** Events already queued for the consumer (a replay ahead of its position) are not taken twice. */
-  newSeqs: `SELECT seq FROM events e WHERE channel = $1 AND seq >= $2 AND seq <= $3 AND ${MATCHES_FILTER(4)}
+  newSeqs: `SELECT seq, ${EVENT_SIZE} AS size FROM events e WHERE channel = $1 AND seq >= $2 AND seq <= $3 AND ${MATCHES_FILTER(4)}
       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.channel = e.channel AND d.consumer = $6 AND d.seq = e.seq)
     ORDER BY seq LIMIT $5`,
   eventsBySeq: `SELECT id, channel, seq, event_id, event_type, received_at, source_ip, octet_length(body) AS size, synthetic, headers, body
@@ -188,14 +198,18 @@ function isDue(row: DeliveryRow, now: Date): boolean {
  * Methods that change state run inside a transaction opened by the caller (`db` is its connection).
  */
 export class PostgresDeliveries {
-  async openConsumer(db: Queryable, spec: ConsumerSpec, now: Date): Promise<{ created: boolean }> {
+  async openConsumer(db: Queryable, spec: ConsumerSpec, now: Date): Promise<OpenConsumerResult> {
     const filter = JSON.stringify(spec.filter);
     if (await changed(db, SQL.updateConsumerSettings, [spec.channel, spec.name, filter, spec.maxAttempts])) return { created: false };
+    if (spec.createdBy !== undefined && spec.maxCreatedBy !== undefined) {
+      const made = (await firstRow<{ n: number }>(db, SQL.createdBy, [spec.channel, spec.createdBy]))?.n ?? 0;
+      if (made >= spec.maxCreatedBy) return { refused: 'consumer-limit' };
+    }
     const last = (await firstRow<{ last_seq: number }>(db, SQL.lastSeq, [spec.channel]))?.last_seq ?? 0;
     let nextSeq = last + 1;
     if (spec.start.kind === 'seq') nextSeq = Math.max(1, spec.start.seq);
     if (spec.start.kind === 'time') nextSeq = (await firstRow<{ seq: number | null }>(db, SQL.firstSeqSince, [spec.channel, spec.start.at]))?.seq ?? last + 1;
-    if (await changed(db, SQL.insertConsumer, [spec.channel, spec.name, nextSeq, filter, spec.maxAttempts, now])) return { created: true };
+    if (await changed(db, SQL.insertConsumer, [spec.channel, spec.name, nextSeq, filter, spec.maxAttempts, now, spec.createdBy ?? null])) return { created: true };
     // Another process created it between the two statements: it exists now, so update it as above.
     await db.query(SQL.updateConsumerSettings, [spec.channel, spec.name, filter, spec.maxAttempts]);
     return { created: false };
@@ -206,17 +220,20 @@ export class PostgresDeliveries {
     if (limit <= 0) return [];
     const row = await firstRow<ConsumerRow>(db, SQL.lockConsumer, [channel, consumer]);
     if (!row) return [];
+    const budget = new ClaimBudget(request.maxBytes);
     const candidates: Candidate[] = [];
     if (request.ordered) {
       const open = await firstRow<DeliveryRow>(db, SQL.firstOpen, [channel, consumer]);
       if (open) {
         if (isDue(open, now)) candidates.push({ seq: open.seq, previous: open });
       } else {
-        candidates.push(...(await this.takeNew(db, row, 1)));
+        candidates.push(...(await this.takeNew(db, row, 1, budget)));
       }
     } else {
-      for (const due of await rows<DeliveryRow>(db, SQL.due, [channel, consumer, now, limit])) candidates.push({ seq: due.seq, previous: due });
-      if (candidates.length < limit) candidates.push(...(await this.takeNew(db, row, limit - candidates.length)));
+      const due = await rows<DeliveryRow & { size: number | null }>(db, SQL.due, [channel, consumer, now, limit]);
+      // Deliveries whose event is gone stay candidates: they are found missing below and removed.
+      candidates.push(...takeWithin(due.map((d) => ({ seq: d.seq, previous: d, size: d.size ?? 0 })), budget));
+      if (candidates.length < limit && !budget.exhausted) candidates.push(...(await this.takeNew(db, row, limit - candidates.length, budget)));
     }
     if (candidates.length === 0) return [];
 
@@ -250,16 +267,22 @@ export class PostgresDeliveries {
   }
 
   /**
-   * Takes the next events after the consumer's position that match its filter, and moves the
-   * position past them. The channel's last seq is read first: a channel's seqs are given out
-   * under its row lock and committed in order, so every event up to it is already visible and
-   * moving past it skips nothing that a slower transaction is still writing.
+   * Takes the next events after the consumer's position that match its filter and fit in the
+   * budget, and moves the position past them. The channel's last seq is read first: a channel's
+   * seqs are given out under its row lock and committed in order, so every event up to it is
+   * already visible and moving past it skips nothing that a slower transaction is still writing.
    */
-  private async takeNew(db: Queryable, row: ConsumerRow, limit: number): Promise<Candidate[]> {
+  private async takeNew(db: Queryable, row: ConsumerRow, limit: number, budget: ClaimBudget): Promise<Candidate[]> {
     const last = (await firstRow<{ last_seq: number }>(db, SQL.lastSeq, [row.channel]))?.last_seq ?? 0;
-    const seqs = (await rows<{ seq: number }>(db, SQL.newSeqs, [row.channel, row.next_seq, last, likePatterns(row.filter), limit, row.name])).map((r) => r.seq);
+    const found = await rows<{ seq: number; size: number }>(db, SQL.newSeqs, [row.channel, row.next_seq, last, likePatterns(row.filter), limit, row.name]);
+    const seqs = takeWithin(found, budget).map((r) => r.seq);
+    const lastTaken = seqs[seqs.length - 1];
+    let nextSeq: number;
+    // The budget stopped the claim: the position moves only past what was taken.
+    if (seqs.length < found.length) nextSeq = lastTaken === undefined ? row.next_seq : lastTaken + 1;
+    else if (found.length === limit) nextSeq = (lastTaken ?? 0) + 1;
     // Fewer matches than asked for means every event up to `last` was looked at.
-    const nextSeq = seqs.length === limit ? (seqs[seqs.length - 1] ?? 0) + 1 : Math.max(row.next_seq, last + 1);
+    else nextSeq = Math.max(row.next_seq, last + 1);
     if (nextSeq !== row.next_seq) await db.query(SQL.setNextSeq, [row.channel, row.name, nextSeq]);
     return seqs.map((seq) => ({ seq, previous: undefined }));
   }

@@ -111,6 +111,8 @@ async function upgradePasswordHashes(db: Queryable): Promise<void> {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: INITIAL_SCHEMA },
   { version: 2, name: 'Basic auth passwords under scrypt', run: upgradePasswordHashes },
+  // Consumers from before it count for no token's limit (--max-consumers-per-token).
+  { version: 3, name: 'consumer creator', sql: 'ALTER TABLE consumers ADD COLUMN created_by text;' },
 ];
 
 /** The newest schema version this relay-server reads and writes. */

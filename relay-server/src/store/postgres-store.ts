@@ -25,6 +25,7 @@ import type {
   EventSummary,
   NackResult,
   NewEvent,
+  OpenConsumerResult,
   RetentionPolicy,
   Store,
   StoredEvent,
@@ -447,7 +448,7 @@ export class PostgresStore implements Store {
     });
   }
 
-  openConsumer(spec: ConsumerSpec, now: Date): Promise<{ created: boolean }> {
+  openConsumer(spec: ConsumerSpec, now: Date): Promise<OpenConsumerResult> {
     return this.transaction((db) => this.deliveries.openConsumer(db, spec, now));
   }
 

@@ -1,3 +1,4 @@
+import { ClaimBudget, takeWithin } from './claim-budget.js';
 import type { SqliteDatabase, SqliteStatement, SqliteValue } from './sqlite-driver.js';
 import { SUMMARY_COLUMNS, toDeliveredEvent, type FullEventRow } from './sqlite-event-rows.js';
 import type {
@@ -9,6 +10,7 @@ import type {
   DeliveredEvent,
   Delivery,
   NackResult,
+  OpenConsumerResult,
 } from './store.js';
 
 /** SQL for "event_type matches one of the globs"; SQLite's GLOB has the same `*` and `?`. */
@@ -37,12 +39,18 @@ interface ConsumerRow {
   last_ack_at: number | null;
 }
 
-/** An event a claim may hand out: new (no `previous`, its event already read), or due again. */
+/** An event a claim may hand out: new (no `previous`), or due again. */
 interface Candidate {
   seq: number;
   previous: DeliveryRow | undefined;
-  event?: DeliveredEvent;
 }
+
+/**
+ * The bytes an event counts for in a claim's budget: its body and its stored headers (their
+ * length in characters, which for header text is its length in bytes). `length()` of a column
+ * reads the record's header only, not the body's pages.
+ */
+const EVENT_SIZE = 'length(body) + length(headers)';
 
 interface DeliveryRow {
   seq: number;
@@ -59,15 +67,18 @@ function prepareStatements(db: SqliteDatabase) {
   const p = (sql: string): SqliteStatement => db.prepare(sql);
   return {
     consumer: p('SELECT * FROM consumers WHERE channel = ? AND name = ?'),
-    insertConsumer: p('INSERT INTO consumers (channel, name, next_seq, filter, max_attempts, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
+    insertConsumer: p('INSERT INTO consumers (channel, name, next_seq, filter, max_attempts, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    createdBy: p('SELECT COUNT(*) AS n FROM consumers WHERE channel = ? AND created_by = ?'),
     updateConsumerSettings: p('UPDATE consumers SET filter = ?, max_attempts = ? WHERE channel = ? AND name = ?'),
     lastSeq: p('SELECT last_seq FROM channels WHERE name = ?'),
     firstSeqSince: p('SELECT MIN(seq) AS seq FROM events WHERE channel = ? AND received_at >= ?'),
     setNextSeq: p('UPDATE consumers SET next_seq = ? WHERE channel = ? AND name = ?'),
     // The index holds due times, so only the due deliveries are read, not every one in flight.
+    // `size` is null when retention removed the event.
     due: p(
-      `SELECT * FROM deliveries INDEXED BY deliveries_due WHERE channel = ? AND consumer = ? AND state IN ('inflight', 'retry') AND due_at <= ?
-       ORDER BY seq LIMIT ${LIMIT_PARAMETER}`,
+      `SELECT d.*, (SELECT ${EVENT_SIZE} FROM events e WHERE e.channel = d.channel AND e.seq = d.seq) AS size
+       FROM deliveries AS d INDEXED BY deliveries_due WHERE d.channel = ? AND d.consumer = ? AND d.state IN ('inflight', 'retry') AND d.due_at <= ?
+       ORDER BY d.seq LIMIT ${LIMIT_PARAMETER}`,
     ),
     firstOpen: p(`SELECT * FROM deliveries INDEXED BY deliveries_due WHERE channel = ? AND consumer = ? AND state IN ('inflight', 'retry') ORDER BY seq LIMIT 1`),
     delivery: p('SELECT * FROM deliveries WHERE channel = ? AND consumer = ? AND seq = ?'),
@@ -141,11 +152,15 @@ export class SqliteDeliveries {
     this.s = prepareStatements(db);
   }
 
-  openConsumer(spec: ConsumerSpec, now: Date): { created: boolean } {
+  openConsumer(spec: ConsumerSpec, now: Date): OpenConsumerResult {
     const filter = JSON.stringify(spec.filter);
     if (this.s.consumer.get(spec.channel, spec.name)) {
       this.s.updateConsumerSettings.run(filter, spec.maxAttempts, spec.channel, spec.name);
       return { created: false };
+    }
+    if (spec.createdBy !== undefined && spec.maxCreatedBy !== undefined) {
+      const made = Number((this.s.createdBy.get(spec.channel, spec.createdBy) as { n: number }).n);
+      if (made >= spec.maxCreatedBy) return { refused: 'consumer-limit' };
     }
     const last = Number((this.s.lastSeq.get(spec.channel) as { last_seq: number } | undefined)?.last_seq ?? 0);
     let nextSeq = last + 1;
@@ -154,7 +169,7 @@ export class SqliteDeliveries {
       const first = (this.s.firstSeqSince.get(spec.channel, spec.start.at.getTime()) as { seq: number | null }).seq;
       nextSeq = first === null ? last + 1 : Number(first);
     }
-    this.s.insertConsumer.run(spec.channel, spec.name, nextSeq, filter, spec.maxAttempts, now.getTime());
+    this.s.insertConsumer.run(spec.channel, spec.name, nextSeq, filter, spec.maxAttempts, now.getTime(), spec.createdBy ?? null);
     return { created: true };
   }
 
@@ -163,26 +178,33 @@ export class SqliteDeliveries {
     const row = this.s.consumer.get(channel, consumer) as ConsumerRow | undefined;
     if (!row || limit <= 0) return [];
     const t = now.getTime();
+    const budget = new ClaimBudget(request.maxBytes);
     const candidates: Candidate[] = [];
     if (request.ordered) {
       const open = this.s.firstOpen.get(channel, consumer) as DeliveryRow | undefined;
       if (open) {
         if ((open.due_at ?? 0) <= t) candidates.push({ seq: Number(open.seq), previous: open });
       } else {
-        candidates.push(...this.takeNew(row, 1));
+        candidates.push(...this.takeNew(row, 1, budget));
       }
     } else {
-      for (const due of this.s.due.all(channel, consumer, t, limit) as DeliveryRow[]) candidates.push({ seq: Number(due.seq), previous: due });
-      if (candidates.length < limit) candidates.push(...this.takeNew(row, limit - candidates.length));
+      const due = (this.s.due.all(channel, consumer, t, limit) as (DeliveryRow & { size: number | null })[]).flatMap((d) => {
+        if (d.size !== null) return [{ seq: Number(d.seq), previous: d, size: Number(d.size) }];
+        // Retention removed the event; its delivery state goes with it.
+        this.s.deleteDelivery.run(channel, consumer, d.seq);
+        return [];
+      });
+      candidates.push(...takeWithin(due, budget));
+      if (candidates.length < limit && !budget.exhausted) candidates.push(...this.takeNew(row, limit - candidates.length, budget));
     }
+    if (candidates.length === 0) return [];
 
+    // Bodies are read once the budget has chosen, so events that did not fit are never loaded.
     const deliveries: Delivery[] = [];
-    const unread = candidates.filter((c) => c.event === undefined).map((c) => c.seq);
     const events = new Map<number, DeliveredEvent>();
-    if (unread.length > 0) {
-      for (const r of this.s.eventsBySeq.all(channel, JSON.stringify(unread)) as FullEventRow[]) events.set(Number(r.seq), toDeliveredEvent(r));
-    }
-    for (const { seq, previous, event = events.get(seq) } of candidates) {
+    for (const r of this.s.eventsBySeq.all(channel, JSON.stringify(candidates.map((c) => c.seq))) as FullEventRow[]) events.set(Number(r.seq), toDeliveredEvent(r));
+    for (const { seq, previous } of candidates) {
+      const event = events.get(seq);
       if (!event) {
         // Retention removed the event; its delivery state goes with it.
         this.s.deleteDelivery.run(channel, consumer, seq);
@@ -202,17 +224,29 @@ export class SqliteDeliveries {
     return deliveries;
   }
 
-  /** Takes the next events after the consumer's position that match its filter, and moves the position past them. */
-  private takeNew(row: ConsumerRow, limit: number): Candidate[] {
+  /**
+   * Takes the next events after the consumer's position that match its filter and fit in the
+   * budget, and moves the position past them.
+   */
+  private takeNew(row: ConsumerRow, limit: number, budget: ClaimBudget): Candidate[] {
     const glob = globClause(JSON.parse(row.filter) as string[]);
     const params: SqliteValue[] = [row.channel, row.next_seq, ...glob.params, row.name, limit];
-    const taken = (this.newEventsStatement(glob.sql).all(...params) as FullEventRow[]).map((r): Candidate => ({ seq: Number(r.seq), previous: undefined, event: toDeliveredEvent(r) }));
-    const seqs = taken.map((c) => c.seq);
-    // Fewer matches than asked for means every event up to the channel's last seq was looked at.
-    const last = Number((this.s.lastSeq.get(row.channel) as { last_seq: number } | undefined)?.last_seq ?? 0);
-    const nextSeq = seqs.length === limit ? (seqs[seqs.length - 1] ?? 0) + 1 : Math.max(Number(row.next_seq), last + 1);
+    const found = (this.newEventsStatement(glob.sql).all(...params) as { seq: number; size: number }[]).map((r) => ({ seq: Number(r.seq), size: Number(r.size) }));
+    const taken = takeWithin(found, budget);
+    const lastTaken = taken[taken.length - 1]?.seq;
+    let nextSeq: number;
+    if (taken.length < found.length) {
+      // The budget stopped the claim: the position moves only past what was taken.
+      nextSeq = lastTaken === undefined ? Number(row.next_seq) : lastTaken + 1;
+    } else if (found.length === limit) {
+      nextSeq = (lastTaken ?? 0) + 1;
+    } else {
+      // Fewer matches than asked for means every event up to the channel's last seq was looked at.
+      const last = Number((this.s.lastSeq.get(row.channel) as { last_seq: number } | undefined)?.last_seq ?? 0);
+      nextSeq = Math.max(Number(row.next_seq), last + 1);
+    }
     if (nextSeq !== Number(row.next_seq)) this.s.setNextSeq.run(nextSeq, row.channel, row.name);
-    return taken;
+    return taken.map((c) => ({ seq: c.seq, previous: undefined }));
   }
 
   /** The query for {@link takeNew}, prepared once per filter shape. */
@@ -221,7 +255,7 @@ export class SqliteDeliveries {
     if (statement === undefined) {
       // Events already queued for this consumer (a replay ahead of its position) are not taken twice.
       statement = this.db.prepare(
-        `SELECT ${SUMMARY_COLUMNS}, headers, body FROM events e WHERE channel = ? AND seq >= ? AND ${globSql}
+        `SELECT seq, ${EVENT_SIZE} AS size FROM events e WHERE channel = ? AND seq >= ? AND ${globSql}
            AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.channel = e.channel AND d.consumer = ? AND d.seq = e.seq)
          ORDER BY seq LIMIT ${LIMIT_PARAMETER}`,
       );

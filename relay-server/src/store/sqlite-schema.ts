@@ -10,7 +10,7 @@ import type { SqliteDatabase } from './sqlite-driver.js';
  */
 
 /** Version of the schema this relay-server writes. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -66,9 +66,14 @@ CREATE TABLE IF NOT EXISTS consumers (
   max_attempts INTEGER,
   created_at INTEGER NOT NULL,
   last_ack_at INTEGER,
+  -- Name of the token whose subscribe created the consumer; null for consumers from before version 4.
+  created_by TEXT,
   PRIMARY KEY (channel, name)
 );
 `;
+
+/** To schema version 4: consumers record the token that created them (`--max-consumers-per-token`). */
+const MIGRATE_TO_4 = 'ALTER TABLE consumers ADD COLUMN created_by TEXT;';
 
 /**
  * Delivery state, schema version 2. Each delivered event costs a few rows, so the tables are kept
@@ -171,6 +176,9 @@ export function migrateSqliteSchema(db: SqliteDatabase, transaction: (work: () =
         if (upgraded) update.run(JSON.stringify(upgraded), upgraded.name);
       }
     }
+    // Checked by column, not by version: CREATE TABLE above already has it on a new file.
+    const consumerColumns = db.prepare('PRAGMA table_info(consumers)').all() as { name: string }[];
+    if (!consumerColumns.some((c) => c.name === 'created_by')) db.exec(MIGRATE_TO_4);
     db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
   });
 }

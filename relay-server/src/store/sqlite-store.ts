@@ -22,6 +22,7 @@ import type {
   EventPage,
   EventQuery,
   NewEvent,
+  OpenConsumerResult,
   RetentionPolicy,
   Store,
   StoredEvent,
@@ -408,7 +409,7 @@ export class SqliteStore implements Store {
     );
   }
 
-  openConsumer(spec: ConsumerSpec, now: Date): Promise<{ created: boolean }> {
+  openConsumer(spec: ConsumerSpec, now: Date): Promise<OpenConsumerResult> {
     return this.run(() => this.transaction(() => this.deliveries.openConsumer(spec, now)));
   }
 

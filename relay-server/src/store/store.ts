@@ -175,7 +175,18 @@ export interface ConsumerSpec {
   filter: readonly string[];
   /** After this many failed attempts an event is parked as failed; `null` means never. */
   maxAttempts: number | null;
+  /** Name of the token that subscribes; recorded on a consumer this call creates. Default: none. */
+  createdBy?: string;
+  /**
+   * A new consumer is refused when `createdBy` has already created this many on the channel.
+   * Engines shared by several processes check it without a lock, so racing subscribes of one
+   * token may end a few over. Default: no limit.
+   */
+  maxCreatedBy?: number;
 }
+
+/** What opening a consumer did: created it, found it, or refused to create it past {@link ConsumerSpec.maxCreatedBy}. */
+export type OpenConsumerResult = { created: boolean } | { refused: 'consumer-limit' };
 
 /** An event handed to a session, with the number of this attempt (1 for the first). */
 export interface Delivery {
@@ -198,6 +209,12 @@ export interface ClaimRequest {
   now: Date;
   /** How long the session holds an event without answering before it goes to another. */
   leaseMs: number;
+  /**
+   * Most bytes of events (body plus stored headers) to claim. Events are claimed in order while
+   * they fit; the first is claimed whatever its size, so a larger one still goes out. Bodies
+   * of events that do not fit are never read. Default: no byte limit.
+   */
+  maxBytes?: number;
 }
 
 /** The local handler's answer to one attempt, as the client reported it. */
@@ -254,7 +271,7 @@ export interface AttemptRecord {
 /** Delivery state kept per consumer: durable subscriptions, leases and the attempt log. */
 export interface DeliveryStore {
   /** Creates the consumer or updates its filter and max attempts. */
-  openConsumer(spec: ConsumerSpec, now: Date): Promise<{ created: boolean }>;
+  openConsumer(spec: ConsumerSpec, now: Date): Promise<OpenConsumerResult>;
   /**
    * Hands out up to `limit` events for the session: first deliveries due again (retry time
    * reached, or lease expired), then events after the consumer's position that match its filter.
