@@ -222,8 +222,8 @@ describe('relay-client events', () => {
     expect(during.channels[0]?.consumers[0]?.consumer?.connectedSessions).toBe(1);
     tail.child.kill('SIGINT');
     plain.child.kill('SIGTERM');
-    expect((await tail.exited).code).toBe(0);
-    expect((await plain.exited).code).toBe(0);
+    expect((await tail.exited).code).toBe(130);
+    expect((await plain.exited).code).toBe(130);
     expect(tail.stderr()).toContain(`consumer ${consumer} deleted`);
     const res = await fetch(`${server.url}/api/consumers?channel=myoperator`, { headers: { authorization: `Bearer ${token}` } });
     const { consumers } = (await res.json()) as { consumers: { name: string }[] };

@@ -260,6 +260,17 @@ export function describeStoreConformance(engine: string, open: OpenStore): void 
           expect(await store.revokeToken('never-existed')).toBe(false);
         }));
 
+      it('changes the channels of a token without changing the token', () =>
+        withStore(async (store) => {
+          const original = tokenRecord('asha', { channels: ['sales'] });
+          await store.createToken(original);
+          expect(await store.updateTokenChannels('asha', ['sales', 'support'])).toBe(true);
+          expect(await store.findTokenByHash(original.hash)).toEqual({ ...original, channels: ['sales', 'support'] });
+          expect(await store.updateTokenChannels('asha', null)).toBe(true);
+          expect((await store.findTokenByHash(original.hash))?.channels).toBeNull();
+          expect(await store.updateTokenChannels('never-existed', ['sales'])).toBe(false);
+        }));
+
       it('rejects a taken token name with RELAY_E_TOKEN_EXISTS and keeps the original', () =>
         withStore(async (store) => {
           const original = tokenRecord('asha');

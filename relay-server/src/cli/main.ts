@@ -1,12 +1,13 @@
-import yargs, { type ArgumentsCamelCase, type Argv } from 'yargs';
+import type { ArgumentsCamelCase, Argv } from 'yargs';
 import type { ChannelSettings } from '../channel-settings.js';
 import { resolveServerConfig } from '../config.js';
 import { RelayError } from '../errors.js';
 import { openConfiguredStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { channelCommands } from './channel.js';
-import { channelOptions, databaseUrlOption, readConfigFile, serverOptions, storeOptions } from './options.js';
-import { UsageError, line, withUsageChecks } from '@myop-relay/cli-support';
+import { channelOptions, configFileSettings, databaseUrlOption, serverOptions, storeOptions } from './options.js';
+import { CommandAccepted, UsageError, createParser, helpWidth, line, reportFailure, wantsJson, withUsageChecks } from '@myop-relay/cli-support';
+import { serverFailure } from './report.js';
 import type { CliRuntime } from './runtime.js';
 import { runStart } from './start.js';
 import { tokenCommands } from './token.js';
@@ -102,6 +103,11 @@ function channelCommand(y: Argv, runtime: CliRuntime): Argv {
     .demandCommand(1, 'Name a channel command: add, list, show, update, remove or rotate-secret.');
 }
 
+/** `--channels a, b` as names. */
+function channelList(text: string): string[] {
+  return text.split(',').map((c) => c.trim()).filter(Boolean);
+}
+
 function tokenCommand(y: Argv, runtime: CliRuntime): Argv {
   const out = runtime.stdout;
   return y
@@ -124,7 +130,7 @@ function tokenCommand(y: Argv, runtime: CliRuntime): Argv {
             {
               name: a.name,
               role: a.role,
-              channels: a.channels === undefined ? null : a.channels.split(',').map((c) => c.trim()).filter(Boolean),
+              channels: a.channels === undefined ? null : channelList(a.channels),
             },
             a.json,
           ),
@@ -137,12 +143,31 @@ function tokenCommand(y: Argv, runtime: CliRuntime): Argv {
       (a) => withStore(a, runtime, (s) => tokenCommands.list(s, out, a.json)),
     )
     .command(
+      'update <name>',
+      'Change the channels a developer token may read; the token stays valid',
+      (c) =>
+        c
+          .positional('name', { type: 'string', demandOption: true })
+          .option('channels', { type: 'string', describe: 'Comma-separated channels the token may read from now on' })
+          .option('all-channels', { type: 'boolean', describe: 'Let the token read every channel' })
+          .option('json', jsonOption)
+          .example('$0 token update asha --channels myoperator,sales', 'Add a channel to asha\'s token')
+          .example('$0 token update asha --all-channels', 'Every channel'),
+      (a) =>
+        withStore(a, runtime, (s) => {
+          if ((a.channels === undefined) === (a.allChannels !== true)) {
+            throw new UsageError('Give either --channels <list> or --all-channels', 'relay-server token update');
+          }
+          return tokenCommands.update(s, out, a.name, a.allChannels === true ? null : channelList(a.channels ?? ''), a.json);
+        }),
+    )
+    .command(
       'revoke <name>',
       'Revoke a token',
       (c) => c.positional('name', { type: 'string', demandOption: true }).option('json', jsonOption).example('$0 token revoke asha', ''),
       (a) => withStore(a, runtime, (s) => tokenCommands.revoke(s, out, a.name, a.json)),
     )
-    .demandCommand(1, 'Name a token command: create, list or revoke.');
+    .demandCommand(1, 'Name a token command: create, list, update or revoke.');
 }
 
 /** `relay-server migrate`: applies pending Postgres migrations and says which. */
@@ -163,12 +188,32 @@ async function runMigrate(args: { databaseUrl?: unknown; json: boolean }, runtim
 
 /** Parses `argv` (without the node and script entries) and runs the command. Sets `process.exitCode` on failure. */
 export async function runCli(argv: string[], runtime: CliRuntime): Promise<void> {
-  const parser = yargs(argv)
+  let command: readonly string[] = [];
+  try {
+    const parser = buildParser(argv, runtime, configFileSettings(argv, process.env));
+    withUsageChecks(parser, argv, { parseOnly: runtime.parseOnly !== undefined, onCommand: (words) => (command = words) });
+    // With a callback, yargs hands over what it would print (help) instead of using console.log.
+    await parser.parseAsync(argv, {}, (_error, _args, output) => {
+      if (output !== '') runtime.stdout.write(`${output}\n`);
+    });
+  } catch (error) {
+    if (error instanceof CommandAccepted) {
+      runtime.parseOnly?.(error.command);
+      return;
+    }
+    reportFailure(runtime.stderr, serverFailure(error, ['relay-server', ...command].join(' ')), wantsJson(argv));
+  }
+}
+
+/** The `relay-server` parser for `argv`, with `settings` from the config file; nothing runs until it is parsed. */
+function buildParser(argv: readonly string[], runtime: CliRuntime, settings: Record<string, unknown>): Argv {
+  return createParser(argv)
     .scriptName('relay-server')
     .usage('$0 <command> [options]')
     .epilogue('Receives MyOperator webhooks, verifies them, stores the exact bytes and serves them to relay-client.\nDocs: docs/configuration.md, docs/deployment.md, docs/errors.md')
     .env('RELAY')
-    .config('config', 'JSON file with any of the long options as keys', readConfigFile)
+    .option('config', { type: 'string', describe: 'JSON file with any of the long options of start as keys (env RELAY_CONFIG)' })
+    .config(settings)
     .command(
       'start',
       'Run the relay (embedded SQLite store in --data-dir, or a shared Postgres store with --database-url)',
@@ -195,21 +240,5 @@ export async function runCli(argv: string[], runtime: CliRuntime): Promise<void>
     .help()
     .alias('help', 'h')
     .version(false)
-    .wrap(Math.min(120, (runtime.stdout as { columns?: number }).columns ?? 120));
-  withUsageChecks(parser, argv, runtime.stderr);
-  try {
-    await parser.parseAsync();
-  } catch (error) {
-    if (error instanceof RelayError) {
-      line(runtime.stderr, `error ${error.code}: ${error.message}`);
-      process.exitCode = 1;
-      return;
-    }
-    if (error instanceof UsageError) {
-      line(runtime.stderr, `${error.message}. See \`relay-server ${argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')} --help\`.`);
-      process.exitCode = 2;
-      return;
-    }
-    throw error;
-  }
+    .wrap(helpWidth(runtime.stdout as { columns?: number; isTTY?: boolean }));
 }

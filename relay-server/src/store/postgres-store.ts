@@ -84,6 +84,7 @@ const SQL = {
   tokenByHash: 'SELECT * FROM tokens WHERE hash = $1',
   listTokens: 'SELECT * FROM tokens ORDER BY name COLLATE "C"',
   deleteToken: 'DELETE FROM tokens WHERE name = $1',
+  setTokenChannels: 'UPDATE tokens SET channels = $2::jsonb WHERE name = $1',
   /**
    * The row lock that makes seqs gap-free and dedup exact across processes: a batch holds its
    * channels' rows until COMMIT. Taken in name order, so two batches never wait on each other in a circle.
@@ -295,6 +296,10 @@ export class PostgresStore implements Store {
 
   revokeToken(name: string): Promise<boolean> {
     return this.run(async () => (await changed(this.pool, SQL.deleteToken, [name])) > 0);
+  }
+
+  updateTokenChannels(name: string, channels: readonly string[] | null): Promise<boolean> {
+    return this.run(async () => (await changed(this.pool, SQL.setTokenChannels, [name, channels === null ? null : JSON.stringify(channels)])) > 0);
   }
 
   appendEvent(event: NewEvent): Promise<AppendResult> {

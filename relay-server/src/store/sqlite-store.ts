@@ -303,6 +303,7 @@ export class SqliteStore implements Store {
       tokenByHash: p('SELECT * FROM tokens WHERE hash = ?'),
       listTokens: p('SELECT * FROM tokens ORDER BY name'),
       deleteToken: p('DELETE FROM tokens WHERE name = ?'),
+      setTokenChannels: p('UPDATE tokens SET channels = ? WHERE name = ?'),
       existingSeq: p('SELECT seq FROM events WHERE channel = ? AND event_id = ?'),
       setLastSeq: p('UPDATE channels SET last_seq = ? WHERE name = ?'),
       // A retry of a stored event inserts nothing; a clash on seq would be a bug and fails loudly.
@@ -513,6 +514,10 @@ export class SqliteStore implements Store {
 
   revokeToken(name: string): Promise<boolean> {
     return this.run(() => Number(this.statements.deleteToken.run(name).changes) > 0);
+  }
+
+  updateTokenChannels(name: string, channels: readonly string[] | null): Promise<boolean> {
+    return this.run(() => Number(this.statements.setTokenChannels.run(channels === null ? null : JSON.stringify(channels), name).changes) > 0);
   }
 
   appendEvent(event: NewEvent): Promise<AppendResult> {

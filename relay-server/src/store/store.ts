@@ -123,6 +123,8 @@ export interface Store extends DeliveryStore {
   listTokens(): Promise<TokenRecord[]>;
   /** Deletes the token. False when it did not exist. */
   revokeToken(name: string): Promise<boolean>;
+  /** Sets the channels a token may read (`null`: all); the token string stays valid. False when it did not exist. */
+  updateTokenChannels(name: string, channels: readonly string[] | null): Promise<boolean>;
 
   /**
    * Stores an event durably and resolves only once it is on disk. A second event with the same
