@@ -115,7 +115,7 @@ describe('relay-server start on an empty data dir, with admin commands against t
     await killAllChildren();
   });
 
-  it('prints the webhook URL, the verification header, a secret, an admin token and a relay-client line', () => {
+  it('prints the webhook URL, the verification header, a secret, an admin token, how to make a developer token and a relay-client line', () => {
     const banner = running().banner;
     expect(banner, `first-start banner in:\n${running().stdout()}`).toBeDefined();
     if (!banner) return;
@@ -128,7 +128,9 @@ describe('relay-server start on an empty data dir, with admin commands against t
     const flag = (name: string): string | undefined => words[words.indexOf(name) + 1];
     expect(words.slice(0, 2)).toEqual(['relay-client', 'listen']);
     expect(flag('--relay')).toBe(running().url);
-    expect(flag('--token')).toBe(banner.adminToken);
+    // A laptop gets a developer token of its own, never the admin token.
+    expect(flag('--token')).toBe('<token>');
+    expect(running().stdout()).toMatch(/^\s*relay-server token create --name <developer> --channels myoperator --data-dir \S+\s*$/m);
     expect(flag('--channel')).toBe('myoperator');
     expect(flag('--forward-to')).toMatch(/^https?:\/\//);
   });

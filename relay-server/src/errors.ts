@@ -165,6 +165,14 @@ export const SERVER_ERRORS = {
     status: 409,
     message: 'A token with this name already exists. Revoke it first or choose another name.',
   },
+  RELAY_E_PORT_IN_USE: {
+    status: 500,
+    message: 'Another process already listens on this address and port. Stop it (an earlier relay-server?) or start with another --port; --port 0 picks a free one.',
+  },
+  RELAY_E_LISTEN_FAILED: {
+    status: 500,
+    message: 'relay-server cannot listen on --host and --port (the detail says why). Fix --host or --port and start again.',
+  },
   RELAY_E_INTERNAL: {
     status: 500,
     message: 'The relay hit an unexpected error; nothing was stored. The sender should retry.',

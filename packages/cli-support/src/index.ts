@@ -1,5 +1,5 @@
 export { UsageError, typedFlags, unknownFlags, assertKnownFlags, type KnownOptions, type TypedFlag } from './flags.js';
-export { line, json, table } from './output.js';
+export { line, json, table, ignoreClosedPipe } from './output.js';
 export { withUsageChecks, CommandAccepted, type UsageCheckOptions } from './parser.js';
 export { createParser, helpWidth } from './yargs.js';
 export { closest, editDistance } from './suggest.js';

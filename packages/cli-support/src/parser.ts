@@ -69,7 +69,8 @@ function usageMessage(message: string, usage: UsageView): string {
     const usageText = usageLine(usage);
     return usageText === undefined ? 'An argument is missing' : `An argument is missing: ${usageText}`;
   }
-  return message;
+  // One line: yargs lays some messages out over several.
+  return message.replace(/\s*\n\s*/g, ' ');
 }
 
 /**

@@ -9,6 +9,7 @@ import { channelOptions, configFileSettings, databaseUrlOption, serverOptions, s
 import { CommandAccepted, UsageError, createParser, helpWidth, line, reportFailure, wantsJson, withUsageChecks } from '@myop-relay/cli-support';
 import { serverFailure } from './report.js';
 import type { CliRuntime } from './runtime.js';
+import { runInit } from './init.js';
 import { runStart } from './start.js';
 import { tokenCommands } from './token.js';
 
@@ -39,6 +40,7 @@ function settingsFrom(args: ArgumentsCamelCase<Record<string, unknown>>): Channe
   if (args['maxBody'] !== undefined) s.maxBody = String(args['maxBody']);
   if (args['acceptLegacyForm'] !== undefined) s.acceptLegacyForm = Boolean(args['acceptLegacyForm']);
   if (args['allowIp'] !== undefined) s.allowIp = (args['allowIp'] as unknown[]).map(String);
+  if (args['allowShortSecret'] === true) s.allowShortSecret = true;
   return s;
 }
 
@@ -59,7 +61,7 @@ function channelCommand(y: Argv, runtime: CliRuntime): Argv {
               '  relay-server channel add crm --verify apikey --api-key-header x-webhook-token --api-key <key>\n' +
               '  relay-server channel add lab --verify none --allow-ip 103.21.77.0/24',
           ),
-      (a) => withStore(a, runtime, (s) => channelCommands.add(s, out, a.name, settingsFrom(a), a.json)),
+      (a) => withStore(a, runtime, (s) => channelCommands.add(s, out, runtime.stderr, a.name, settingsFrom(a), a.json)),
     )
     .command(
       'update <name>',
@@ -68,7 +70,7 @@ function channelCommand(y: Argv, runtime: CliRuntime): Argv {
         channelOptions(c.positional('name', { type: 'string', demandOption: true }).option('json', jsonOption))
           .example('$0 channel update myoperator --max-body 2MiB', 'Raise the body limit')
           .example('$0 channel update x --secret <s1> --secret <s2>', 'Replace the HMAC secrets'),
-      (a) => withStore(a, runtime, (s) => channelCommands.update(s, out, a.name, settingsFrom(a), a.json)),
+      (a) => withStore(a, runtime, (s) => channelCommands.update(s, out, runtime.stderr, a.name, settingsFrom(a), a.json)),
     )
     .command(
       'rotate-secret <name>',
@@ -225,6 +227,17 @@ function buildParser(argv: readonly string[], runtime: CliRuntime, settings: Rec
       (a) => runStart(a, runtime),
     )
     .command(
+      'init',
+      'Create the store with the myoperator channel and an admin token, without serving (set up channels and tokens before the first start)',
+      (y) =>
+        storeOptions(y)
+          .option('public-url', { type: 'string', describe: 'URL MyOperator and developers will use to reach this relay (for printed instructions)' })
+          .option('json', jsonOption)
+          .example('$0 init --data-dir /var/lib/relay', 'Then: channel add, token create, and start')
+          .example('$0 init --json', 'The secret and the admin token as JSON'),
+      (a) => runInit(a, runtime),
+    )
+    .command(
       'migrate',
       'Apply pending Postgres schema migrations (start applies them too)',
       (y) =>
@@ -236,7 +249,7 @@ function buildParser(argv: readonly string[], runtime: CliRuntime, settings: Rec
     )
     .command('channel', 'Manage channels (MyOperator webhooks)', (y) => storeOptions(channelCommand(y, runtime)))
     .command('token', 'Manage API and WebSocket tokens', (y) => storeOptions(tokenCommand(y, runtime)))
-    .demandCommand(1, 'Name a command: start, migrate, channel or token.')
+    .demandCommand(1, 'Name a command: start, init, migrate, channel or token.')
     .help()
     .alias('help', 'h')
     .version(false)

@@ -56,6 +56,7 @@ export function serverOptions<T>(y: Argv<T>) {
     .option('trust-proxy', { type: 'string', describe: 'Comma-separated addresses/CIDRs of reverse proxies whose X-Forwarded-For is trusted' })
     .option('tls-cert', { type: 'string', describe: 'PEM certificate file: serve HTTPS directly' })
     .option('tls-key', { type: 'string', describe: 'PEM private key file for --tls-cert' })
+    .option('log-format', { type: 'string', choices: ['text', 'json'], describe: 'Log lines as text for people or JSON for collectors (default: text on a terminal, JSON otherwise)' })
     .option('log-level', { type: 'string', describe: 'fatal, error, warn, info, debug, trace or silent', default: d.logLevel })
     .option('rate-limit-channel', { type: 'string', describe: 'Events per second per channel (0 = off)', default: String(d.rateLimitChannel) })
     .option('rate-limit-ip', { type: 'string', describe: 'Requests per second per source address (0 = off)', default: String(d.rateLimitIp) })
@@ -87,5 +88,6 @@ export function channelOptions<T>(y: Argv<T>) {
     .option('api-key', { type: 'string', describe: 'The API key value' })
     .option('max-body', { type: 'string', describe: 'Largest accepted body, e.g. 1MiB (default 1MiB)' })
     .option('accept-legacy-form', { type: 'boolean', describe: 'Also accept legacy v1 form bodies (myoperator=<json>)' })
-    .option('allow-ip', { type: 'string', array: true, describe: 'Only accept from these CIDRs (repeatable; "" clears)' });
+    .option('allow-ip', { type: 'string', array: true, describe: 'Only accept from these CIDRs (repeatable; "" clears)' })
+    .option('allow-short-secret', { type: 'boolean', describe: 'Accept a --secret or --api-key shorter than 16 characters (one MyOperator already uses), with a warning' });
 }
