@@ -5,7 +5,7 @@ import { RelayError } from '../errors.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { KeyedBatches } from './keyed-batches.js';
 import { changed, createPool, describeDatabaseUrl, firstRow, inTransaction, rows, toStoreError, type Queryable } from './postgres-connection.js';
-import { PostgresDeliveries, toStoredEvent, toSummary, type EventRow, type FullEventRow } from './postgres-delivery.js';
+import { PostgresDeliveries, globToLike, toStoredEvent, toSummary, type EventRow, type FullEventRow } from './postgres-delivery.js';
 import { NotificationListener } from './postgres-listener.js';
 import { applyMigrations, lockSchemaWide, type MigrationReport } from './postgres-schema.js';
 import type {
@@ -100,7 +100,7 @@ const SQL = {
   listEvents: `SELECT ${SUMMARY_COLUMNS} FROM events
     WHERE ($1::text[] IS NULL OR channel = ANY ($1::text[]))
       AND ($2::text IS NULL OR channel = $2)
-      AND ($3::text IS NULL OR event_type = $3)
+      AND ($3::text IS NULL OR event_type LIKE $3)
       AND ($4::timestamptz IS NULL OR received_at >= $4)
       AND ($5::timestamptz IS NULL OR received_at < $5)
       AND ($6::bigint IS NULL OR id < $6)
@@ -403,7 +403,8 @@ export class PostgresStore implements Store {
       const found = await rows<EventRow>(this.pool, SQL.listEvents, [
         query.visibleChannels,
         query.channel ?? null,
-        query.type ?? null,
+        // A glob, as listen --events takes them.
+        query.type === undefined ? null : globToLike(query.type),
         query.since ?? null,
         query.before ?? null,
         after ?? null,

@@ -53,6 +53,7 @@ export interface EventQuery {
   /** Channels the caller may see; `null` means all. */
   visibleChannels: readonly string[] | null;
   channel?: string;
+  /** Event-type glob (`call.*`), the rules of packages/protocol `glob.ts`. */
   type?: string;
   since?: Date;
   before?: Date;
