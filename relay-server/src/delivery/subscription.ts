@@ -26,6 +26,11 @@ export class Subscription {
     readonly ordered: boolean,
     /** Events that were waiting when the subscription started; progress is reported up to it. */
     private readonly backlogTotal: number,
+    /**
+     * The channel's last seq when the subscription started: the waiting events are at or below
+     * it, so events stored later (delivered live while catching up) do not count as backlog.
+     */
+    private readonly backlogLastSeq: number = Number.MAX_SAFE_INTEGER,
   ) {}
 
   /** How many more events may be sent now. */
@@ -43,9 +48,9 @@ export class Subscription {
     return this.inflight.get(seq)?.attempt === attempt;
   }
 
-  /** Notes an answered event and reports catch-up progress every 1 % (and at the end). */
-  answered(): void {
-    if (this.backlogDelivered >= this.backlogTotal) return;
+  /** Notes an answered (acked or parked) event and reports catch-up progress every 1 % (and at the end). */
+  answered(seq: number): void {
+    if (this.backlogDelivered >= this.backlogTotal || seq > this.backlogLastSeq) return;
     this.backlogDelivered += 1;
     const step = Math.max(1, Math.floor(this.backlogTotal / 100));
     if (this.backlogDelivered % step === 0 || this.backlogDelivered === this.backlogTotal) {
