@@ -7,7 +7,7 @@
 export const SERVER_ERRORS = {
   RELAY_E_UNKNOWN_CHANNEL: {
     status: 404,
-    message: 'No channel with this name exists on this relay. Check the URL path /hooks/<channel> or create the channel with `relay-server channel add`.',
+    message: 'No channel with this name exists on this relay. Check the URL path /hooks/<channel> or create the channel with `relay-server channel add <name>`.',
   },
   RELAY_E_CREDENTIALS_MISSING: {
     status: 401,
@@ -51,7 +51,7 @@ export const SERVER_ERRORS = {
   },
   RELAY_E_BODY_TOO_LARGE: {
     status: 413,
-    message: 'The body is larger than this channel\'s limit (see `relay-server channel show`, change with --max-body).',
+    message: 'The body is larger than this channel\'s limit (see `relay-server channel show <name>`, change with --max-body).',
   },
   RELAY_E_TOO_MANY_HEADERS: {
     status: 431,
@@ -87,7 +87,7 @@ export const SERVER_ERRORS = {
   },
   RELAY_E_AUTH_REQUIRED: {
     status: 401,
-    message: 'This API needs `Authorization: Bearer <token>`. Create a token with `relay-server token create`.',
+    message: 'This API needs `Authorization: Bearer <token>`. Create a token with `relay-server token create --name <you>`.',
   },
   RELAY_E_TOKEN_INVALID: {
     status: 401,
@@ -155,7 +155,7 @@ export const SERVER_ERRORS = {
   },
   RELAY_E_CHANNEL_EXISTS: {
     status: 409,
-    message: 'A channel with this name already exists. Use `relay-server channel update` to change it.',
+    message: 'A channel with this name already exists. Use `relay-server channel update <name>` to change it.',
   },
   RELAY_E_TOKEN_NOT_FOUND: {
     status: 404,

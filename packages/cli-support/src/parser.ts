@@ -110,7 +110,9 @@ export function withUsageChecks<T>(parser: Argv<T>, argv: readonly string[], opt
   // An unknown flag is reported before a missing argument (`--nme` explains "name is required"),
   // but after an unknown command, whose flags are unknown because the command is.
   let unknownFlag: UsageError | undefined;
-  const accepted = (args: { _?: unknown[] }): void => {
+  const accepted = (args: { _?: unknown[]; help?: unknown }): void => {
+    // --help prints the help and runs nothing, in parse-only mode too.
+    if (args.help === true) return;
     if (unknownFlag !== undefined) throw unknownFlag;
     const command = commandWords(args);
     options.onCommand?.(command);

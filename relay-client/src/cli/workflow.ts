@@ -342,7 +342,7 @@ export function workflowCommands(parser: Argv, runtime: CliRuntime, argv: readon
           .option('json', jsonOption)
           .example('$0 replay evt_01JABCXYZ123', 'One event to your listen consumer')
           .example("$0 replay --since 2h --type 'call.*'", 'Every call event of the last two hours')
-          .example('$0 replay evt_1 evt_2 --consumer ci --channel sales', 'To another consumer')
+          .example('$0 replay evt_1 evt_2 --consumer ci', 'To another consumer')
           .epilogue(
             '--since, --before and --type are read from the command line only.\n' +
               'Exit codes: 0 queued, 1 some ids are not stored (the others were queued), the relay refused or is unreachable, 2 invalid options or token refused.',
