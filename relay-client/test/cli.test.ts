@@ -180,7 +180,7 @@ describe('relay-client CLI', () => {
     expect(await conn.waitFor('subscribe')).toMatchObject({ channel: 'myoperator', consumer: 'xdg' });
     client.child.kill('SIGINT');
     expect(await client.exited).toBe(130);
-    // --quiet: only the summary.
-    expect(client.stdout().trim()).toBe('summary: 0 delivered, 0 failed attempts, 0 pending at the relay');
+    // --quiet: only the summary; the fake relay has no HTTP API, so the count is the client's own.
+    expect(client.stdout().trim()).toBe('summary: 0 delivered, 0 failed attempts, 0 received and not done (the relay could not be asked for its count)');
   });
 });
