@@ -8,10 +8,11 @@ function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
-/** Keys a config file may hold: the options of `start`, which include the store's of every admin command. */
+/** Keys a config file may hold: the options of `start` (the store's included) and of the channel commands, and `json`. */
 function configKeys(): Set<string> {
   // getOptions() is yargs' own, left out of its type declarations.
-  const parser = serverOptions(createParser([])) as unknown as { getOptions(): { key: Record<string, unknown>; alias: Record<string, string[]> } };
+  const all = channelOptions(serverOptions(createParser([]))).option('json', { type: 'boolean' });
+  const parser = all as unknown as { getOptions(): { key: Record<string, unknown>; alias: Record<string, string[]> } };
   const { key, alias } = parser.getOptions();
   const names = [...Object.keys(key), ...Object.values(alias).flat()].map(kebab);
   return new Set(names.filter((name) => name !== 'help' && name !== 'version'));
@@ -19,7 +20,7 @@ function configKeys(): Set<string> {
 
 /**
  * The settings of the `--config` JSON file (or `RELAY_CONFIG`); its keys are the long options of
- * `start` (kebab- or camelCase), and a key none of them names is refused.
+ * `start` and the channel commands (kebab- or camelCase), and a key none of them names is refused.
  *
  * @throws RelayError `RELAY_E_CONFIG_INVALID` naming the file and the problem.
  */
