@@ -199,7 +199,7 @@ describe('relay-client listen', () => {
     const s = await setup();
     const first = listen(s, ['--consumer', 'laptop']);
     await consumerConnected(s.server.url, s.token, 'myoperator', 'laptop');
-    expect((await first.stop()).code).toBe(0);
+    expect((await first.stop()).code).toBe(130);
     const ids = await postMany(s, 1000, 'offline');
     listen(s, ['--consumer', 'laptop', '--window', '64']);
     await s.handler.until((r) => new Set(deliveredIds(r)).size >= 1000, '1000 events after reconnecting', 60_000);

@@ -115,7 +115,7 @@ describe('relay-server start on an empty data dir, with admin commands against t
     await killAllChildren();
   });
 
-  it('prints the webhook URL, the verification header, a secret, an admin token and a relay-client line', () => {
+  it('prints the webhook URL, the verification header, a secret, an admin token, how to make a developer token and a relay-client line', () => {
     const banner = running().banner;
     expect(banner, `first-start banner in:\n${running().stdout()}`).toBeDefined();
     if (!banner) return;
@@ -128,7 +128,9 @@ describe('relay-server start on an empty data dir, with admin commands against t
     const flag = (name: string): string | undefined => words[words.indexOf(name) + 1];
     expect(words.slice(0, 2)).toEqual(['relay-client', 'listen']);
     expect(flag('--relay')).toBe(running().url);
-    expect(flag('--token')).toBe(banner.adminToken);
+    // A laptop gets a developer token of its own, never the admin token.
+    expect(flag('--token')).toBe('<token>');
+    expect(running().stdout()).toMatch(/^\s*relay-server token create --name <developer> --channels myoperator --data-dir \S+\s*$/m);
     expect(flag('--channel')).toBe('myoperator');
     expect(flag('--forward-to')).toMatch(/^https?:\/\//);
   });
@@ -328,12 +330,12 @@ describe('relay-server command-line errors', () => {
   });
   afterEach(() => killAllChildren());
 
-  it('an unknown command exits 2 with the usage on stderr', async () => {
+  it('an unknown command exits 2 with one RELAY_E_USAGE line naming it', async () => {
     const result = await runCli(['frobnicate']);
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
-    expect(result.stderr).toContain('relay-server <command>');
-    expect(result.stderr).toContain('frobnicate');
+    expect(result.stderr).toContain('error RELAY_E_USAGE: Unknown command: frobnicate');
+    expect(result.stderr).toContain('See `relay-server --help`.');
   });
 
   it('channel show of a missing channel exits 1 with RELAY_E_UNKNOWN_CHANNEL', async () => {
@@ -343,10 +345,10 @@ describe('relay-server command-line errors', () => {
     expect(result.stderr).toContain('nope');
   });
 
-  it('an admin command on a data dir without a store exits 1 with RELAY_E_CONFIG_INVALID and creates nothing', async () => {
+  it('an admin command on a data dir without a store exits 2 with RELAY_E_CONFIG_INVALID and creates nothing', async () => {
     const missing = join(dir.path, 'typo');
     const result = await runCli(['channel', 'list', '--data-dir', missing]);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expect(result.stderr).toContain('RELAY_E_CONFIG_INVALID');
     expect(result.stderr).toContain('--data-dir');
     expect(existsSync(missing)).toBe(false);
@@ -397,7 +399,7 @@ describe('relay-server start reads every setting from RELAY_* variables and --co
       runCli(['start', '--data-dir', dataDir, '--config', configFile]),
     ]);
     for (const [source, result] of [['env', fromEnv], ['config', fromConfig]] as const) {
-      expect(result?.code, `${source}: ${result?.stderr}`).toBe(1);
+      expect(result?.code, `${source}: ${result?.stderr}`).toBe(2);
       expect(result?.stderr, source).toContain('RELAY_E_CONFIG_INVALID');
       expect(result?.stderr, source).toContain(names);
     }

@@ -222,8 +222,8 @@ describe('relay-client events', () => {
     expect(during.channels[0]?.consumers[0]?.consumer?.connectedSessions).toBe(1);
     tail.child.kill('SIGINT');
     plain.child.kill('SIGTERM');
-    expect((await tail.exited).code).toBe(0);
-    expect((await plain.exited).code).toBe(0);
+    expect((await tail.exited).code).toBe(130);
+    expect((await plain.exited).code).toBe(130);
     expect(tail.stderr()).toContain(`consumer ${consumer} deleted`);
     const res = await fetch(`${server.url}/api/consumers?channel=myoperator`, { headers: { authorization: `Bearer ${token}` } });
     const { consumers } = (await res.json()) as { consumers: { name: string }[] };
@@ -299,14 +299,14 @@ describe('relay-client status', () => {
     expect(text.stdout).toContain('status: ok');
   });
 
-  it('exits 1 and says how to create a token when the token is refused or missing', async () => {
+  it('exits 2 and says how to create a token when the token is refused or missing', async () => {
     const refused = await client(['status'], { RELAY_TOKEN: 'mrt_not_a_real_token' });
-    expect(refused.code).toBe(1);
+    expect(refused.code).toBe(2);
     expect(refused.stdout).toContain('RELAY_E_CLIENT_TOKEN_REJECTED');
     expect(refused.stdout).toContain('relay-server token create --name <you>');
     expect(refused.stdout + refused.stderr).not.toContain('mrt_not_a_real_token');
     const missing = await client(['status'], { RELAY_TOKEN: '' });
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(2);
     expect(missing.stdout).toContain('relay-server token create --name <you>');
     // Other commands refuse to start without one, saying the same.
     const trigger = await client(['trigger', 'call.end'], { RELAY_TOKEN: '' });
@@ -327,7 +327,9 @@ describe('relay-client status', () => {
     for (const args of [['events', 'list'], ['trigger', 'call.end'], ['replay', 'evt_x']]) {
       const result = await client(args, { RELAY_URL: url });
       expect(result.code, args.join(' ')).toBe(1);
-      expect(result.stderr).toContain(`error ECONNREFUSED: relay unreachable at ${url}/api/`);
+      expect(result.stderr).toContain('error RELAY_E_CLIENT_UNREACHABLE:');
+      expect(result.stderr).toContain(`relay unreachable at ${url}/api/`);
+      expect(result.stderr).toContain('ECONNREFUSED');
     }
   });
 });

@@ -1,9 +1,12 @@
 import { homedir } from 'node:os';
+import { ignoreClosedPipe } from '@myop-relay/cli-support';
 import { createNodeSocket } from './adapters/node-websocket.js';
 import { runCli } from './cli/main.js';
 import { tuneHeap } from './heap.js';
 
 tuneHeap();
+ignoreClosedPipe(process.stdout);
+ignoreClosedPipe(process.stderr);
 
 await runCli(process.argv.slice(2), {
   stdout: process.stdout,

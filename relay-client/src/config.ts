@@ -105,18 +105,49 @@ export function defaultConsumer(env: Readonly<Record<string, string | undefined>
   return Array.from(name).slice(0, MAX_NAME_LENGTH).join('');
 }
 
+/** Host names a relay on this machine or a private network is usually reached at over plain HTTP. */
+const LOCAL_HOST = /^(?:localhost|127\.\d+\.\d+\.\d+|\[::1\]|0\.0\.0\.0|10\.\d+\.\d+\.\d+|192\.168\.\d+\.\d+|[^.:/]+)(?::\d+)?(?:\/|$)/i;
+
+/** `localhost:8080` → `http://localhost:8080`; `relay.example.com` → `https://relay.example.com`. */
+function withScheme(text: string): string {
+  return `${LOCAL_HOST.test(text) ? 'http' : 'https'}://${text}`;
+}
+
+/**
+ * The relay's base URL from `--relay`. Given whole in every message, with the fix when one can be
+ * guessed. `new URL('localhost:8080')` reads `localhost:` as a scheme, so a value without `//`
+ * is refused with the URL it most likely stands for. The WebSocket endpoint (`…/ws`) is read as
+ * the relay it belongs to; a channel's webhook URL (`…/hooks/<channel>`, printed for MyOperator)
+ * is refused with the relay's URL, since the channel comes from `--channel`.
+ */
 function relayUrl(text: string): URL {
   if (text === '') missing('relay', 'the relay-server\'s URL, e.g. --relay https://relay.example.com (or RELAY_URL)');
+  const value = text.trim();
+  const shown = `"${value.slice(0, 300)}"`;
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    const guess = withScheme(value.replace(/^[a-z][a-z0-9+.-]*:\/*(?=[^\d/])/i, ''));
+    invalid('relay', `${shown} has no scheme; did you mean ${guess}?`);
+  }
   let url: URL;
   try {
-    url = new URL(text);
+    url = new URL(value);
   } catch {
-    invalid('relay', `"${text.slice(0, 200)}" is not a URL; use e.g. https://relay.example.com`);
+    invalid('relay', `${shown} is not a URL; use e.g. https://relay.example.com`);
   }
-  if (!['http:', 'https:', 'ws:', 'wss:'].includes(url.protocol)) invalid('relay', `must be an https:// (or http://, wss://, ws://) URL, got ${url.protocol}`);
-  // Credentials in a URL end up in logs and shell history; the token has its own flag.
+  if (!['http:', 'https:', 'ws:', 'wss:'].includes(url.protocol)) {
+    invalid('relay', `${shown} has the scheme ${url.protocol}; use https:// (or http://, wss://, ws://), e.g. https://relay.example.com`);
+  }
+  // Credentials in a URL end up in logs and shell history; the token has its own flag. The value is not shown: it holds them.
   if (url.username !== '' || url.password !== '') invalid('relay', 'must not contain user:password@; pass the token with --token or RELAY_TOKEN');
-  if (url.search !== '') invalid('relay', 'must not have a query string; pass the token with --token or RELAY_TOKEN');
+  // Not shown either: a query string is where a token pasted into the URL would be.
+  if (url.search !== '') invalid('relay', `must not have a query string; give ${url.origin}${url.pathname} alone and pass the token with --token or RELAY_TOKEN`);
+  const hook = /^(.*?)\/hooks\/([^/]+)\/?$/.exec(url.pathname);
+  if (hook !== null) {
+    const base = `${url.origin}${hook[1] ?? ''}`;
+    invalid('relay', `${shown} is the webhook URL of channel "${decodeURIComponent(hook[2] ?? '')}", where MyOperator posts; --relay takes the relay's own URL: did you mean --relay ${base} --channel ${decodeURIComponent(hook[2] ?? '')}?`);
+  }
+  // The client adds /ws itself; the endpoint's own URL names the same relay.
+  if (/\/ws\/?$/.test(url.pathname)) url.pathname = url.pathname.replace(/\/ws\/?$/, '/');
   return url;
 }
 

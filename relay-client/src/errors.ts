@@ -42,6 +42,11 @@ export const CLIENT_ERRORS = {
     message:
       'The TLS connection to the relay failed (certificate or handshake). Check the relay\'s certificate; for a private CA, start relay-client with NODE_EXTRA_CA_CERTS=<ca.pem>.',
   },
+  RELAY_E_CLIENT_UNREACHABLE: {
+    exitCode: 1,
+    message:
+      'The relay cannot be reached (the detail says why). Check --relay (or RELAY_URL) and that relay-server is running; `relay-client status` checks the relay and the token.',
+  },
   RELAY_E_CLIENT_SUBSCRIBE_REFUSED: {
     exitCode: 1,
     message:

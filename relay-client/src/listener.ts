@@ -27,6 +27,8 @@ import { silentRenderer } from './renderer/silent.js';
 import type { SocketFactory } from './socket.js';
 import { Transport, type Session, type SubscriptionRequest, type TransportHandlers } from './transport.js';
 import { runUntilStopped } from './run-session.js';
+import { RelayApi } from './relay-api.js';
+import { relayPending, subscriptionHints } from './relay-facts.js';
 import { userAgent } from './version.js';
 
 /** What `listen` gets from its caller besides settings: the runtime's pieces and the stop signal. */
@@ -52,7 +54,12 @@ export interface ListenDeps {
    * adapters that cannot send headers. Default false.
    */
   tokenInHello?: boolean;
+  /** For the relay's HTTP API (hints after subscribing, the pending count after a stop). Default: the global `fetch`. */
+  fetch?: typeof fetch;
 }
+
+/** How long each question to the relay's HTTP API may take: the hints and the summary wait for it. */
+const FACTS_TIMEOUT_MS = 3_000;
 
 /** Per-connection subscription ids, mapped to their channel. */
 type Subscriptions = Map<string, string>;
@@ -60,11 +67,16 @@ type Subscriptions = Map<string, string>;
 /** The `listen` state between start and summary. */
 class Listener implements TransportHandlers {
   #stopping = false;
+  #connected = false;
   #delivered = 0;
   #failed = 0;
   /** Events, by channel and seq, whose latest delivery here did not end in an ack. */
   readonly #outstanding = new Set<string>();
   readonly #inFlight = new Set<Promise<void>>();
+  /** Questions to the relay's API about new subscriptions, awaited before the summary. */
+  readonly #facts = new Set<Promise<void>>();
+  /** Channels whose hints were looked for: once per run, not at every reconnect. */
+  readonly #hinted = new Set<string>();
   #session: Session | undefined;
   /** The connected relay's redelivery schedule, from its welcome. */
   #retrySchedule: RetrySchedule = DEFAULT_RETRY_SCHEDULE;
@@ -77,10 +89,12 @@ class Listener implements TransportHandlers {
     private readonly config: ListenConfig,
     private readonly forwarder: Forwarder,
     private readonly renderer: Renderer,
+    private readonly api: RelayApi,
   ) {}
 
+  /** The run's counts; `pending` as this client knows it, which {@link listen} replaces with the relay's when it can ask. */
   summary(): ListenSummary {
-    return { delivered: this.#delivered, failed: this.#failed, pending: this.#outstanding.size };
+    return { connected: this.#connected, delivered: this.#delivered, failed: this.#failed, pending: this.#outstanding.size, pendingFrom: 'client' };
   }
 
   /** Stops taking events and tells the relay, so it sends no more; answers for running forwards still go out. */
@@ -95,6 +109,7 @@ class Listener implements TransportHandlers {
   /** Resolves when every running forward has finished and been answered. */
   async drain(): Promise<void> {
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    await Promise.allSettled([...this.#facts]);
   }
 
   // --- TransportHandlers
@@ -105,6 +120,7 @@ class Listener implements TransportHandlers {
 
   connected(session: Session, welcome: WelcomeMessage): void {
     this.#session = session;
+    this.#connected = true;
     this.#retrySchedule = {
       initialMs: welcome.retryInitialMs ?? DEFAULT_RETRY_SCHEDULE.initialMs,
       maxMs: welcome.retryMaxMs ?? DEFAULT_RETRY_SCHEDULE.maxMs,
@@ -122,6 +138,14 @@ class Listener implements TransportHandlers {
       return;
     }
     this.renderer.subscribed({ channel: reply.channel, consumer: reply.consumer, created: reply.created, pending: reply.pending });
+    if (this.#hinted.has(reply.channel)) return;
+    this.#hinted.add(reply.channel);
+    const facts = { channel: reply.channel, consumer: reply.consumer, created: reply.created, since: request.since !== undefined };
+    const looking = subscriptionHints(this.api, facts).then((hints) => {
+      if (!this.#stopping) for (const hint of hints) this.renderer.hint(hint);
+    });
+    this.#facts.add(looking);
+    void looking.finally(() => this.#facts.delete(looking));
   }
 
   subscribeRefused(request: SubscriptionRequest, error: ErrorMessage): void {
@@ -247,7 +271,8 @@ export async function listen(options: ListenOptions, deps: ListenDeps = {}): Pro
     ...(config.resign === undefined ? {} : { resign: config.resign }),
     ...(deps.clock === undefined ? {} : { clock: deps.clock }),
   });
-  const listener = new Listener(config, forwarder, renderer);
+  const api = new RelayApi({ relay: config.relay, token: config.token, timeoutMs: FACTS_TIMEOUT_MS, ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }) });
+  const listener = new Listener(config, forwarder, renderer, api);
   renderer.starting({ relay: config.webSocketUrl, forwardTo: config.target.display, channels: config.channels, consumer: config.consumer });
 
   const subscriptions: SubscriptionRequest[] = config.channels.map((channel) => {
@@ -281,7 +306,10 @@ export async function listen(options: ListenOptions, deps: ListenDeps = {}): Pro
   await listener.drain();
   await forwarder.close();
   await transport.stop();
-  const summary = listener.summary();
+  let summary = listener.summary();
+  // The relay's count includes what this run never saw: events beyond the window, in backoff, held by other sessions.
+  const pending = summary.connected ? await relayPending(api, config.channels, config.consumer) : undefined;
+  if (pending !== undefined) summary = { ...summary, pending, pendingFrom: 'relay' };
   renderer.summary(summary);
   if (error !== undefined) throw error;
   return summary;

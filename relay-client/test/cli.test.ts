@@ -134,7 +134,7 @@ describe('relay-client CLI', () => {
     expect(result.stdout + result.stderr).not.toContain(TOKEN);
   });
 
-  it('merges flags over RELAY_* variables over the config file, forwards, and exits 0 with a summary on SIGTERM', async () => {
+  it('merges flags over RELAY_* variables over the config file, forwards, and exits 130 with a summary on SIGTERM', async () => {
     const relay = await startFakeRelay();
     relays.push(relay);
     const target = await startHttpTarget();
@@ -162,7 +162,7 @@ describe('relay-client CLI', () => {
     expect((await target.request(1)).url).toBe('/from-config');
     await client.line(/"type":"forwarded"/);
     client.child.kill('SIGTERM');
-    expect(await client.exited).toBe(0);
+    expect(await client.exited).toBe(130);
     expect((await conn.closed).code).toBe(1000);
     const lines = client.stdout().trim().split('\n').map((l) => JSON.parse(l) as { type: string });
     expect(lines.at(-1)).toEqual(expect.objectContaining({ type: 'summary', delivered: 1, failed: 0, pending: 0 }));
@@ -179,8 +179,8 @@ describe('relay-client CLI', () => {
     const conn = await relay.connection(1);
     expect(await conn.waitFor('subscribe')).toMatchObject({ channel: 'myoperator', consumer: 'xdg' });
     client.child.kill('SIGINT');
-    expect(await client.exited).toBe(0);
-    // --quiet: only the summary.
-    expect(client.stdout().trim()).toBe('summary: 0 delivered, 0 failed attempts, 0 pending at the relay');
+    expect(await client.exited).toBe(130);
+    // --quiet: only the summary; the fake relay has no HTTP API, so the count is the client's own.
+    expect(client.stdout().trim()).toBe('summary: 0 delivered, 0 failed attempts, 0 received and not done (the relay could not be asked for its count)');
   });
 });

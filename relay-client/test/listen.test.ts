@@ -166,7 +166,7 @@ describe('listen: connection and subscription', () => {
     expect(forwarded.nextAttemptMs).toBeUndefined();
     run.controller.abort();
     // The event is parked by the relay after its last attempt, so it is not pending.
-    expect(await run.result).toEqual({ delivered: 0, failed: 1, pending: 0 });
+    expect(await run.result).toEqual({ connected: true, delivered: 0, failed: 1, pending: 0, pendingFrom: 'client' });
   });
 
   it('forwards events concurrently', async () => {
@@ -310,7 +310,7 @@ describe('listen: reconnecting', () => {
     expect(forwarded.answer).toBe('lost');
     expect(second.messages.some((m) => m.type === 'ack')).toBe(false);
     run.controller.abort();
-    expect(await run.result).toEqual({ delivered: 0, failed: 0, pending: 1 });
+    expect(await run.result).toEqual({ connected: true, delivered: 0, failed: 0, pending: 1, pendingFrom: 'client' });
   });
 
   it('keeps retrying an unreachable relay, naming the URL and the cause, until stopped', async () => {
@@ -320,7 +320,7 @@ describe('listen: reconnecting', () => {
     expect(third.failure).toMatchObject({ kind: 'unreachable', fatal: false, code: 'ECONNREFUSED' });
     expect(third.failure.message).toContain(`ws://127.0.0.1:${port}/ws`);
     run.controller.abort();
-    expect(await run.result).toEqual({ delivered: 0, failed: 0, pending: 0 });
+    expect(await run.result).toEqual({ connected: false, delivered: 0, failed: 0, pending: 0, pendingFrom: 'client' });
   });
 
   it('reports a TLS failure as TLS, with its code, and stops when no connection ever succeeded', async () => {
@@ -428,7 +428,7 @@ describe('listen: stopping', () => {
     expect(await conn.waitFor('ack')).toMatchObject({ seq: 1 });
     expect((await conn.closed).code).toBe(1000);
     const summary = await run.result;
-    expect(summary).toEqual({ delivered: 1, failed: 0, pending: 1 });
+    expect(summary).toEqual({ connected: true, delivered: 1, failed: 0, pending: 1, pendingFrom: 'client' });
     expect(run.renderer.of('summary')).toEqual([summary]);
     expect(t.requests).toHaveLength(1);
   });
@@ -460,7 +460,7 @@ describe('listen: stopping', () => {
     const conn = await r.connection(1);
     await conn.waitFor('hello');
     run.controller.abort();
-    expect(await run.result).toEqual({ delivered: 0, failed: 0, pending: 0 });
+    expect(await run.result).toEqual({ connected: false, delivered: 0, failed: 0, pending: 0, pendingFrom: 'client' });
   });
 });
 

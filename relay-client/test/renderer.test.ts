@@ -62,7 +62,7 @@ function script(r: Renderer): void {
   r.reconnecting({ failure: { kind: 'unreachable', fatal: false, message: 'relay unreachable at wss://relay.example.com/ws (ECONNREFUSED)', code: 'ECONNREFUSED' }, delayMs: 2600, attempt: 2 });
   r.error({ code: 'RELAY_E_WS_NOT_IN_FLIGHT', message: 'ignored', fatal: false });
   r.stopping({ inFlight: 2, timeoutMs: 10_000 });
-  r.summary({ delivered: 12, failed: 3, pending: 1 });
+  r.summary({ connected: true, delivered: 12, failed: 3, pending: 1, pendingFrom: 'relay' });
 }
 
 describe('plain renderer', () => {
@@ -79,7 +79,7 @@ describe('plain renderer', () => {
 
   it('shows the status or error of a failure and the next attempt estimate, and strips control characters from the body', () => {
     const out = new Sink();
-    const r = createPlainRenderer({ out, now });
+    const r = createPlainRenderer({ out, err: new Sink(), now });
     r.forwarded(failed);
     r.forwarded(refused);
     r.forwarded({ ...refused, outcome: { ok: false, status: 302, error: 'redirect not followed', latencyMs: 3 }, nextAttemptMs: undefined });
@@ -91,6 +91,42 @@ describe('plain renderer', () => {
     ]);
   });
 
+  it('says once, until the handler answers again, that nothing listens on the target', () => {
+    const out = new Sink();
+    const err = new Sink();
+    const r = createPlainRenderer({ out, err, now });
+    r.forwarded(refused);
+    r.forwarded(refused);
+    r.forwarded(delivered);
+    r.forwarded(refused);
+    const hint = '          nothing listens on localhost:3000: is your handler running? The relay keeps the event and delivers it again.';
+    expect(err.lines).toEqual([hint, hint]);
+  });
+
+  it('tells how to get events a new consumer does not receive, and that a shared consumer splits events', () => {
+    const err = new Sink();
+    const r = createPlainRenderer({ out: new Sink(), err, now });
+    r.hint({ kind: 'stored-before', channel: 'myoperator', consumer: 'asha@laptop', stored: 7 });
+    r.hint({ kind: 'shared-consumer', channel: 'myoperator', consumer: 'asha@laptop', sessions: 2 });
+    expect(err.lines[0]).toContain('7 events myoperator already stored are not delivered');
+    expect(err.lines[0]).toContain('relay-client replay --since 1h --consumer asha@laptop --channel myoperator');
+    expect(err.lines[0]).toContain('--since');
+    expect(err.lines[1]).toContain('2 sessions are subscribed to myoperator as asha@laptop');
+    expect(err.lines[1]).toContain('--consumer');
+  });
+
+  it('says when a run never reached the relay, and whose count pending is', () => {
+    const out = new Sink();
+    const r = createPlainRenderer({ out, now });
+    r.starting({ relay: 'wss://relay.example.com/ws', forwardTo: url, channels: ['myoperator'], consumer: 'c' });
+    r.summary({ connected: false, delivered: 0, failed: 0, pending: 0, pendingFrom: 'client' });
+    r.summary({ connected: true, delivered: 1, failed: 0, pending: 2, pendingFrom: 'client' });
+    expect(out.lines.slice(1)).toEqual([
+      'summary: never connected to the relay at wss://relay.example.com/ws; nothing was received or delivered',
+      'summary: 1 delivered, 0 failed attempts, 2 received and not done (the relay could not be asked for its count)',
+    ]);
+  });
+
   it('prints catching-up progress, the summary, and sends trouble to the error stream', () => {
     const out = new Sink();
     const err = new Sink();
@@ -98,6 +134,7 @@ describe('plain renderer', () => {
     expect(out.lines).toContain('10:03:59  catching up 1200/5000');
     expect(out.lines.at(-1)).toBe('summary: 12 delivered, 3 failed attempts, 1 pending at the relay');
     expect(err.lines).toEqual([
+      '          nothing listens on localhost:3000: is your handler running? The relay keeps the event and delivers it again.',
       '10:03:59  relay unreachable at wss://relay.example.com/ws (ECONNREFUSED); retrying in ~3s (attempt 2)',
       'warning RELAY_E_WS_NOT_IN_FLIGHT: ignored',
     ]);
@@ -152,7 +189,7 @@ describe('json renderer', () => {
       'summary',
     ]);
     expect(objects.every((o) => o['time'] === at.toISOString())).toBe(true);
-    expect(objects[6]).toMatchObject({ id: 'evt_01JABCXYZ123', seq: 42, ok: true, status: 200, latencyMs: 12.4, answer: 'ack' });
+    expect(objects[6]).toMatchObject({ id: 'evt_01JABCXYZ123', seq: 42, ok: true, status: 200, latencyMs: 12, answer: 'ack' });
     expect(objects[6]).not.toHaveProperty('responseBody');
     expect(objects[7]).toMatchObject({ ok: false, status: 500, nextAttemptMs: 2000, responseBody: 'db down\u001b[2J' });
     expect(objects[8]).toMatchObject({ ok: false, error: 'ECONNREFUSED' });

@@ -5,6 +5,7 @@ import {
   assertChannelName,
   assertHeaderName,
   assertSecret,
+  MIN_SECRET_LENGTH,
   type Channel,
   type Verification,
 } from './channel.js';
@@ -30,12 +31,19 @@ export interface ChannelSettings {
   acceptLegacyForm?: boolean;
   /** CIDRs; given ones replace the list. An empty string clears it. */
   allowIp?: string[];
+  /**
+   * Accept a `secret` or `apiKey` shorter than {@link MIN_SECRET_LENGTH}, with a warning: one a
+   * MyOperator account already uses elsewhere. Default false.
+   */
+  allowShortSecret?: boolean;
 }
 
 /** The result of applying settings: the channel, plus a secret the relay generated (shown once). */
 export interface ChannelChange {
   channel: Channel;
   generatedSecret?: string;
+  /** What the operator should know about the settings accepted (a short secret). */
+  warnings?: string[];
 }
 
 function fail(problem: string): never {
@@ -55,7 +63,7 @@ function verification(settings: ChannelSettings, current: Verification | undefin
       const header = settings.signatureHeader ?? (same?.mode === 'hmac' ? same.header : DEFAULT_SIGNATURE_HEADER);
       assertHeaderName('--signature-header', header);
       if (settings.secret?.length) {
-        settings.secret.forEach(assertSecret);
+        for (const secret of settings.secret) assertSecret(secret, settings.allowShortSecret === true);
         return { verification: { mode, header, secrets: [...new Set(settings.secret)] } };
       }
       if (same?.mode === 'hmac') return { verification: { mode, header, secrets: same.secrets } };
@@ -85,7 +93,10 @@ function verification(settings: ChannelSettings, current: Verification | undefin
         if (previous) return { verification: { mode, location, name, keyHash: previous.keyHash } };
         fail('--verify apikey needs --api-key VALUE.');
       }
-      if (settings.apiKey.length < 16) fail('--api-key must be at least 16 characters.');
+      if (settings.apiKey.length === 0) fail('--api-key must not be empty.');
+      if (settings.apiKey.length < MIN_SECRET_LENGTH && settings.allowShortSecret !== true) {
+        fail(`--api-key must be at least ${MIN_SECRET_LENGTH} characters (got ${settings.apiKey.length}); to keep a shorter key MyOperator already uses, add --allow-short-secret.`);
+      }
       return { verification: { mode, location, name, keyHash: sha256Hex(settings.apiKey) } };
     }
     case 'none':
@@ -124,7 +135,19 @@ export function applyChannelSettings(name: string, settings: ChannelSettings, cu
     allowIps,
     createdAt: current?.createdAt ?? new Date().toISOString(),
   };
-  return generatedSecret === undefined ? { channel } : { channel, generatedSecret };
+  const warnings = shortSecretWarnings(name, settings);
+  return { channel, ...(generatedSecret === undefined ? {} : { generatedSecret }), ...(warnings.length === 0 ? {} : { warnings }) };
+}
+
+/** The warnings for short secrets accepted with `--allow-short-secret`. */
+function shortSecretWarnings(name: string, settings: ChannelSettings): string[] {
+  const short = [
+    ...(settings.secret ?? []).filter((s) => s.length < MIN_SECRET_LENGTH).map((s) => `--secret of ${s.length} characters`),
+    ...(settings.apiKey !== undefined && settings.apiKey.length < MIN_SECRET_LENGTH ? [`--api-key of ${settings.apiKey.length} characters`] : []),
+  ];
+  return short.map(
+    (what) => `${what} accepted (--allow-short-secret): a short secret is easier to guess; replace it in MyOperator when you can, e.g. with \`relay-server channel rotate-secret ${name}\`.`,
+  );
 }
 
 /**

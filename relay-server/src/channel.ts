@@ -74,11 +74,18 @@ export function assertHeaderName(option: string, name: string): void {
 }
 
 /** Throws `RELAY_E_CHANNEL_INVALID` unless `secret` is strong enough to sign webhooks. */
-export function assertSecret(secret: string): void {
-  if (secret.length < 16) {
-    throw new RelayError('RELAY_E_CHANNEL_INVALID', '--secret must be at least 16 characters.');
+export function assertSecret(secret: string, allowShort = false): void {
+  if (secret.length === 0) throw new RelayError('RELAY_E_CHANNEL_INVALID', '--secret must not be empty.');
+  if (secret.length < MIN_SECRET_LENGTH && !allowShort) {
+    throw new RelayError(
+      'RELAY_E_CHANNEL_INVALID',
+      `--secret must be at least ${MIN_SECRET_LENGTH} characters (got ${secret.length}); to keep a shorter secret MyOperator already uses, add --allow-short-secret.`,
+    );
   }
 }
+
+/** Shortest HMAC secret or API key accepted without `--allow-short-secret`: 16 characters. */
+export const MIN_SECRET_LENGTH = 16;
 
 /** What an API may show of a channel: everything except secrets and hashes. */
 export interface ChannelView {

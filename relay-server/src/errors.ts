@@ -9,7 +9,7 @@ import { MAX_PATH_SEGMENT_LENGTH, MAX_URL_LENGTH } from './edge/limits.js';
 export const SERVER_ERRORS = {
   RELAY_E_UNKNOWN_CHANNEL: {
     status: 404,
-    message: 'No channel with this name exists on this relay. Check the URL path /hooks/<channel> or create the channel with `relay-server channel add`.',
+    message: 'No channel with this name exists on this relay. Check the URL path /hooks/<channel> or create the channel with `relay-server channel add <name>`.',
   },
   RELAY_E_CREDENTIALS_MISSING: {
     status: 401,
@@ -53,7 +53,7 @@ export const SERVER_ERRORS = {
   },
   RELAY_E_BODY_TOO_LARGE: {
     status: 413,
-    message: 'The body is larger than this channel\'s limit (see `relay-server channel show`, change with --max-body).',
+    message: 'The body is larger than this channel\'s limit (see `relay-server channel show <name>`, change with --max-body).',
   },
   RELAY_E_TOO_MANY_HEADERS: {
     status: 431,
@@ -89,7 +89,7 @@ export const SERVER_ERRORS = {
   },
   RELAY_E_AUTH_REQUIRED: {
     status: 401,
-    message: 'This API needs `Authorization: Bearer <token>`. Create a token with `relay-server token create`.',
+    message: 'This API needs `Authorization: Bearer <token>`. Create a token with `relay-server token create --name <you>`.',
   },
   RELAY_E_TOKEN_INVALID: {
     status: 401,
@@ -193,7 +193,7 @@ export const SERVER_ERRORS = {
   },
   RELAY_E_CHANNEL_EXISTS: {
     status: 409,
-    message: 'A channel with this name already exists. Use `relay-server channel update` to change it.',
+    message: 'A channel with this name already exists. Use `relay-server channel update <name>` to change it.',
   },
   RELAY_E_TOKEN_NOT_FOUND: {
     status: 404,
@@ -202,6 +202,14 @@ export const SERVER_ERRORS = {
   RELAY_E_TOKEN_EXISTS: {
     status: 409,
     message: 'A token with this name already exists. Revoke it first or choose another name.',
+  },
+  RELAY_E_PORT_IN_USE: {
+    status: 500,
+    message: 'Another process already listens on this address and port. Stop it (an earlier relay-server?) or start with another --port; --port 0 picks a free one.',
+  },
+  RELAY_E_LISTEN_FAILED: {
+    status: 500,
+    message: 'relay-server cannot listen on --host and --port (the detail says why). Fix --host or --port and start again.',
   },
   RELAY_E_INTERNAL: {
     status: 500,

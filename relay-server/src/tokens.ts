@@ -37,6 +37,25 @@ export async function issueToken(store: Store, request: TokenRequest): Promise<{
   return { token, record };
 }
 
+/**
+ * Sets the channels a developer token may read (`null`: every channel), keeping the token string,
+ * so a developer's running listen and config keep working. Clients already connected keep the
+ * channels they subscribed to until they reconnect; API requests see the change at once.
+ *
+ * @throws RelayError `RELAY_E_TOKEN_NOT_FOUND`, `RELAY_E_UNKNOWN_CHANNEL` for a channel that does
+ *   not exist, `RELAY_E_CONFIG_INVALID` for an admin token (admins read every channel).
+ */
+export async function setTokenChannels(store: Store, name: string, channels: string[] | null): Promise<TokenRecord> {
+  const record = (await store.listTokens()).find((t) => t.name === name);
+  if (!record) throw new RelayError('RELAY_E_TOKEN_NOT_FOUND', `(token "${name}")`);
+  if (record.role === 'admin') throw new RelayError('RELAY_E_CONFIG_INVALID', `--channels: "${name}" is an admin token, which reads every channel; create a developer token for fewer.`);
+  for (const channel of channels ?? []) {
+    if (!(await store.getChannel(channel))) throw new RelayError('RELAY_E_UNKNOWN_CHANNEL', `(--channels names "${channel}")`);
+  }
+  if (!(await store.updateTokenChannels(name, channels))) throw new RelayError('RELAY_E_TOKEN_NOT_FOUND', `(token "${name}")`);
+  return { ...record, channels };
+}
+
 /** Finds the token record for an `Authorization` header value; throws the matching coded error. */
 export async function authenticate(store: Store, authorization: string | undefined): Promise<TokenRecord> {
   const match = authorization === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(authorization);

@@ -146,6 +146,10 @@ const TRIGGERS: { [C in ServerErrorCode]: Trigger } = {
   RELAY_E_INVALID_BODY: ({ relay }) => trigger(relay, { type: 5 }),
   RELAY_E_API_CONTENT_TYPE: ({ relay }) => api(relay, '/api/channels/myoperator/trigger', { method: 'POST', body: 'type=call.answered', headers: { 'content-type': 'text/plain' } }),
   RELAY_E_API_BODY_TOO_LARGE: ({ relay }) => trigger(relay, { type: 'call.answered', pad: 'z'.repeat(1024 * 1024) }),
+  RELAY_E_PORT_IN_USE: async ({ relay, dataDir }) =>
+    viaCli(['start', '--host', '127.0.0.1', '--port', new URL(relay.url).port, '--data-dir', await dataDir(), '--log-level', 'silent']),
+  // 192.0.2.1 (TEST-NET-1) is an address no machine of ours has.
+  RELAY_E_LISTEN_FAILED: async ({ dataDir }) => viaCli(['start', '--host', '192.0.2.1', '--port', '0', '--data-dir', await dataDir(), '--log-level', 'silent']),
   RELAY_E_STORE_VERSION: async ({ dataDir }) => viaCli(['channel', 'list', '--data-dir', await dataDir((store) => store.setMeta('schema_version', '99'))]),
   RELAY_E_SHUTTING_DOWN: async ({ fresh }) => {
     const relay = await fresh();
@@ -214,7 +218,19 @@ const TRIGGERS: { [C in ServerErrorCode]: Trigger } = {
 };
 
 /** Codes that only operators meet, from the command line; every other code is an HTTP answer. */
-const CLI_CODES = new Set<ServerErrorCode>(['RELAY_E_STORE_VERSION', 'RELAY_E_CONFIG_INVALID', 'RELAY_E_CHANNEL_INVALID', 'RELAY_E_CHANNEL_EXISTS', 'RELAY_E_TOKEN_NOT_FOUND', 'RELAY_E_TOKEN_EXISTS']);
+const CLI_CODES = new Set<ServerErrorCode>([
+  'RELAY_E_STORE_VERSION',
+  'RELAY_E_CONFIG_INVALID',
+  'RELAY_E_CHANNEL_INVALID',
+  'RELAY_E_CHANNEL_EXISTS',
+  'RELAY_E_TOKEN_NOT_FOUND',
+  'RELAY_E_TOKEN_EXISTS',
+  'RELAY_E_PORT_IN_USE',
+  'RELAY_E_LISTEN_FAILED',
+]);
+
+/** Of those, the codes that mean the command line or a setting must change: exit 2 (docs/errors.md, exit codes). */
+const USAGE_EXIT = new Set<ServerErrorCode>(['RELAY_E_CONFIG_INVALID', 'RELAY_E_CHANNEL_INVALID']);
 
 describe('every code in the catalogue comes from a real request or command', () => {
   let shared: TestRelay;
@@ -260,7 +276,7 @@ describe('every code in the catalogue comes from a real request or command', () 
       const observed = await TRIGGERS[code](context());
       const { status, message } = SERVER_ERRORS[code];
       if (CLI_CODES.has(code)) {
-        expect(observed).toEqual({ via: 'cli', exitCode: 1, code });
+        expect(observed).toEqual({ via: 'cli', exitCode: USAGE_EXIT.has(code) ? 2 : 1, code });
         return;
       }
       expect(observed.via).toBe('http');

@@ -260,6 +260,17 @@ export function describeStoreConformance(engine: string, open: OpenStore): void 
           expect(await store.revokeToken('never-existed')).toBe(false);
         }));
 
+      it('changes the channels of a token without changing the token', () =>
+        withStore(async (store) => {
+          const original = tokenRecord('asha', { channels: ['sales'] });
+          await store.createToken(original);
+          expect(await store.updateTokenChannels('asha', ['sales', 'support'])).toBe(true);
+          expect(await store.findTokenByHash(original.hash)).toEqual({ ...original, channels: ['sales', 'support'] });
+          expect(await store.updateTokenChannels('asha', null)).toBe(true);
+          expect((await store.findTokenByHash(original.hash))?.channels).toBeNull();
+          expect(await store.updateTokenChannels('never-existed', ['sales'])).toBe(false);
+        }));
+
       it('rejects a taken token name with RELAY_E_TOKEN_EXISTS and keeps the original', () =>
         withStore(async (store) => {
           const original = tokenRecord('asha');
@@ -596,6 +607,12 @@ export function describeStoreConformance(engine: string, open: OpenStore): void 
           expect(await list({ channel: 'ghost' })).toEqual([]);
           expect(await list({ type: 'call.answered' })).toEqual(['ops/o3', 'ops/o1', 'sales/s2', 'sales/s0']);
           expect(await list({ type: 'call' })).toEqual([]);
+          // Globs, as listen --events takes them; other characters match themselves.
+          expect(await list({ type: 'call.*' })).toEqual(['ops/o3', 'ops/o1', 'sales/s2', 'sales/s1', 'ops/o0', 'sales/s0']);
+          expect(await list({ type: 'call.m?ssed' })).toEqual(['sales/s1', 'ops/o0']);
+          expect(await list({ type: '*.received' })).toEqual(['sales/s3', 'ops/o2']);
+          expect(await list({ type: 'call_answered' })).toEqual([]);
+          expect(await list({ type: 'call.answere%' })).toEqual([]);
           expect(await list({ since: new Date(T0 + 5000) })).toEqual(['ops/o3', 'sales/s3', 'ops/o2']);
           expect(await list({ since: new Date(T0 + 4500) })).toEqual(['ops/o3', 'sales/s3', 'ops/o2']);
           expect(await list({ before: new Date(T0 + 2000) })).toEqual(['ops/o0', 'sales/s0']);

@@ -4,9 +4,19 @@ export interface KnownOptions {
   alias: Record<string, string[]>;
 }
 
-/** A command line that names something the command does not know. */
+import { closest } from './suggest.js';
+
+/** A command line that names something the command does not know, or leaves out what it needs. */
 export class UsageError extends Error {
-  constructor(message: string) {
+  /**
+   * @param message - what is wrong, naming the flag or word as typed.
+   * @param command - the command it concerns, e.g. `relay-client events show`, for the hint to
+   *   see its `--help`. Default: found from the typed command line by the CLI.
+   */
+  constructor(
+    message: string,
+    readonly command?: string,
+  ) {
     super(message);
     this.name = 'UsageError';
   }
@@ -64,8 +74,23 @@ export function unknownFlags(argv: readonly string[], known: KnownOptions): stri
   return typedFlags(argv).filter((flag) => !isKnown(flag)).map((flag) => flag.typed);
 }
 
-/** Throws a {@link UsageError} naming the unknown flags, if any. */
+/** The long option names `known` defines, as typed: `--data-dir`, `--json`. */
+function longFlags(known: KnownOptions): string[] {
+  const names = [...Object.keys(known.key), ...Object.values(known.alias).flat()].map(kebab);
+  return [...new Set(names)].filter((name) => name.length > 1).map((name) => `--${name}`);
+}
+
+/**
+ * Throws a {@link UsageError} naming the unknown flags, if any, each with the known one it is
+ * closest to: `Unknown option: --chanel (did you mean --channel?)`.
+ */
 export function assertKnownFlags(argv: readonly string[], known: KnownOptions): void {
   const unknown = unknownFlags(argv, known);
-  if (unknown.length > 0) throw new UsageError(`Unknown option${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);
+  if (unknown.length === 0) return;
+  const candidates = longFlags(known);
+  const named = unknown.map((flag) => {
+    const suggestion = flag.startsWith('--') ? closest(flag.replace(/^--(no-)?/, '--'), candidates) : undefined;
+    return suggestion === undefined ? flag : `${flag} (did you mean ${flag.startsWith('--no-') ? suggestion.replace(/^--/, '--no-') : suggestion}?)`;
+  });
+  throw new UsageError(`Unknown option${unknown.length > 1 ? 's' : ''}: ${named.join(', ')}`);
 }

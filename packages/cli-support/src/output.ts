@@ -15,3 +15,13 @@ export function table(stream: NodeJS.WritableStream, header: string[], rows: str
   line(stream, format(header));
   for (const row of rows) line(stream, format(row));
 }
+
+/**
+ * Lets output to a reader that has gone (`relay-client events list | head -1`) end quietly: the
+ * write fails with EPIPE, which would otherwise end the process with a stack trace.
+ */
+export function ignoreClosedPipe(stream: NodeJS.WritableStream): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
+}

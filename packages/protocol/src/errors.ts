@@ -84,13 +84,13 @@ export const PROTOCOL_ERRORS = {
     closeCode: 4100,
     reconnect: false,
     message:
-      'No token was sent. Pass one with --token or RELAY_TOKEN; create it on the server with `relay-server token create`.',
+      'No token was sent. Pass one with --token or RELAY_TOKEN; create it on the server with `relay-server token create --name <you>`.',
   },
   RELAY_E_WS_TOKEN_INVALID: {
     closeCode: 4101,
     reconnect: false,
     message:
-      'The token is unknown, expired or revoked. Create a new one with `relay-server token create`.',
+      'The token is unknown, expired or revoked. Create a new one with `relay-server token create --name <you>`.',
   },
   RELAY_E_WS_HELLO_TIMEOUT: {
     closeCode: 4200,
@@ -126,13 +126,13 @@ export const PROTOCOL_ERRORS = {
     closeCode: null,
     reconnect: false,
     message:
-      'This token may not read the requested channel. Use a token created for this channel (`relay-server token create --channel <name>`).',
+      'This token may not read the requested channel. Use a token that includes it: `relay-server token update <you> --channels <name>` changes an existing one, `relay-server token create --name <you> --channels <name>` makes a new one.',
   },
   RELAY_E_WS_UNKNOWN_CHANNEL: {
     closeCode: null,
     reconnect: false,
     message:
-      'No channel with this name exists on the relay. Check the spelling or create it with `relay-server channel add`.',
+      'No channel with this name exists on the relay. Check the spelling or create it with `relay-server channel add <name>`.',
   },
   RELAY_E_WS_BAD_SINCE: {
     closeCode: null,

@@ -1,33 +1,31 @@
 /** The options of `relay-client listen`: their yargs definitions, the config file, and the conversion to {@link ListenOptions}. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { LISTEN_DEFAULTS, type ListenOptions } from '../config.js';
 import { ClientError } from '../errors.js';
 import { readDuration } from '@myop-relay/protocol';
 import { formatDuration } from '../units.js';
-import { typedFlags } from '@myop-relay/cli-support';
+import { configPathFromArgv, createParser, readConfigFile, typedFlags } from '@myop-relay/cli-support';
 
 function invalid(flag: string, problem: string): never {
   throw new ClientError('RELAY_E_CLIENT_CONFIG_INVALID', `--${flag}: ${problem}`);
 }
 
-/** Reads a `--config` JSON file; its keys are the long option names (kebab- or camelCase). */
-export function readConfigFile(path: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    invalid('config', `cannot read "${path}" (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    invalid('config', `"${path}" is not JSON (${(error as Error).message})`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) invalid('config', `"${path}" must hold a JSON object`);
-  return value as Record<string, unknown>;
+/**
+ * The settings of the `--config` file (or `RELAY_CONFIG`, or the default file when it exists):
+ * an object keyed by the long options of `listen`, which are also the relay and token of every
+ * other command. Flags that pick what a command acts on are read from the command line only, so
+ * a file naming one is refused like any unknown key.
+ *
+ * @throws ClientError `RELAY_E_CLIENT_CONFIG_INVALID` naming the file and the problem.
+ */
+export function configFileSettings(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, homeDir: string): Record<string, unknown> {
+  const path = configPathFromArgv(argv) ?? (env['RELAY_CONFIG'] || undefined) ?? defaultConfigPath(env, homeDir);
+  if (path === undefined) return {};
+  const result = readConfigFile(path, configKeys());
+  if (!result.ok) invalid('config', result.problem);
+  return result.settings;
 }
 
 /**
@@ -75,6 +73,19 @@ export function listenOptions<T>(y: Argv<T>, consumerDefault: string) {
     .option('signature-header', { type: 'string', describe: 'Header --resign-secret writes', default: LISTEN_DEFAULTS.signatureHeader })
     .option('json', { type: 'boolean', describe: 'Print one JSON object per line', default: false })
     .option('quiet', { type: 'boolean', describe: 'Print only failures, errors and the summary', default: false });
+}
+
+function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** Keys a config file may hold: the long options of `listen` and their aliases (`url`). */
+function configKeys(): Set<string> {
+  // getOptions() is yargs' own, left out of its type declarations.
+  const parser = listenOptions(createParser([]), '') as unknown as { getOptions(): { key: Record<string, unknown>; alias: Record<string, string[]> } };
+  const { key, alias } = parser.getOptions();
+  const names = [...Object.keys(key), ...Object.values(alias).flat()].map(kebab);
+  return new Set(names.filter((name) => name !== 'help' && name !== 'version'));
 }
 
 /**

@@ -20,4 +20,9 @@ export interface CliRuntime {
    * press Ctrl-C again.
    */
   onShutdownSignal(handler: (signal: string) => void): void;
+  /**
+   * Check the command line only: when it parses, this is called with the command words
+   * (`['events', 'show']`) and nothing runs. For tests that every quoted command parses.
+   */
+  parseOnly?: (command: readonly string[]) => void;
 }

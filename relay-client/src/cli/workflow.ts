@@ -4,6 +4,7 @@
  * `../workflow/` and sets `process.exitCode` from the result; none exits the process.
  */
 import type { Argv } from 'yargs';
+import { EXIT_CODES, type ExitCode } from '@myop-relay/cli-support';
 import { parseSince, validateChannelName, validateConsumerName, validateEventPattern, MAX_EVENT_PATTERNS } from '@myop-relay/protocol';
 import { defaultConsumer, LISTEN_DEFAULTS, resolveRelayAccess, resolveRelayUrl, type RelayAccess } from '../config.js';
 import { ClientError } from '../errors.js';
@@ -11,7 +12,7 @@ import { RelayApi } from '../relay-api.js';
 import { runEventsList, runEventsShow } from '../workflow/events.js';
 import type { CommandOutput } from '../workflow/output.js';
 import { runReplay } from '../workflow/replay.js';
-import { runStatus } from '../workflow/status.js';
+import { runStatus, type StatusReport } from '../workflow/status.js';
 import { runTail } from '../workflow/tail.js';
 import { parseSetFlags, runTrigger, runTriggerList, SAMPLE_SHAPES, type SampleShape, type TriggerOptions } from '../workflow/trigger.js';
 import { integer, list, relayOptions, text, typedLongFlags } from './options.js';
@@ -82,6 +83,15 @@ function timeArg(value: unknown, flag: string): string | undefined {
   return raw;
 }
 
+/** `--type` of `events list` and `replay`: one event-type glob, as `listen --events` takes them (`call.*`). */
+function typePattern(value: unknown): string | undefined {
+  const pattern = text(value, 'type');
+  if (pattern === undefined || pattern === '') return undefined;
+  const problem = validateEventPattern(pattern);
+  if (problem !== undefined) invalid('type', `"${pattern.slice(0, 200)}" ${problem}`);
+  return pattern;
+}
+
 function eventPatterns(value: unknown): string[] | undefined {
   const patterns = list(value, 'events');
   if (patterns === undefined || patterns.length === 0) return undefined;
@@ -139,7 +149,7 @@ async function trigger(ctx: Context, args: Args): Promise<void> {
 
 async function eventsList(ctx: Context, args: Args): Promise<void> {
   const channel = text(typed(ctx, args, 'channel', 'channel'), 'channel');
-  const type = text(typed(ctx, args, 'type', 'type'), 'type');
+  const type = typePattern(typed(ctx, args, 'type', 'type'));
   const since = timeArg(typed(ctx, args, 'since', 'since'), 'since');
   const before = timeArg(typed(ctx, args, 'before', 'before'), 'before');
   const limit = integer(typed(ctx, args, 'limit', 'limit'), 'limit') ?? 50;
@@ -160,10 +170,10 @@ async function eventsList(ctx: Context, args: Args): Promise<void> {
 }
 
 async function eventsShow(ctx: Context, args: Args): Promise<void> {
-  const id = text(args['id'], 'id');
-  if (id === undefined || id === '') invalid('id', 'name the event id, e.g. relay-client events show evt_01JABCXYZ123');
-  const channel = oneChannel(args, 'events show');
-  await runEventsShow(relayApi(ctx.runtime, relayAccess(args)), channel, id, output(ctx.runtime), args['json'] === true);
+  const id = text(args['id'], 'id') ?? '';
+  // The channel picks where to look, so only a typed --channel narrows it; else every channel the token may read.
+  const channel = text(typed(ctx, args, 'channel', 'channel'), 'channel');
+  await runEventsShow(relayApi(ctx.runtime, relayAccess(args)), channel === undefined ? undefined : checkedChannel(channel), id, output(ctx.runtime), args['json'] === true);
 }
 
 async function eventsTail(ctx: Context, args: Args): Promise<void> {
@@ -176,6 +186,8 @@ async function eventsTail(ctx: Context, args: Args): Promise<void> {
     { access, channels, ...(events === undefined ? {} : { events }) },
     { api: relayApi(ctx.runtime, access), output: output(ctx.runtime), json: args['json'] === true, signal: controller.signal, createSocket: ctx.runtime.createSocket },
   );
+  // runTail returns only when the user stopped it.
+  process.exitCode = EXIT_CODES.interrupted;
 }
 
 // --- replay
@@ -184,7 +196,7 @@ async function replay(ctx: Context, args: Args): Promise<void> {
   const ids = (list(args['ids'], 'ids') ?? []).filter((id) => id !== '');
   const since = timeArg(typed(ctx, args, 'since', 'since'), 'since');
   const before = timeArg(typed(ctx, args, 'before', 'before'), 'before');
-  const type = text(typed(ctx, args, 'type', 'type'), 'type');
+  const type = typePattern(typed(ctx, args, 'type', 'type'));
   if (ids.length > 0 && (since !== undefined || before !== undefined || type !== undefined)) {
     invalid('since', 'give event ids or a time range (--since, --before, --type), not both');
   }
@@ -199,10 +211,17 @@ async function replay(ctx: Context, args: Args): Promise<void> {
     args['json'] === true,
   );
   // Like `rm a b`: the ones found were queued, but the run did not do all it was asked.
-  if (result.missing.length > 0) process.exitCode = 1;
+  if (result.missing.length > 0) process.exitCode = EXIT_CODES.failed;
 }
 
 // --- status
+
+/** 0 all well; 2 when the token is missing or refused (the command needs fixing); 1 for any other problem. */
+function statusExitCode(report: StatusReport): ExitCode {
+  if (report.ok) return EXIT_CODES.done;
+  const tokenCode = report.token.code;
+  return tokenCode === 'RELAY_E_CLIENT_TOKEN_REJECTED' || tokenCode === 'RELAY_E_CLIENT_CONFIG_INVALID' ? EXIT_CODES.usage : EXIT_CODES.failed;
+}
 
 async function status(ctx: Context, args: Args): Promise<void> {
   const relay = resolveRelayUrl(text(args['relay'], 'relay') ?? '');
@@ -217,7 +236,7 @@ async function status(ctx: Context, args: Args): Promise<void> {
     output(ctx.runtime),
     args['json'] === true,
   );
-  process.exitCode = report.ok ? 0 : 1;
+  process.exitCode = statusExitCode(report);
 }
 
 // --- definitions
@@ -263,13 +282,13 @@ export function workflowCommands(parser: Argv, runtime: CliRuntime, argv: readon
             (c: Argv) =>
               relayOptions(c)
                 .option('channel', { type: 'string', describe: 'Only this channel (default: every channel the token may read)' })
-                .option('type', { type: 'string', describe: 'Only this event type, e.g. call.answered' })
+                .option('type', { type: 'string', describe: "Only these event types: a glob as listen --events takes, e.g. call.answered or 'call.*'" })
                 .option('since', { type: 'string', describe: 'Received at or after: a duration back from now (30m, 2h, 1d) or an ISO-8601 time' })
                 .option('before', { type: 'string', describe: 'Received before: same forms as --since' })
                 .option('limit', { type: 'string', describe: 'At most this many events, 1-1000', default: '50' })
                 .option('json', jsonOption)
                 .example('$0 events list', 'The 50 newest events')
-                .example('$0 events list --type call.answered --since 2h', 'One type, last two hours')
+                .example("$0 events list --type 'call.*' --since 2h", 'Call events of the last two hours')
                 .example('$0 events list --channel sales --limit 200 --json', 'Machine-readable')
                 .epilogue('--channel, --type, --since, --before and --limit are read from the command line only.'),
             (a) => eventsList(ctx, a),
@@ -280,10 +299,11 @@ export function workflowCommands(parser: Argv, runtime: CliRuntime, argv: readon
             (c: Argv) =>
               relayOptions(c)
                 .positional('id', { type: 'string', describe: 'Event id (events list shows them)' })
-                .option('channel', { type: 'string', describe: 'Channel of the event', default: 'myoperator' })
+                .option('channel', { type: 'string', describe: 'Channel of the event (default: looked for in every channel the token may read)' })
                 .option('json', jsonOption)
-                .example('$0 events show evt_01JABCXYZ123', 'Event on channel myoperator')
-                .example('$0 events show 9f2c… --channel sales --json', 'Exact body as base64, headers, attempts'),
+                .example('$0 events show evt_01JABCXYZ123', 'The event, whichever channel holds it')
+                .example('$0 events show evt_01JABCXYZ123 --channel sales --json', 'Exact body as base64, headers, attempts')
+                .epilogue('--channel is read from the command line only.'),
             (a) => eventsShow(ctx, a),
           )
           .command(
@@ -298,7 +318,8 @@ export function workflowCommands(parser: Argv, runtime: CliRuntime, argv: readon
                 .example("$0 events tail --events 'call.*' --json", 'Call events with their bodies, as JSON lines')
                 .epilogue(
                   'tail subscribes as tail-<random>, acks every event as it arrives and deletes that consumer on Ctrl-C, so it never ' +
-                    'takes events from your listen consumer and leaves nothing on the relay.\n--events is read from the command line only.',
+                    'takes events from your listen consumer and leaves nothing on the relay.\n--events is read from the command line only.\n' +
+                    'Exit codes: 130 stopped with Ctrl-C, 1 a subscription was refused or the connection failed for good, 2 invalid options or token refused.',
                 ),
             (a) => eventsTail(ctx, a),
           )
@@ -317,11 +338,11 @@ export function workflowCommands(parser: Argv, runtime: CliRuntime, argv: readon
           .option('consumer', { type: 'string', describe: `Consumer to replay to (default ${consumerDefault}, as listen)` })
           .option('since', { type: 'string', describe: 'Instead of ids: events received since a duration back (2h) or an ISO-8601 time' })
           .option('before', { type: 'string', describe: 'With --since: received before this' })
-          .option('type', { type: 'string', describe: 'With --since: only this event type' })
+          .option('type', { type: 'string', describe: "With --since: only these event types, a glob such as 'call.*'" })
           .option('json', jsonOption)
           .example('$0 replay evt_01JABCXYZ123', 'One event to your listen consumer')
-          .example('$0 replay --since 2h --type call.answered', 'Every call.answered of the last two hours')
-          .example('$0 replay evt_1 evt_2 --consumer ci --channel sales', 'To another consumer')
+          .example("$0 replay --since 2h --type 'call.*'", 'Every call event of the last two hours')
+          .example('$0 replay evt_1 evt_2 --consumer ci', 'To another consumer')
           .epilogue(
             '--since, --before and --type are read from the command line only.\n' +
               'Exit codes: 0 queued, 1 some ids are not stored (the others were queued), the relay refused or is unreachable, 2 invalid options or token refused.',
@@ -330,7 +351,7 @@ export function workflowCommands(parser: Argv, runtime: CliRuntime, argv: readon
     )
     .command(
       'status',
-      'Check the relay, the token and your consumers; exit 0 when all is well, 1 otherwise',
+      'Check the relay, the token and your consumers; exit 0 when all is well',
       (y: Argv) =>
         relayOptions(y)
           .option('channel', { type: 'string', array: true, describe: 'Only these channels (default: every channel the token may read)' })
@@ -339,8 +360,8 @@ export function workflowCommands(parser: Argv, runtime: CliRuntime, argv: readon
           .example('$0 status', 'Relay, token and your consumer on every channel')
           .example('$0 status --channel sales --consumer ci --json', 'One channel, another consumer, as JSON')
           .epilogue(
-            'Problems (exit 1): relay unreachable or not ready, token missing or refused, a channel not visible, events failed for good.\n' +
-              'Warnings (exit 0): no consumer yet, events waiting while no listen is connected.',
+            'Problems (exit 1): relay unreachable or not ready, a channel not visible, events failed for good; token missing or refused: exit 2.\n' +
+              'Warnings (exit 0): no consumer yet, events waiting while no listen is connected, several sessions sharing a consumer.',
           ),
       (a) => status(ctx, a),
     );

@@ -10,6 +10,7 @@ import type {
   ErrorInfo,
   EventReceivedInfo,
   ForwardedInfo,
+  HintInfo,
   ListenSummary,
   ReconnectingInfo,
   Renderer,
@@ -74,11 +75,16 @@ export class JsonRenderer implements Renderer {
     const { responseBody, ...result } = outcome;
     // A success's body is of no interest, and a failure's is cut so one line stays small.
     const body = outcome.ok || responseBody === undefined ? {} : { responseBody: responseBody.slice(0, this.#maxBody) };
-    this.#emit('forwarded', { ...rest, ...result, ...body });
+    // Whole milliseconds: the clock's fractions are noise to a reader and to a script.
+    this.#emit('forwarded', { ...rest, ...result, latencyMs: Math.round(result.latencyMs), ...body });
   }
 
   backlog(info: BacklogInfo): void {
     this.#emit('backlog', info);
+  }
+
+  hint(info: HintInfo): void {
+    this.#emit('hint', info);
   }
 
   error(info: ErrorInfo): void {

@@ -13,6 +13,8 @@ export function quietRenderer(inner: Renderer): Renderer {
       if (!info.outcome.ok || info.answer === 'lost') inner.forwarded(info);
     },
     error: (info) => inner.error(info),
+    // A hint says why events are missing; that needs attention as much as a failure.
+    hint: (info) => inner.hint(info),
     summary: (info) => inner.summary(info),
   };
 }

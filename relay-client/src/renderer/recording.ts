@@ -70,6 +70,9 @@ export class RecordingRenderer implements Renderer {
   backlog(info: RendererEventMap['backlog']): void {
     this.#record({ type: 'backlog', info });
   }
+  hint(info: RendererEventMap['hint']): void {
+    this.#record({ type: 'hint', info });
+  }
   error(info: RendererEventMap['error']): void {
     this.#record({ type: 'error', info });
   }

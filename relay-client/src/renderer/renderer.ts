@@ -117,17 +117,34 @@ export interface StoppingInfo {
   timeoutMs: number;
 }
 
+/** Something about a subscription the user should act on, found on the relay after subscribing. */
+export type HintInfo =
+  /**
+   * Other sessions are subscribed as the same consumer: the relay splits the consumer's events
+   * between them, so this session gets only some.
+   */
+  | { kind: 'shared-consumer'; channel: string; consumer: string; sessions: number }
+  /** The consumer is new and the channel already held events, which a new consumer does not get (without `--since`). */
+  | { kind: 'stored-before'; channel: string; consumer: string; stored: number };
+
 /** Counts of a `listen` run. */
 export interface ListenSummary {
+  /** Whether the run ever reached the relay; when false the counts say nothing about the relay. */
+  connected: boolean;
   /** Events the handler answered 2xx and that were acked. */
   delivered: number;
   /** Failed attempts (non-2xx, error or timeout), each nacked or left for redelivery. */
   failed: number;
   /**
-   * Events received but not answered (in flight on a lost connection, or arriving while
-   * stopping); the relay delivers them again.
+   * Events the relay still holds for this consumer on the run's channels: waiting, in flight, or
+   * in backoff after a failed attempt. `pendingFrom` says where the figure comes from.
    */
   pending: number;
+  /**
+   * `relay`: asked from the relay after the stop (its count, every session of the consumer);
+   * `client`: the relay could not be asked, so only events this run received and did not finish.
+   */
+  pendingFrom: 'relay' | 'client';
 }
 
 /** Receives everything `listen` reports. Methods must not throw. */
@@ -140,6 +157,7 @@ export interface Renderer {
   eventReceived(info: EventReceivedInfo): void;
   forwarded(info: ForwardedInfo): void;
   backlog(info: BacklogInfo): void;
+  hint(info: HintInfo): void;
   error(info: ErrorInfo): void;
   stopping(info: StoppingInfo): void;
   summary(info: ListenSummary): void;

@@ -12,6 +12,7 @@ export const silentRenderer: Renderer = Object.freeze({
   eventReceived: ignore,
   forwarded: ignore,
   backlog: ignore,
+  hint: ignore,
   error: ignore,
   stopping: ignore,
   summary: ignore,

@@ -17,6 +17,7 @@ import type {
   ErrorInfo,
   EventReceivedInfo,
   ForwardedInfo,
+  HintInfo,
   ListenSummary,
   ReconnectingInfo,
   Renderer,
@@ -53,6 +54,10 @@ export class TextRenderer implements Renderer {
   readonly #now: () => Date;
   /** Channel names are shown only when there is more than one to tell apart. */
   #showChannel = false;
+  /** The relay's WebSocket URL, for a summary of a run that never reached it. */
+  #relay = '';
+  /** Whether the "nothing listens" hint was shown since the handler last answered. */
+  #refusedShown = false;
 
   /** @param options - see {@link TextRendererOptions}. */
   constructor(options: TextRendererOptions) {
@@ -80,6 +85,7 @@ export class TextRenderer implements Renderer {
 
   starting(info: StartingInfo): void {
     this.#showChannel = info.channels.length > 1;
+    this.#relay = info.relay;
     this.#line(`forwarding ${info.channels.join(', ')} -> ${info.forwardTo}  (consumer ${info.consumer})`);
   }
 
@@ -118,6 +124,31 @@ export class TextRenderer implements Renderer {
     this.#timed(`${this.#channel(info.channel)}${head}${tail}`);
     const body = outcome.ok || outcome.responseBody === undefined ? '' : clean(outcome.responseBody);
     if (body !== '') this.#line(`          ${this.#paint('dim', body)}`);
+    if (outcome.error === 'ECONNREFUSED') {
+      // Once until the handler answers again: the same line under every retry would bury the events.
+      if (!this.#refusedShown) this.#line(`          ${this.#paint('yellow', `nothing listens on ${hostOf(info.url)}: is your handler running? The relay keeps the event and delivers it again.`)}`, this.#err);
+      this.#refusedShown = true;
+    } else if (outcome.status !== undefined) {
+      this.#refusedShown = false;
+    }
+  }
+
+  hint(info: HintInfo): void {
+    const label = this.#paint('yellow', 'note');
+    if (info.kind === 'shared-consumer') {
+      this.#line(
+        `${label}: ${info.sessions} sessions are subscribed to ${info.channel} as ${info.consumer}; the relay splits its events between them, so this one gets only some. ` +
+          'To get a copy of every event here, start this listen with a --consumer name of its own.',
+        this.#err,
+      );
+      return;
+    }
+    this.#line(
+      `${label}: ${info.consumer} is a new consumer, so the ${info.stored} event${info.stored === 1 ? '' : 's'} ${info.channel} already stored ${info.stored === 1 ? 'is' : 'are'} not delivered. ` +
+        `To get them, queue them with \`relay-client replay --since 1h --consumer ${info.consumer} --channel ${info.channel}\` (any duration), ` +
+        'or start a new consumer from back then with --consumer <new name> --since 1h.',
+      this.#err,
+    );
   }
 
   backlog(info: BacklogInfo): void {
@@ -135,7 +166,21 @@ export class TextRenderer implements Renderer {
   }
 
   summary(info: ListenSummary): void {
-    this.#line(this.#paint('bold', `summary: ${info.delivered} delivered, ${info.failed} failed attempt${info.failed === 1 ? '' : 's'}, ${info.pending} pending at the relay`));
+    if (!info.connected) {
+      this.#line(this.#paint('bold', `summary: never connected to the relay at ${this.#relay}; nothing was received or delivered`));
+      return;
+    }
+    const pending = info.pendingFrom === 'relay' ? `${info.pending} pending at the relay` : `${info.pending} received and not done (the relay could not be asked for its count)`;
+    this.#line(this.#paint('bold', `summary: ${info.delivered} delivered, ${info.failed} failed attempt${info.failed === 1 ? '' : 's'}, ${pending}`));
+  }
+}
+
+/** `localhost:3000` of a displayed URL. */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
   }
 }
 

@@ -4,7 +4,7 @@
  */
 import type { DeliveryAttemptView, EventDetailView, EventListView } from '@myop-relay/protocol';
 import { clean, formatBytes, headerValue, localTime, prettyJson, tableLines, viewBody } from '../format.js';
-import type { EventQuery, RelayApi } from '../relay-api.js';
+import { RelayApiError, type EventQuery, type RelayApi } from '../relay-api.js';
 import { writeJson, writeLines, type CommandOutput } from './output.js';
 
 /** Lists stored events, newest first, as a table (or the API's JSON answer). */
@@ -32,9 +32,36 @@ export async function runEventsList(api: RelayApi, query: EventQuery, output: Co
   return page;
 }
 
-/** `events show --json`: the stored event and its delivery attempts. */
+/**
+ * `events show --json`: the stored event, its body parsed, and its delivery attempts. Shares its
+ * field names with `events tail --json` lines ({@link TailedEvent}).
+ */
 export interface EventShowView extends EventDetailView {
+  /** The body parsed as JSON (legacy form bodies: their fields), or null. */
+  json: unknown;
+  /** Every delivery attempt, oldest first; `latencyMs` in whole milliseconds. */
   attempts: DeliveryAttemptView[];
+}
+
+/** The body as `--json` output carries it parsed: JSON as JSON, a legacy form as its fields, else null. */
+export function parsedBody(bodyBase64: string, headers: readonly (readonly [string, string])[]): unknown {
+  const view = viewBody(Buffer.from(bodyBase64, 'base64'), headerValue(headers, 'content-type'));
+  return view.json !== undefined ? view.json : view.form !== undefined ? Object.fromEntries(view.form) : null;
+}
+
+/** The channel holding event `id`, looked for in every channel the token may read. */
+async function channelOf(api: RelayApi, id: string): Promise<{ channel: string; event: EventDetailView }> {
+  const { channels } = await api.channels();
+  for (const { name } of channels) {
+    try {
+      return { channel: name, event: await api.event(name, id) };
+    } catch (error) {
+      if (error instanceof RelayApiError && error.code === 'RELAY_E_EVENT_NOT_FOUND') continue;
+      throw error;
+    }
+  }
+  const searched = channels.length === 0 ? 'this token may read no channel' : `looked in ${channels.map((c) => clean(c.name)).join(', ')}`;
+  throw new RelayApiError('RELAY_E_EVENT_NOT_FOUND', `No stored event with id "${clean(id, 100)}" in any channel this token may read (${searched}); it may have been pruned by retention.`, 404, 'GET', api.url('/api/events'));
 }
 
 function attemptRows(attempts: readonly DeliveryAttemptView[]): string[][] {
@@ -69,10 +96,17 @@ function bodyLines(event: EventDetailView): string[] {
   return lines;
 }
 
-/** Shows one event: metadata, headers, the body made readable, and every delivery attempt. */
-export async function runEventsShow(api: RelayApi, channel: string, id: string, output: CommandOutput, json: boolean): Promise<EventShowView> {
-  const [event, deliveries] = await Promise.all([api.event(channel, id), api.deliveries(channel, id)]);
-  const view: EventShowView = { ...event, attempts: deliveries.attempts };
+/**
+ * Shows one event: metadata, headers, the body made readable, and every delivery attempt.
+ *
+ * @param channel - the event's channel; undefined looks in every channel the token may read.
+ */
+export async function runEventsShow(api: RelayApi, channel: string | undefined, id: string, output: CommandOutput, json: boolean): Promise<EventShowView> {
+  const found = channel === undefined ? await channelOf(api, id) : { channel, event: await api.event(channel, id) };
+  const event = found.event;
+  const deliveries = await api.deliveries(found.channel, id);
+  const attempts = deliveries.attempts.map((a) => ({ ...a, latencyMs: a.latencyMs === null ? null : Math.round(a.latencyMs) }));
+  const view: EventShowView = { ...event, json: parsedBody(event.bodyBase64, event.headers), attempts };
   if (json) {
     writeJson(output.out, view);
     return view;

@@ -154,6 +154,11 @@ export async function checkStatus(api: RelayApi, options: StatusOptions): Promis
       if (consumer.pending > 0 && consumer.connectedSessions === 0) {
         warnings.push(`channel ${name}, consumer ${consumerName}: ${consumer.pending} event${consumer.pending === 1 ? '' : 's'} waiting and no listen connected`);
       }
+      if (consumer.connectedSessions > 1) {
+        warnings.push(
+          `channel ${name}, consumer ${consumerName}: ${consumer.connectedSessions} sessions connected; the relay splits the events between them (give a listen its own --consumer to get a copy of every event)`,
+        );
+      }
     }
   }
   report.ok = problems.length === 0;

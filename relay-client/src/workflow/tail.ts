@@ -17,6 +17,7 @@ import { relayWebSocketUrl, Transport, type Session, type SubscriptionRequest, t
 import { formatDelay } from '../units.js';
 import { runUntilStopped } from '../run-session.js';
 import { userAgent } from '../version.js';
+import { parsedBody, type EventShowView } from './events.js';
 import { writeLines, type CommandOutput } from './output.js';
 
 /** What to tail. */
@@ -58,7 +59,10 @@ export function tailConsumerName(): string {
   return `tail-${randomBytes(4).toString('hex')}`;
 }
 
-/** One event as `tail --json` prints it: the delivery's facts, headers and the exact body. */
+/**
+ * One event as `tail --json` prints it: the delivery's facts, headers and the exact body, under
+ * the field names `events show --json` uses for the same facts ({@link EventShowView}).
+ */
 export interface TailedEvent {
   channel: string;
   seq: number;
@@ -67,6 +71,8 @@ export interface TailedEvent {
   receivedAt: string;
   synthetic: boolean;
   replay: boolean;
+  /** Body size in bytes. */
+  size: number;
   headers: [string, string][];
   /** The exact body, base64. */
   bodyBase64: string;
@@ -77,9 +83,7 @@ export interface TailedEvent {
 }
 
 function tailedEvent(event: EventMessage): TailedEvent {
-  const body = Buffer.from(event.body, 'base64');
-  const view = viewBody(body, headerValue(event.headers, 'content-type'));
-  const json = view.json !== undefined ? view.json : view.form !== undefined ? Object.fromEntries(view.form) : null;
+  const view = viewBody(Buffer.from(event.body, 'base64'), headerValue(event.headers, 'content-type'));
   return {
     channel: event.channel,
     seq: event.seq,
@@ -88,10 +92,11 @@ function tailedEvent(event: EventMessage): TailedEvent {
     receivedAt: event.receivedAt,
     synthetic: event.synthetic,
     replay: event.replay,
+    size: view.bytes,
     headers: event.headers,
     bodyBase64: event.body,
     bodyText: view.text,
-    json,
+    json: parsedBody(event.body, event.headers),
   };
 }
 

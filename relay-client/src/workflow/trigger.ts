@@ -67,6 +67,8 @@ export async function runTrigger(api: RelayApi, options: TriggerOptions, output:
   const count = result.events.length;
   writeLines(output.err, [
     `${count} synthetic event${count === 1 ? '' : 's'} stored on channel ${clean(result.channel)}; relay-client listen forwards ${count === 1 ? 'it' : 'them'} with X-Relay-Synthetic: 1.`,
+    // A flow's events are stored in order, but listen forwards several at once unless told otherwise.
+    ...(options.flow !== undefined && count > 1 ? ['They are stored in order; for your handler to get them in that order, run listen with --ordered (one event at a time).'] : []),
   ]);
   return result;
 }

@@ -42,16 +42,18 @@ function printSecret(out: NodeJS.WritableStream, secret: string | undefined, asJ
 
 /** Operations behind `relay-server channel …`. Each prints human text or, with `json`, JSON. */
 export const channelCommands = {
-  async add(store: Store, out: NodeJS.WritableStream, name: string, settings: ChannelSettings, asJson: boolean): Promise<void> {
-    const { channel, generatedSecret } = applyChannelSettings(name, settings);
+  async add(store: Store, out: NodeJS.WritableStream, err: NodeJS.WritableStream, name: string, settings: ChannelSettings, asJson: boolean): Promise<void> {
+    const { channel, generatedSecret, warnings } = applyChannelSettings(name, settings);
     await store.createChannel(channel);
     printSecret(out, generatedSecret, asJson, channel);
+    for (const warning of warnings ?? []) line(err, `warning: ${warning}`);
   },
 
-  async update(store: Store, out: NodeJS.WritableStream, name: string, settings: ChannelSettings, asJson: boolean): Promise<void> {
-    const { channel, generatedSecret } = applyChannelSettings(name, settings, await existing(store, name));
+  async update(store: Store, out: NodeJS.WritableStream, err: NodeJS.WritableStream, name: string, settings: ChannelSettings, asJson: boolean): Promise<void> {
+    const { channel, generatedSecret, warnings } = applyChannelSettings(name, settings, await existing(store, name));
     await store.updateChannel(channel);
     printSecret(out, generatedSecret, asJson, channel);
+    for (const warning of warnings ?? []) line(err, `warning: ${warning}`);
   },
 
   async rotateSecret(store: Store, out: NodeJS.WritableStream, name: string, retireOld: boolean, asJson: boolean): Promise<void> {

@@ -1,13 +1,15 @@
-import yargs, { type ArgumentsCamelCase, type Argv } from 'yargs';
+import type { ArgumentsCamelCase, Argv } from 'yargs';
 import type { ChannelSettings } from '../channel-settings.js';
 import { resolveServerConfig } from '../config.js';
 import { RelayError } from '../errors.js';
 import { openConfiguredStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { channelCommands } from './channel.js';
-import { channelOptions, databaseUrlOption, readConfigFile, serverOptions, storeOptions } from './options.js';
-import { UsageError, line, withUsageChecks } from '@myop-relay/cli-support';
+import { channelOptions, configFileSettings, databaseUrlOption, serverOptions, storeOptions } from './options.js';
+import { CommandAccepted, UsageError, createParser, helpWidth, line, reportFailure, wantsJson, withUsageChecks } from '@myop-relay/cli-support';
+import { serverFailure } from './report.js';
 import type { CliRuntime } from './runtime.js';
+import { runInit } from './init.js';
 import { runStart } from './start.js';
 import { tokenCommands } from './token.js';
 
@@ -41,6 +43,7 @@ function settingsFrom(args: ArgumentsCamelCase<Record<string, unknown>>): Channe
   if (args['maxBody'] !== undefined) s.maxBody = String(args['maxBody']);
   if (args['acceptLegacyForm'] !== undefined) s.acceptLegacyForm = Boolean(args['acceptLegacyForm']);
   if (args['allowIp'] !== undefined) s.allowIp = (args['allowIp'] as unknown[]).map(String);
+  if (args['allowShortSecret'] === true) s.allowShortSecret = true;
   return s;
 }
 
@@ -61,7 +64,7 @@ function channelCommand(y: Argv, runtime: CliRuntime): Argv {
               '  relay-server channel add crm --verify apikey --api-key-header x-webhook-token --api-key <key>\n' +
               '  relay-server channel add lab --verify none --allow-ip 103.21.77.0/24',
           ),
-      (a) => withStore(a, runtime, (s) => channelCommands.add(s, out, a.name, settingsFrom(a), a.json)),
+      (a) => withStore(a, runtime, (s) => channelCommands.add(s, out, runtime.stderr, a.name, settingsFrom(a), a.json)),
     )
     .command(
       'update <name>',
@@ -70,7 +73,7 @@ function channelCommand(y: Argv, runtime: CliRuntime): Argv {
         channelOptions(c.positional('name', { type: 'string', demandOption: true }).option('json', jsonOption))
           .example('$0 channel update myoperator --max-body 2MiB', 'Raise the body limit')
           .example('$0 channel update x --secret <s1> --secret <s2>', 'Replace the HMAC secrets'),
-      (a) => withStore(a, runtime, (s) => channelCommands.update(s, out, a.name, settingsFrom(a), a.json)),
+      (a) => withStore(a, runtime, (s) => channelCommands.update(s, out, runtime.stderr, a.name, settingsFrom(a), a.json)),
     )
     .command(
       'rotate-secret <name>',
@@ -105,6 +108,11 @@ function channelCommand(y: Argv, runtime: CliRuntime): Argv {
     .demandCommand(1, 'Name a channel command: add, list, show, update, remove or rotate-secret.');
 }
 
+/** `--channels a, b` as names. */
+function channelList(text: string): string[] {
+  return text.split(',').map((c) => c.trim()).filter(Boolean);
+}
+
 function tokenCommand(y: Argv, runtime: CliRuntime): Argv {
   const out = runtime.stdout;
   return y
@@ -127,7 +135,7 @@ function tokenCommand(y: Argv, runtime: CliRuntime): Argv {
             {
               name: a.name,
               role: a.role,
-              channels: a.channels === undefined ? null : a.channels.split(',').map((c) => c.trim()).filter(Boolean),
+              channels: a.channels === undefined ? null : channelList(a.channels),
             },
             a.json,
           ),
@@ -140,12 +148,31 @@ function tokenCommand(y: Argv, runtime: CliRuntime): Argv {
       (a) => withStore(a, runtime, (s) => tokenCommands.list(s, out, a.json)),
     )
     .command(
+      'update <name>',
+      'Change the channels a developer token may read; the token stays valid',
+      (c) =>
+        c
+          .positional('name', { type: 'string', demandOption: true })
+          .option('channels', { type: 'string', describe: 'Comma-separated channels the token may read from now on' })
+          .option('all-channels', { type: 'boolean', describe: 'Let the token read every channel' })
+          .option('json', jsonOption)
+          .example('$0 token update asha --channels myoperator,sales', 'Add a channel to asha\'s token')
+          .example('$0 token update asha --all-channels', 'Every channel'),
+      (a) =>
+        withStore(a, runtime, (s) => {
+          if ((a.channels === undefined) === (a.allChannels !== true)) {
+            throw new UsageError('Give either --channels <list> or --all-channels', 'relay-server token update');
+          }
+          return tokenCommands.update(s, out, a.name, a.allChannels === true ? null : channelList(a.channels ?? ''), a.json);
+        }),
+    )
+    .command(
       'revoke <name>',
       'Revoke a token',
       (c) => c.positional('name', { type: 'string', demandOption: true }).option('json', jsonOption).example('$0 token revoke asha', ''),
       (a) => withStore(a, runtime, (s) => tokenCommands.revoke(s, out, a.name, a.json)),
     )
-    .demandCommand(1, 'Name a token command: create, list or revoke.');
+    .demandCommand(1, 'Name a token command: create, list, update or revoke.');
 }
 
 /** `relay-server migrate`: applies pending Postgres migrations and says which. */
@@ -166,12 +193,32 @@ async function runMigrate(args: { databaseUrl?: unknown; json: boolean }, runtim
 
 /** Parses `argv` (without the node and script entries) and runs the command. Sets `process.exitCode` on failure. */
 export async function runCli(argv: string[], runtime: CliRuntime): Promise<void> {
-  const parser = yargs(argv)
+  let command: readonly string[] = [];
+  try {
+    const parser = buildParser(argv, runtime, configFileSettings(argv, process.env));
+    withUsageChecks(parser, argv, { parseOnly: runtime.parseOnly !== undefined, onCommand: (words) => (command = words) });
+    // With a callback, yargs hands over what it would print (help) instead of using console.log.
+    await parser.parseAsync(argv, {}, (_error, _args, output) => {
+      if (output !== '') runtime.stdout.write(`${output}\n`);
+    });
+  } catch (error) {
+    if (error instanceof CommandAccepted) {
+      runtime.parseOnly?.(error.command);
+      return;
+    }
+    reportFailure(runtime.stderr, serverFailure(error, ['relay-server', ...command].join(' ')), wantsJson(argv));
+  }
+}
+
+/** The `relay-server` parser for `argv`, with `settings` from the config file; nothing runs until it is parsed. */
+function buildParser(argv: readonly string[], runtime: CliRuntime, settings: Record<string, unknown>): Argv {
+  return createParser(argv)
     .scriptName('relay-server')
     .usage('$0 <command> [options]')
     .epilogue('Receives MyOperator webhooks, verifies them, stores the exact bytes and serves them to relay-client.\nDocs: docs/configuration.md, docs/deployment.md, docs/errors.md')
     .env('RELAY')
-    .config('config', 'JSON file with any of the long options as keys', readConfigFile)
+    .option('config', { type: 'string', describe: 'JSON file with any of the long options of start as keys (env RELAY_CONFIG)' })
+    .config(settings)
     .command(
       'start',
       'Run the relay (embedded SQLite store in --data-dir, or a shared Postgres store with --database-url)',
@@ -181,6 +228,17 @@ export async function runCli(argv: string[], runtime: CliRuntime): Promise<void>
           .example('$0 start --public-url https://relay.example.com', 'Behind a reverse proxy')
           .example('RELAY_PORT=9000 $0 start --config relay.json', 'Settings from the environment and a file'),
       (a) => runStart(a, runtime),
+    )
+    .command(
+      'init',
+      'Create the store with the myoperator channel and an admin token, without serving (set up channels and tokens before the first start)',
+      (y) =>
+        storeOptions(y)
+          .option('public-url', { type: 'string', describe: 'URL MyOperator and developers will use to reach this relay (for printed instructions)' })
+          .option('json', jsonOption)
+          .example('$0 init --data-dir /var/lib/relay', 'Then: channel add, token create, and start')
+          .example('$0 init --json', 'The secret and the admin token as JSON'),
+      (a) => runInit(a, runtime),
     )
     .command(
       'migrate',
@@ -194,25 +252,13 @@ export async function runCli(argv: string[], runtime: CliRuntime): Promise<void>
     )
     .command('channel', 'Manage channels (MyOperator webhooks)', (y) => storeOptions(channelCommand(y, runtime)))
     .command('token', 'Manage API and WebSocket tokens', (y) => storeOptions(tokenCommand(y, runtime)))
-    .demandCommand(1, 'Name a command: start, migrate, channel or token.')
+    .example('$0 start --public-url https://relay.example.com', 'Run the relay; the first start prints the webhook URL and secret')
+    .example('$0 token create --name asha --channels myoperator', 'A token for a developer\'s relay-client')
+    .example('$0 channel add sales', 'Another MyOperator webhook, with its own secret')
+    .example('$0 start --help', 'Every start option')
+    .demandCommand(1, 'Name a command: start, init, migrate, channel or token.')
     .help()
     .alias('help', 'h')
     .version(false)
-    .wrap(Math.min(120, (runtime.stdout as { columns?: number }).columns ?? 120));
-  withUsageChecks(parser, argv, runtime.stderr);
-  try {
-    await parser.parseAsync();
-  } catch (error) {
-    if (error instanceof RelayError) {
-      line(runtime.stderr, `error ${error.code}: ${error.message}`);
-      process.exitCode = 1;
-      return;
-    }
-    if (error instanceof UsageError) {
-      line(runtime.stderr, `${error.message}. See \`relay-server ${argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')} --help\`.`);
-      process.exitCode = 2;
-      return;
-    }
-    throw error;
-  }
+    .wrap(helpWidth(runtime.stdout as { columns?: number; isTTY?: boolean }));
 }

@@ -1,24 +1,35 @@
-import { readFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
+import { configPathFromArgv, createParser, readConfigFile } from '@myop-relay/cli-support';
 import { RelayError } from '../errors.js';
 import { SERVER_DEFAULTS } from '../config.js';
 import { formatDuration } from '../units.js';
 
-/** Reads the `--config` JSON file; its keys are the long option names (kebab- or camelCase). */
-export function readConfigFile(path: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new RelayError('RELAY_E_CONFIG_INVALID', `--config: cannot read "${path}" (${(error as NodeJS.ErrnoException).code ?? String(error)}).`);
-  }
-  try {
-    const value: unknown = JSON.parse(text);
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object');
-    return value as Record<string, unknown>;
-  } catch (error) {
-    throw new RelayError('RELAY_E_CONFIG_INVALID', `--config: "${path}" is not a JSON object (${(error as Error).message}).`);
-  }
+function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** Keys a config file may hold: the options of `start` (the store's included) and of the channel commands, and `json`. */
+function configKeys(): Set<string> {
+  // getOptions() is yargs' own, left out of its type declarations.
+  const all = channelOptions(serverOptions(createParser([]))).option('json', { type: 'boolean' });
+  const parser = all as unknown as { getOptions(): { key: Record<string, unknown>; alias: Record<string, string[]> } };
+  const { key, alias } = parser.getOptions();
+  const names = [...Object.keys(key), ...Object.values(alias).flat()].map(kebab);
+  return new Set(names.filter((name) => name !== 'help' && name !== 'version'));
+}
+
+/**
+ * The settings of the `--config` JSON file (or `RELAY_CONFIG`); its keys are the long options of
+ * `start` and the channel commands (kebab- or camelCase), and a key none of them names is refused.
+ *
+ * @throws RelayError `RELAY_E_CONFIG_INVALID` naming the file and the problem.
+ */
+export function configFileSettings(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Record<string, unknown> {
+  const path = configPathFromArgv(argv) ?? (env['RELAY_CONFIG'] || undefined);
+  if (path === undefined) return {};
+  const result = readConfigFile(path, configKeys());
+  if (!result.ok) throw new RelayError('RELAY_E_CONFIG_INVALID', `--config: ${result.problem}.`);
+  return result.settings;
 }
 
 /** The shared Postgres store's URL, for every command that opens the store and for `migrate`. */
@@ -41,16 +52,17 @@ export function serverOptions<T>(y: Argv<T>) {
   const d = SERVER_DEFAULTS;
   return storeOptions(y)
     .option('host', { type: 'string', describe: 'Interface to listen on', default: d.host })
-    .option('port', { type: 'number', describe: 'TCP port (0 picks a free one)', default: d.port })
+    .option('port', { type: 'string', describe: 'TCP port (0 picks a free one)', default: String(d.port) })
     .option('public-url', { type: 'string', describe: 'URL MyOperator and developers use to reach this relay (for printed instructions)' })
     .option('trust-proxy', { type: 'string', describe: 'Comma-separated addresses/CIDRs of reverse proxies whose X-Forwarded-For is trusted' })
     .option('tls-cert', { type: 'string', describe: 'PEM certificate file: serve HTTPS directly' })
     .option('tls-key', { type: 'string', describe: 'PEM private key file for --tls-cert' })
+    .option('log-format', { type: 'string', choices: ['text', 'json'], describe: 'Log lines as text for people or JSON for collectors (default: text on a terminal, JSON otherwise)' })
     .option('log-level', { type: 'string', describe: 'fatal, error, warn, info, debug, trace or silent', default: d.logLevel })
-    .option('rate-limit-channel', { type: 'number', describe: 'Events per second per channel (0 = off)', default: d.rateLimitChannel })
-    .option('rate-limit-ip', { type: 'number', describe: 'Requests per second per source address (0 = off)', default: d.rateLimitIp })
+    .option('rate-limit-channel', { type: 'string', describe: 'Events per second per channel (0 = off)', default: String(d.rateLimitChannel) })
+    .option('rate-limit-ip', { type: 'string', describe: 'Requests per second per source address (0 = off)', default: String(d.rateLimitIp) })
     .option('retention-max-age', { type: 'string', describe: 'Prune events older than this', default: formatDuration(d.retentionMaxAgeMs) })
-    .option('retention-max-events', { type: 'number', describe: 'Keep at most this many events per channel', default: d.retentionMaxEvents })
+    .option('retention-max-events', { type: 'string', describe: 'Keep at most this many events per channel', default: String(d.retentionMaxEvents) })
     .option('retention-interval', { type: 'string', describe: 'How often retention runs', default: formatDuration(d.retentionIntervalMs) })
     .option('headers-timeout', { type: 'string', describe: 'Time a sender has to send request headers', default: formatDuration(d.headersTimeoutMs) })
     .option('request-timeout', { type: 'string', describe: 'Time a sender has to send a whole request', default: formatDuration(d.requestTimeoutMs) })
@@ -66,7 +78,7 @@ export function serverOptions<T>(y: Argv<T>) {
     .option('max-subscriptions', { type: 'number', describe: 'Subscriptions one WebSocket may hold', default: d.maxSubscriptions })
     .option('max-consumers-per-token', { type: 'number', describe: 'Consumers one token may create on one channel', default: d.maxConsumersPerToken })
     .option('pg-notify', { type: 'boolean', describe: 'With --database-url: wake consumers on other instances at once via LISTEN/NOTIFY (false: the poll finds events)', default: d.pgNotify })
-    .option('pg-pool-size', { type: 'number', describe: 'With --database-url: most Postgres connections of this instance (plus one for LISTEN)', default: d.pgPoolSize })
+    .option('pg-pool-size', { type: 'string', describe: 'With --database-url: most Postgres connections of this instance (plus one for LISTEN)', default: String(d.pgPoolSize) })
     .option('pg-statement-timeout', { type: 'string', describe: 'With --database-url: longest a statement may run, lock waits included; then 503', default: formatDuration(d.pgStatementTimeoutMs) })
     .option('pg-lock-timeout', { type: 'string', describe: 'With --database-url: longest a statement waits for a lock; then 503', default: formatDuration(d.pgLockTimeoutMs) })
     .option('pg-connect-timeout', { type: 'string', describe: 'With --database-url: longest wait to open a connection or get a free pooled one; then 503', default: formatDuration(d.pgConnectTimeoutMs) });
@@ -84,5 +96,6 @@ export function channelOptions<T>(y: Argv<T>) {
     .option('api-key', { type: 'string', describe: 'The API key value' })
     .option('max-body', { type: 'string', describe: 'Largest accepted body, e.g. 1MiB (default 1MiB)' })
     .option('accept-legacy-form', { type: 'boolean', describe: 'Also accept legacy v1 form bodies (myoperator=<json>)' })
-    .option('allow-ip', { type: 'string', array: true, describe: 'Only accept from these CIDRs (repeatable; "" clears)' });
+    .option('allow-ip', { type: 'string', array: true, describe: 'Only accept from these CIDRs (repeatable; "" clears)' })
+    .option('allow-short-secret', { type: 'boolean', describe: 'Accept a --secret or --api-key shorter than 16 characters (one MyOperator already uses), with a warning' });
 }

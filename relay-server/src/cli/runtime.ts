@@ -8,4 +8,9 @@ export interface CliRuntime {
   stderr: NodeJS.WritableStream;
   /** Registers a handler for SIGINT/SIGTERM. */
   onShutdownSignal(handler: (signal: string) => void): void;
+  /**
+   * Check the command line only: when it parses, this is called with the command words
+   * (`['token', 'create']`) and nothing runs. For tests that every quoted command parses.
+   */
+  parseOnly?: (command: readonly string[]) => void;
 }

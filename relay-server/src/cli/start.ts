@@ -1,10 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import { bootstrapStore, type FirstStart } from '../bootstrap.js';
-import { resolveServerConfig, type ServerConfig, type ServerConfigInput } from '../config.js';
+import { resolveServerConfig, SERVER_DEFAULTS, type ServerConfig, type ServerConfigInput } from '../config.js';
 import { RelayError } from '../errors.js';
 import { buildServer } from '../server.js';
 import { openConfiguredStore } from '../store/open.js';
 import { line } from '@myop-relay/cli-support';
+import { resolveLogFormat, textLogStream } from './log-format.js';
 import type { CliRuntime } from './runtime.js';
 
 function derivedPublicUrl(config: ServerConfig, port: number): string {
@@ -12,21 +13,47 @@ function derivedPublicUrl(config: ServerConfig, port: number): string {
   return `${config.tlsCert ? 'https' : 'http'}://${host}:${port}`;
 }
 
-function printFirstStart(out: NodeJS.WritableStream, publicUrl: string, first: FirstStart): void {
+/** The flags that point an admin command at the store `config` names, for printed commands. */
+export function storeFlags(config: ServerConfig): string {
+  if (config.databaseUrl !== undefined) return ' --database-url "$RELAY_DATABASE_URL"';
+  return config.dataDir === SERVER_DEFAULTS.dataDir ? '' : ` --data-dir ${config.dataDir}`;
+}
+
+/**
+ * What the first start (or `relay-server init`) created, shown once. A laptop gets a developer
+ * token of its own, created on the relay host, rather than the admin token: a developer token can
+ * be revoked alone and reads only its channels.
+ */
+export function printFirstStart(out: NodeJS.WritableStream, webhookUrl: string, relayUrl: string | undefined, first: FirstStart, store: string): void {
   line(out, '');
-  line(out, 'First start: created the channel "myoperator" and an admin token.');
+  line(out, `First start: created the channel "${first.channel}" and an admin token.`);
   line(out, 'The secret and the token below are shown only this once; keep them somewhere safe.');
   line(out, '');
-  line(out, `  Webhook URL        ${publicUrl}/hooks/${first.channel}`);
+  line(out, `  Webhook URL        ${webhookUrl}`);
   line(out, `  Verification       HMAC-SHA256 of the raw body, header ${first.signatureHeader}`);
   line(out, `  Signing secret     ${first.secret}`);
   line(out, `  Admin token        ${first.adminToken}`);
   line(out, '');
   line(out, 'In MyOperator: add a webhook with the URL above and paste the signing secret.');
-  line(out, 'On your laptop, forward events to your local handler:');
+  line(out, 'For each developer, create a token of their own on this host (keep the admin token for administration):');
   line(out, '');
-  line(out, `  relay-client listen --relay ${publicUrl} --token ${first.adminToken} --channel ${first.channel} --forward-to http://localhost:3000/webhooks/myoperator`);
+  line(out, `  relay-server token create --name <developer> --channels ${first.channel}${store}`);
   line(out, '');
+  line(out, 'On their laptop, they forward events to their local handler with it:');
+  line(out, '');
+  line(out, `  relay-client listen --relay ${relayUrl ?? '<relay URL>'} --token <token> --channel ${first.channel} --forward-to http://localhost:3000/webhooks/myoperator`);
+  line(out, '');
+}
+
+/** Why the server could not listen, as the catalogue code for its cause. */
+function listenError(error: unknown, config: ServerConfig): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  const where = `${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+  if (code === 'EADDRINUSE') return new RelayError('RELAY_E_PORT_IN_USE', `(${where})`);
+  if (code === 'EACCES') return new RelayError('RELAY_E_LISTEN_FAILED', `(${where}: EACCES, ports below 1024 need privileges; use e.g. --port 8080 behind a reverse proxy)`);
+  if (code === 'EADDRNOTAVAIL') return new RelayError('RELAY_E_LISTEN_FAILED', `(${where}: EADDRNOTAVAIL, --host ${config.host} is not an address of this machine)`);
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new RelayError('RELAY_E_LISTEN_FAILED', `(${where}: ${code}, --host ${config.host} does not resolve)`);
+  return error;
 }
 
 /** `relay-server start`: opens the store, prints first-start instructions, serves until a signal. */
@@ -47,7 +74,9 @@ export async function runStart(input: ServerConfigInput, runtime: CliRuntime): P
     await store.close();
     throw error;
   }
-  const app = await buildServer({ config, store });
+  const toTerminal = (runtime.stdout as { isTTY?: boolean }).isTTY === true;
+  const logFormat = resolveLogFormat((input as { logFormat?: unknown }).logFormat, toTerminal);
+  const app = await buildServer({ config, store, ...(logFormat === 'text' ? { logStream: textLogStream(runtime.stdout) } : {}) });
   warn = (message, error) => app.log.warn({ err: error }, message);
   // Handle signals before listening: a stop that comes while starting still closes the store cleanly.
   let stopping = false;
@@ -69,10 +98,15 @@ export async function runStart(input: ServerConfigInput, runtime: CliRuntime): P
       },
     );
   });
-  await app.listen({ host: config.host, port: config.port });
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    await app.close();
+    throw listenError(error, config);
+  }
   const port = (app.server.address() as AddressInfo).port;
   const publicUrl = config.publicUrl ?? derivedPublicUrl(config, port);
-  if (first) printFirstStart(runtime.stdout, publicUrl, first);
+  if (first) printFirstStart(runtime.stdout, `${publicUrl}/hooks/${first.channel}`, publicUrl, first, storeFlags(config));
   const channels = (await store.listChannels()).map((c) => c.name);
   // Printed whatever the log level, so scripts and people always learn the port (e.g. with --port 0).
   line(runtime.stdout, `relay-server ready: ${publicUrl} (port ${port}, store ${description}, channels ${channels.join(', ') || 'none'})`);

@@ -1,6 +1,6 @@
 import { RelayError } from '../errors.js';
 import type { Store } from '../store/store.js';
-import { issueToken } from '../tokens.js';
+import { issueToken, setTokenChannels } from '../tokens.js';
 import { json, line, table } from '@myop-relay/cli-support';
 
 /** Operations behind `relay-server token …`. */
@@ -32,6 +32,12 @@ export const tokenCommands = {
       ['NAME', 'ROLE', 'CHANNELS', 'CREATED'],
       tokens.map((t) => [t.name, t.role, t.channels ? t.channels.join(',') : '(all)', t.createdAt.toISOString()]),
     );
+  },
+
+  async update(store: Store, out: NodeJS.WritableStream, name: string, channels: string[] | null, asJson: boolean): Promise<void> {
+    const record = await setTokenChannels(store, name, channels);
+    if (asJson) json(out, { name: record.name, role: record.role, channels: record.channels });
+    else line(out, `token ${record.name} may now read ${record.channels ? `channels ${record.channels.join(', ')}` : 'every channel'}; the token itself is unchanged`);
   },
 
   async revoke(store: Store, out: NodeJS.WritableStream, name: string, asJson: boolean): Promise<void> {

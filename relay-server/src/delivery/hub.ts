@@ -123,7 +123,7 @@ export class DeliveryHub {
     const recorded = this.options.store.ackDelivery(outcome);
     this.wake(subscription);
     await recorded;
-    subscription.answered();
+    subscription.answered(outcome.seq);
   }
 
   /** Records a failed attempt; the event comes back after the backoff, or is parked. */
@@ -133,7 +133,7 @@ export class DeliveryHub {
     const recorded = this.options.store.nackDelivery(outcome, retryAt);
     this.wake(subscription);
     const result = await recorded;
-    if (result.state === 'failed') subscription.answered();
+    if (result.state === 'failed') subscription.answered(outcome.seq);
     return result;
   }
 

@@ -285,8 +285,10 @@ export class Session implements SubscriptionOwner {
     // The connection may have closed while the store was asked; a subscription now would outlive it.
     if (this.closed) return;
     const pending = (await store.listConsumers(message.channel)).find((c) => c.name === message.consumer)?.pending ?? 0;
+    // Read after the count: an event stored in between is counted at most once more, never left out.
+    const { lastSeq } = await store.channelStats(message.channel);
     const sub = `s${this.nextSub++}`;
-    const subscription = new Subscription(sub, this, message.channel, message.consumer, message.window ?? DEFAULT_WINDOW, message.ordered ?? false, pending);
+    const subscription = new Subscription(sub, this, message.channel, message.consumer, message.window ?? DEFAULT_WINDOW, message.ordered ?? false, pending, lastSeq);
     this.subscriptions.set(sub, subscription);
     this.send({ type: 'subscribed', ref: message.ref, sub, channel: message.channel, consumer: message.consumer, created, pending });
     this.log().info({ channel: message.channel, consumer: message.consumer, created, pending }, 'subscribed');

@@ -63,6 +63,11 @@ export class Subscription {
     readonly ordered: boolean,
     /** Events that were waiting when the subscription started; progress is reported up to it. */
     private readonly backlogTotal: number,
+    /**
+     * The channel's last seq when the subscription started: the waiting events are at or below
+     * it, so events stored later (delivered live while catching up) do not count as backlog.
+     */
+    private readonly backlogLastSeq: number = Number.MAX_SAFE_INTEGER,
   ) {}
 
   /** How many more events may be sent now. */
@@ -98,9 +103,9 @@ export class Subscription {
     return entry?.attempt === attempt ? entry.position : undefined;
   }
 
-  /** Notes an answered event and reports catch-up progress every 1 % (and at the end). */
-  answered(): void {
-    if (this.ended || this.backlogDelivered >= this.backlogTotal) return;
+  /** Notes an answered (acked or parked) event and reports catch-up progress every 1 % (and at the end). */
+  answered(seq: number): void {
+    if (this.ended || this.backlogDelivered >= this.backlogTotal || seq > this.backlogLastSeq) return;
     this.backlogDelivered += 1;
     const step = Math.max(1, Math.floor(this.backlogTotal / 100));
     if (this.backlogDelivered % step === 0 || this.backlogDelivered === this.backlogTotal) {

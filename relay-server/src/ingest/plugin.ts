@@ -80,7 +80,7 @@ export const ingestPlugin: FastifyPluginAsync<IngestPluginOptions> = async (app,
     const channel = channelOf.get(request) ?? UNKNOWN_CHANNEL_KEY;
     counters.rejected(channel, relayError.code);
     if (relayError.status >= 500) request.log.error({ err: error, code: relayError.code, channel }, 'event not stored');
-    else request.log.info({ code: relayError.code, channel }, 'webhook rejected');
+    else request.log.warn({ code: relayError.code, channel }, 'webhook rejected');
     // An unread body must not be parsed as the next request on this connection.
     if (relayError.code === 'RELAY_E_BODY_TOO_LARGE') reply.header('connection', 'close');
     return reply.code(relayError.status).send(relayError.toBody());

@@ -25,7 +25,7 @@ export function openStore(location: StoreLocation, driver: SqliteDriver, create 
   if (!create && !existsSync(sqlitePath(location.dataDir))) {
     throw new RelayError(
       'RELAY_E_CONFIG_INVALID',
-      `--data-dir: no relay store at ${sqlitePath(location.dataDir)}. Point --data-dir at the relay's data dir, or run \`relay-server start --data-dir ${location.dataDir}\` once to create it.`,
+      `--data-dir: no relay store at ${sqlitePath(location.dataDir)}. Point --data-dir at the relay's data dir, or create it with \`relay-server init --data-dir ${location.dataDir}\`.`,
     );
   }
   mkdirSync(location.dataDir, { recursive: true, mode: 0o700 });

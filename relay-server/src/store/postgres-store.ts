@@ -7,7 +7,7 @@ import { decodeCursor, encodeCursor } from './cursor.js';
 import { KeyedBatches } from './keyed-batches.js';
 import { blocksEveryWrite, changed, createPool, DEFAULT_TIMEOUTS, describeDatabaseUrl, firstRow, inTransaction, rows, toStoreError } from './postgres-connection.js';
 import type { PostgresTimeouts, Queryable } from './postgres-connection.js';
-import { PostgresDeliveries, toStoredEvent, toSummary, type EventRow, type FullEventRow } from './postgres-delivery.js';
+import { PostgresDeliveries, globToLike, toStoredEvent, toSummary, type EventRow, type FullEventRow } from './postgres-delivery.js';
 import { NotificationListener } from './postgres-listener.js';
 import { probeWritable } from './postgres-readiness.js';
 import { applyMigrations, lockSchemaWide, type MigrationReport } from './postgres-schema.js';
@@ -90,6 +90,7 @@ const SQL = {
   tokenByHash: 'SELECT * FROM tokens WHERE hash = $1',
   listTokens: 'SELECT * FROM tokens ORDER BY name COLLATE "C"',
   deleteToken: 'DELETE FROM tokens WHERE name = $1',
+  setTokenChannels: 'UPDATE tokens SET channels = $2::jsonb WHERE name = $1',
   /**
    * The row lock that makes seqs gap-free and dedup exact across processes: a batch holds its
    * channels' rows until COMMIT. Taken in name order, so two batches never wait on each other in a circle.
@@ -105,7 +106,7 @@ const SQL = {
   listEvents: `SELECT ${SUMMARY_COLUMNS} FROM events
     WHERE ($1::text[] IS NULL OR channel = ANY ($1::text[]))
       AND ($2::text IS NULL OR channel = $2)
-      AND ($3::text IS NULL OR event_type = $3)
+      AND ($3::text IS NULL OR event_type LIKE $3)
       AND ($4::timestamptz IS NULL OR received_at >= $4)
       AND ($5::timestamptz IS NULL OR received_at < $5)
       AND ($6::bigint IS NULL OR id < $6)
@@ -307,6 +308,10 @@ export class PostgresStore implements Store {
     return this.run(async () => (await changed(this.pool, SQL.deleteToken, [name])) > 0);
   }
 
+  updateTokenChannels(name: string, channels: readonly string[] | null): Promise<boolean> {
+    return this.run(async () => (await changed(this.pool, SQL.setTokenChannels, [name, channels === null ? null : JSON.stringify(channels)])) > 0);
+  }
+
   appendEvent(event: NewEvent): Promise<AppendResult> {
     if (this.closed) return Promise.reject(closedError());
     return new Promise((resolve, reject) => {
@@ -411,7 +416,8 @@ export class PostgresStore implements Store {
       const found = await rows<EventRow>(this.pool, SQL.listEvents, [
         query.visibleChannels,
         query.channel ?? null,
-        query.type ?? null,
+        // A glob, as listen --events takes them.
+        query.type === undefined ? null : globToLike(query.type),
         query.since ?? null,
         query.before ?? null,
         after ?? null,

@@ -82,8 +82,9 @@ export class SqliteEvents {
       params.push(query.channel);
     }
     if (query.type !== undefined) {
-      where.push('event_type = ?');
-      params.push(query.type);
+      // A glob, as listen --events takes them; `[` is literal in event-type patterns.
+      where.push('event_type GLOB ?');
+      params.push(query.type.replaceAll('[', '[[]'));
     }
     if (query.since !== undefined) {
       where.push('received_at >= ?');

@@ -168,6 +168,7 @@ export class SqliteStore implements Store {
       tokenByHash: p('SELECT * FROM tokens WHERE hash = ?'),
       listTokens: p('SELECT * FROM tokens ORDER BY name'),
       deleteToken: p('DELETE FROM tokens WHERE name = ?'),
+      setTokenChannels: p('UPDATE tokens SET channels = ? WHERE name = ?'),
       pruneAge: p('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at < ? ORDER BY received_at LIMIT ?) RETURNING channel, seq'),
       channelNames: p('SELECT name FROM channels'),
       countChannel: p('SELECT COUNT(*) AS n FROM events WHERE channel = ?'),
@@ -353,6 +354,10 @@ export class SqliteStore implements Store {
 
   revokeToken(name: string): Promise<boolean> {
     return this.run(() => Number(this.statements.deleteToken.run(name).changes) > 0);
+  }
+
+  updateTokenChannels(name: string, channels: readonly string[] | null): Promise<boolean> {
+    return this.run(() => Number(this.statements.setTokenChannels.run(channels === null ? null : JSON.stringify(channels), name).changes) > 0);
   }
 
   appendEvent(event: NewEvent): Promise<AppendResult> {

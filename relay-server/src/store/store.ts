@@ -53,6 +53,7 @@ export interface EventQuery {
   /** Channels the caller may see; `null` means all. */
   visibleChannels: readonly string[] | null;
   channel?: string;
+  /** Event-type glob (`call.*`), the rules of packages/protocol `glob.ts`. */
   type?: string;
   since?: Date;
   before?: Date;
@@ -123,6 +124,8 @@ export interface Store extends DeliveryStore {
   listTokens(): Promise<TokenRecord[]>;
   /** Deletes the token. False when it did not exist. */
   revokeToken(name: string): Promise<boolean>;
+  /** Sets the channels a token may read (`null`: all); the token string stays valid. False when it did not exist. */
+  updateTokenChannels(name: string, channels: readonly string[] | null): Promise<boolean>;
 
   /**
    * Stores an event durably and resolves only once it is on disk. A second event with the same
