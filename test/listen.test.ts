@@ -160,7 +160,8 @@ describe('relay-client listen', () => {
     // The client has taken the stop (and told the relay) while the handler still holds the request.
     await client.line(/"type":"stopping"/);
     answer();
-    expect((await client.exited).code).toBe(0);
+    // 130: interrupted (docs/errors.md, exit codes), after the event in flight was acked.
+    expect((await client.exited).code).toBe(130);
     const summary = JSON.parse(await client.line(/"type":"summary"/)) as { delivered: number; pending: number };
     expect(summary).toMatchObject({ delivered: 1, pending: 0 });
     expect((await attempts(s, 'evt_ctrl_c')).map((a) => [a.attempt, a.status, a.outcome])).toEqual([[1, 200, 'acked']]);
