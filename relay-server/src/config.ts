@@ -59,6 +59,12 @@ export interface ServerConfig {
   readonly heartbeatMs: number;
   /** How often waiting consumers look for work they were not woken for. Default 5 s. */
   readonly pollIntervalMs: number;
+  /**
+   * Address of a second listener that serves only `GET /metrics`, without a token (bind it to
+   * loopback or a monitoring network). Default: none; `/metrics` is then on the main port, for
+   * admin tokens.
+   */
+  readonly metricsListen: { readonly host: string; readonly port: number } | undefined;
 }
 
 /** Every default in one place; documented in docs/configuration.md. */
@@ -89,6 +95,7 @@ export const SERVER_DEFAULTS = Object.freeze({
   retryMaxMs: 60_000,
   heartbeatMs: 15_000,
   pollIntervalMs: 5_000,
+  metricsListen: undefined,
 } satisfies ServerConfig);
 
 /** Raw settings as they come from flags, environment or a config file (strings or numbers). */
@@ -119,6 +126,7 @@ export interface ServerConfigInput {
   retryMax?: unknown;
   heartbeatInterval?: unknown;
   pollInterval?: unknown;
+  metricsListen?: unknown;
 }
 
 function invalid(setting: string, problem: string): never {
@@ -172,6 +180,17 @@ function list(value: unknown): string[] {
   if (value === undefined || value === null || value === '') return [];
   const items = Array.isArray(value) ? value : [value];
   return items.flatMap((item) => String(item).split(',')).map((s) => s.trim()).filter(Boolean);
+}
+
+/** `HOST:PORT`, with IPv6 hosts in brackets (`[::1]:9464`). */
+function listenAddress(value: unknown, setting: string): { host: string; port: number } | undefined {
+  const address = text(value, setting);
+  if (address === undefined) return undefined;
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(address);
+  const host = match?.[1] ?? match?.[2];
+  const port = Number(match?.[3]);
+  if (host === undefined || port > 65_535) invalid(setting, `expected HOST:PORT such as 127.0.0.1:9464 or [::1]:9464, got "${address}"`);
+  return Object.freeze({ host, port });
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -255,5 +274,6 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
     retryMaxMs,
     heartbeatMs,
     pollIntervalMs,
+    metricsListen: listenAddress(input.metricsListen, 'metrics-listen'),
   });
 }

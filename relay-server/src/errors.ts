@@ -93,6 +93,10 @@ export const SERVER_ERRORS = {
     status: 403,
     message: 'This token may not read that channel. Ask an admin for a token that includes it.',
   },
+  RELAY_E_ADMIN_REQUIRED: {
+    status: 403,
+    message: 'This needs an admin token; developer tokens read events only. Use a token made with `relay-server token create --role admin`.',
+  },
   RELAY_E_EVENT_NOT_FOUND: {
     status: 404,
     message: 'No stored event with this id on this channel (it may have been pruned by retention).',

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { AttemptOutcome, NackResult, Store } from '../store/store.js';
+import type { AttemptResult, DeliveryObserver } from './observer.js';
 import type { Subscription } from './subscription.js';
 
 /** Settings of the {@link DeliveryHub}. */
@@ -13,6 +14,8 @@ export interface HubOptions {
   /** Safety net: every group is pumped this often even without a wake-up. */
   pollIntervalMs: number;
   now?: () => Date;
+  /** Hears how attempts end (metrics). Default: nobody. */
+  observer?: DeliveryObserver;
 }
 
 /** All subscriptions of one (channel, consumer), across this process's sessions. */
@@ -110,10 +113,12 @@ export class DeliveryHub {
    * and a store that batches a turn's work records both in one transaction.
    */
   async ack(subscription: Subscription, outcome: AttemptOutcome): Promise<void> {
+    const sent = subscription.inflight.get(outcome.seq);
     subscription.inflight.delete(outcome.seq);
     const recorded = this.options.store.ackDelivery(outcome);
     this.wake(subscription);
-    await recorded;
+    const acked = await recorded;
+    this.observeAnswer(outcome, acked ? 'acked' : 'ignored', sent?.receivedAt);
     subscription.answered();
   }
 
@@ -124,8 +129,16 @@ export class DeliveryHub {
     const recorded = this.options.store.nackDelivery(outcome, retryAt);
     this.wake(subscription);
     const result = await recorded;
+    this.observeAnswer(outcome, result.state === 'failed' ? 'parked' : result.state);
     if (result.state === 'failed') subscription.answered();
     return result;
+  }
+
+  private observeAnswer(outcome: AttemptOutcome, result: AttemptResult, receivedAt?: number): void {
+    const observer = this.options.observer;
+    if (!observer) return;
+    observer.attemptsEnded(outcome.channel, outcome.consumer, result, 1);
+    if (result === 'acked' && receivedAt !== undefined) observer.delivered(outcome.channel, outcome.consumer, outcome.now.getTime() - receivedAt);
   }
 
   /** Returns a closed session's unanswered events, then lets the consumer's other sessions take them. */
@@ -175,7 +188,8 @@ export class DeliveryHub {
       group.again = false;
       for (const subscription of [...group.subscriptions]) {
         const now = this.now();
-        subscription.expire(now.getTime());
+        const expired = subscription.expire(now.getTime());
+        if (expired > 0) this.options.observer?.attemptsEnded(group.channel, group.consumer, 'expired', expired);
         const limit = subscription.free;
         if (limit === 0) continue;
         const deliveries = await store.claimDeliveries({
@@ -195,8 +209,10 @@ export class DeliveryHub {
         }
         for (const delivery of deliveries) {
           // A lease that ran out may have been held by a sibling; it no longer counts there.
-          for (const sibling of group.subscriptions) sibling.inflight.delete(delivery.event.seq);
-          subscription.inflight.set(delivery.event.seq, { attempt: delivery.attempt, leaseUntil: now.getTime() + ackTimeoutMs });
+          for (const sibling of group.subscriptions) {
+            if (sibling.inflight.delete(delivery.event.seq)) this.options.observer?.attemptsEnded(group.channel, group.consumer, 'expired', 1);
+          }
+          subscription.inflight.set(delivery.event.seq, { attempt: delivery.attempt, leaseUntil: now.getTime() + ackTimeoutMs, receivedAt: delivery.event.receivedAt.getTime() });
           subscription.owner.sendEvent(subscription, delivery);
         }
         if (deliveries.length === limit) group.again = true;

@@ -15,6 +15,8 @@ export interface SocketPluginOptions {
   hub: DeliveryHub;
   heartbeatMs: number;
   serverVersion: string;
+  /** Where open sessions are kept; passed in so metrics can count them. Default: a set of the plugin's own. */
+  sessions?: Set<Session>;
 }
 
 /** Answers an upgrade request with a plain HTTP error and closes the socket. */
@@ -33,7 +35,7 @@ function refuse(socket: Duplex, status: number, code: string, message: string): 
  */
 export const socketPlugin: FastifyPluginAsync<SocketPluginOptions> = async (app, options) => {
   const { store, hub } = options;
-  const sessions = new Set<Session>();
+  const sessions = options.sessions ?? new Set<Session>();
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: MAX_MESSAGE_BYTES,

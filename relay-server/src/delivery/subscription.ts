@@ -12,8 +12,8 @@ export interface SubscriptionOwner {
 
 /** One `subscribe` of one session: a window onto a (channel, consumer) pair. */
 export class Subscription {
-  /** Attempts in flight, by event seq: sent and not yet acked or nacked, with their lease end. */
-  readonly inflight = new Map<number, { attempt: number; leaseUntil: number }>();
+  /** Attempts in flight, by event seq: sent and not yet acked or nacked, with their lease end and when the relay received the event (ms). */
+  readonly inflight = new Map<number, { attempt: number; leaseUntil: number; receivedAt: number }>();
   private backlogDelivered = 0;
 
   constructor(
@@ -33,9 +33,15 @@ export class Subscription {
     return Math.max(0, (this.ordered ? 1 : this.window) - this.inflight.size);
   }
 
-  /** Forgets attempts whose lease ran out: the store hands those events out again. */
-  expire(now: number): void {
-    for (const [seq, { leaseUntil }] of this.inflight) if (leaseUntil <= now) this.inflight.delete(seq);
+  /** Forgets attempts whose lease ran out: the store hands those events out again. Returns how many. */
+  expire(now: number): number {
+    let expired = 0;
+    for (const [seq, { leaseUntil }] of this.inflight) {
+      if (leaseUntil > now) continue;
+      this.inflight.delete(seq);
+      expired += 1;
+    }
+    return expired;
   }
 
   /** Whether `attempt` of event `seq` is awaiting an answer on this subscription. */

@@ -114,6 +114,9 @@ const SQL = {
   pruneAttempts: `DELETE FROM attempts a USING unnest($1::text[], $2::bigint[]) AS g(channel, seq)
     WHERE a.channel = g.channel AND a.seq = g.seq`,
   ping: 'SELECT 1',
+  // Ordinary tables only: pg_total_relation_size counts their indexes and TOAST with them.
+  storageBytes: `SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::bigint AS bytes
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'`,
 } as const;
 
 interface Pending {
@@ -160,6 +163,7 @@ export class PostgresStore implements Store {
   /** This schema's NOTIFY channel; undefined when notifications are off. */
   private readonly wakeChannel: string | undefined;
   private readonly remoteListeners = new Set<(channel: string) => void>();
+  private readonly flushListeners = new Set<(events: number, seconds: number) => void>();
   private listener: NotificationListener | undefined;
   private queue: Pending[] = [];
   private flushing: Promise<void> | undefined;
@@ -332,6 +336,7 @@ export class PostgresStore implements Store {
 
   private async commitBatch(batch: Pending[]): Promise<void> {
     let results: AppendResult[];
+    const started = performance.now();
     try {
       results = await inTransaction(this.pool, (db) => this.insertBatch(db, batch.map((p) => p.event)));
     } catch (error) {
@@ -342,6 +347,13 @@ export class PostgresStore implements Store {
       return;
     }
     batch.forEach((pending, i) => pending.resolve(results[i] as AppendResult));
+    const seconds = (performance.now() - started) / 1000;
+    for (const listener of this.flushListeners) listener(batch.length, seconds);
+  }
+
+  onAppendFlushed(listener: (events: number, seconds: number) => void): () => void {
+    this.flushListeners.add(listener);
+    return () => this.flushListeners.delete(listener);
   }
 
   private async insertBatch(db: Queryable, events: readonly NewEvent[]): Promise<AppendResult[]> {
@@ -517,6 +529,10 @@ export class PostgresStore implements Store {
   /** Resolves once the LISTEN connection is up; rejects when nothing listens (notifications off, or no {@link onRemoteEvent} yet). */
   whenListening(): Promise<void> {
     return this.listener?.whenListening() ?? Promise.reject(new Error('this store does not LISTEN: notifications are off or onRemoteEvent was not called'));
+  }
+
+  storageBytes(): Promise<number> {
+    return this.run(async () => (await firstRow<{ bytes: number }>(this.pool, SQL.storageBytes, [this.schema]))?.bytes ?? 0);
   }
 
   ping(): Promise<void> {

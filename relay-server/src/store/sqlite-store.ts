@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import type { Channel } from '../channel.js';
 import { RelayError } from '../errors.js';
 import type { SqliteDatabase, SqliteDriver, SqliteStatement, SqliteValue } from './sqlite-driver.js';
@@ -231,12 +232,15 @@ export class SqliteStore implements Store {
    */
   private flushFailure: RelayError | undefined;
   private readonly committedListeners = new Set<(channel: string) => void>();
+  private readonly flushListeners = new Set<(events: number, seconds: number) => void>();
+  private readonly path: string;
   private readonly channelCache = new Map<string, Channel>();
   private channelsVersion: string | undefined;
   private channelsChecked = false;
 
   constructor(options: SqliteStoreOptions) {
     this.driver = options.driver;
+    this.path = options.path;
     this.maxBatch = options.maxBatch ?? 256;
     this.db = this.driver.open(options.path);
     try {
@@ -533,6 +537,7 @@ export class SqliteStore implements Store {
       for (const pending of this.queue.splice(0)) pending.reject(this.flushFailure);
       return;
     }
+    const started = performance.now();
     const committed: { pending: Pending; result: AppendResult }[] = [];
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
@@ -552,6 +557,8 @@ export class SqliteStore implements Store {
       .then(
         () => {
           for (const { pending, result } of committed) pending.resolve(result);
+          const seconds = (performance.now() - started) / 1000;
+          for (const listener of this.flushListeners) listener(committed.length, seconds);
         },
         (error: unknown) => {
           // Committed, but not known to be on disk: no 2xx. A retry after the restart finds the
@@ -568,6 +575,11 @@ export class SqliteStore implements Store {
       });
     // After the flush has started, so that claims the listeners make do not delay it.
     this.announceCommitted(committed);
+  }
+
+  onAppendFlushed(listener: (events: number, seconds: number) => void): () => void {
+    this.flushListeners.add(listener);
+    return () => this.flushListeners.delete(listener);
   }
 
   onCommitted(listener: (channel: string) => void): () => void {
@@ -732,6 +744,14 @@ export class SqliteStore implements Store {
 
   listAttempts(channel: string, eventId: string): Promise<AttemptRecord[] | undefined> {
     return this.run(() => this.deliveries.listAttempts(channel, eventId));
+  }
+
+  storageBytes(): Promise<number> {
+    return this.run(() => {
+      // The WAL holds commits not yet copied into the database file; both take disk space.
+      const size = (path: string): number => statSync(path, { throwIfNoEntry: false })?.size ?? 0;
+      return size(this.path) + size(`${this.path}-wal`);
+    });
   }
 
   ping(): Promise<void> {

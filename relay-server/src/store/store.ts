@@ -151,6 +151,17 @@ export interface Store extends DeliveryStore {
    */
   onCommitted?(listener: (channel: string) => void): () => void;
 
+  /**
+   * Calls `listener` after each group commit of appended events is durable, with how many events
+   * it held and how long it took from the start of the commit to the disk's answer (SQLite: the
+   * transactions and the flush of the WAL; Postgres: the transaction). Returns a function that
+   * stops the calls. For metrics.
+   */
+  onAppendFlushed?(listener: (events: number, seconds: number) => void): () => void;
+
+  /** Bytes the store takes on disk: the database and WAL files (SQLite), or the schema's tables with their indexes and TOAST (Postgres). */
+  storageBytes(): Promise<number>;
+
   /** Resolves when the store can serve requests, rejects otherwise. */
   ping(): Promise<void>;
   /** Finishes pending writes and releases the engine. */
@@ -230,6 +241,8 @@ export interface ConsumerInfo {
   lastAckAt: Date | null;
   /** Events parked after `maxAttempts`. */
   failed: number;
+  /** Of the pending events, those whose last attempt failed and that wait for their retry. */
+  retrying: number;
 }
 
 /** One attempt to deliver an event to a consumer. */
