@@ -153,6 +153,14 @@ export const SERVER_ERRORS = {
     status: 409,
     message: 'A token with this name already exists. Revoke it first or choose another name.',
   },
+  RELAY_E_BACKUP_INVALID: {
+    status: 422,
+    message: 'The file is not a sound backup of a relay store; do not restore it. Make a new one with `relay-server backup --to FILE`.',
+  },
+  RELAY_E_BACKUP_UNSUPPORTED: {
+    status: 501,
+    message: 'This runtime\'s SQLite binding has no online backup API. Run `relay-server backup` with Node.js (better-sqlite3), Deno 2, or Node 22.16 or newer.',
+  },
   RELAY_E_INTERNAL: {
     status: 500,
     message: 'The relay hit an unexpected error; nothing was stored. The sender should retry.',

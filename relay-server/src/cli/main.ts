@@ -4,6 +4,7 @@ import { resolveServerConfig } from '../config.js';
 import { RelayError } from '../errors.js';
 import { openConfiguredStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
+import { runBackup } from './backup.js';
 import { channelCommands } from './channel.js';
 import { channelOptions, databaseUrlOption, readConfigFile, serverOptions, storeOptions } from './options.js';
 import { UsageError, line, withUsageChecks } from '@myop-relay/cli-support';
@@ -189,9 +190,21 @@ export async function runCli(argv: string[], runtime: CliRuntime): Promise<void>
           .example('RELAY_DATABASE_URL=postgres://relay@db/relay $0 migrate --json', ''),
       (a) => runMigrate(a, runtime),
     )
+    .command(
+      'backup',
+      'Copy the embedded store while the relay runs (--to), or check a copy (--verify)',
+      (y) =>
+        storeOptions(y)
+          .option('to', { type: 'string', describe: 'New file to write the backup to; restore by copying it as relay.db into an empty data dir' })
+          .option('verify', { type: 'string', describe: 'Backup file to check: integrity, schema version, contents' })
+          .option('json', jsonOption)
+          .example('$0 backup --data-dir /var/lib/myop-relay --to /backups/relay-2024-05-01.db', 'Progress on stderr')
+          .example('$0 backup --verify /backups/relay-2024-05-01.db', 'Before relying on it'),
+      (a) => runBackup(a, runtime),
+    )
     .command('channel', 'Manage channels (MyOperator webhooks)', (y) => storeOptions(channelCommand(y, runtime)))
     .command('token', 'Manage API and WebSocket tokens', (y) => storeOptions(tokenCommand(y, runtime)))
-    .demandCommand(1, 'Name a command: start, migrate, channel or token.')
+    .demandCommand(1, 'Name a command: start, migrate, backup, channel or token.')
     .help()
     .alias('help', 'h')
     .version(false)

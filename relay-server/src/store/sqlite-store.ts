@@ -38,7 +38,8 @@ export interface SqliteStoreOptions {
   syncWal?: SyncFile;
 }
 
-const SCHEMA_VERSION = 2;
+/** The newest embedded-store layout this relay-server reads and writes; older files are migrated on open. */
+export const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
