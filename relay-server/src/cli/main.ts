@@ -1,14 +1,16 @@
 import yargs, { type ArgumentsCamelCase, type Argv } from 'yargs';
 import type { ChannelSettings } from '../channel-settings.js';
-import { resolveServerConfig } from '../config.js';
+import { SERVER_DEFAULTS, resolveServerConfig } from '../config.js';
 import { RelayError } from '../errors.js';
 import { openConfiguredStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { runBackup } from './backup.js';
 import { channelCommands } from './channel.js';
+import { runDoctorCommand } from './doctor.js';
 import { channelOptions, databaseUrlOption, readConfigFile, serverOptions, storeOptions } from './options.js';
 import { UsageError, line, withUsageChecks } from '@myop-relay/cli-support';
 import type { CliRuntime } from './runtime.js';
+import { formatDuration } from '../units.js';
 import { runStart } from './start.js';
 import { tokenCommands } from './token.js';
 
@@ -202,9 +204,21 @@ export async function runCli(argv: string[], runtime: CliRuntime): Promise<void>
           .example('$0 backup --verify /backups/relay-2024-05-01.db', 'Before relying on it'),
       (a) => runBackup(a, runtime),
     )
+    .command(
+      'doctor',
+      'Check the relay on this host: store reachable and writable, schema, size and free disk, oldest event, failing consumers, clock',
+      (y) =>
+        storeOptions(y)
+          .option('retention-max-age', { type: 'string', describe: 'As given to start: the oldest event should not be much older', default: formatDuration(SERVER_DEFAULTS.retentionMaxAgeMs) })
+          .option('retention-interval', { type: 'string', describe: 'As given to start', default: formatDuration(SERVER_DEFAULTS.retentionIntervalMs) })
+          .option('json', jsonOption)
+          .example('$0 doctor --data-dir /var/lib/myop-relay', 'Exit status 1 when a check failed')
+          .example('$0 doctor --config /etc/myop-relay.json --json', 'With the settings start uses'),
+      (a) => runDoctorCommand(a, runtime),
+    )
     .command('channel', 'Manage channels (MyOperator webhooks)', (y) => storeOptions(channelCommand(y, runtime)))
     .command('token', 'Manage API and WebSocket tokens', (y) => storeOptions(tokenCommand(y, runtime)))
-    .demandCommand(1, 'Name a command: start, migrate, backup, channel or token.')
+    .demandCommand(1, 'Name a command: start, migrate, backup, doctor, channel or token.')
     .help()
     .alias('help', 'h')
     .version(false)
