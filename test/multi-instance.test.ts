@@ -51,7 +51,15 @@ async function startCluster(count: number, extraArgs: readonly string[], prepare
   let token = '';
   if (prepared) {
     const migration = await runCliJson(['migrate', '--database-url', schema.url, '--json']);
-    expect(migration).toEqual({ engine: 'postgres', schema: schema.name, version: 1, applied: [{ version: 1, name: 'initial schema' }] });
+    expect(migration).toEqual({
+      engine: 'postgres',
+      schema: schema.name,
+      version: 2,
+      applied: [
+        { version: 1, name: 'initial schema' },
+        { version: 2, name: 'audit log' },
+      ],
+    });
     await runCliJson(['channel', 'add', CHANNEL, '--verify', 'hmac', '--secret', SECRET, '--json', '--database-url', schema.url]);
     token = ((await runCliJson(['token', 'create', '--name', 'admin', '--role', 'admin', '--json', '--database-url', schema.url])) as { token: string }).token;
   }

@@ -57,5 +57,21 @@ export function describeOperationsConformance(engine: string, open: OpenStore): 
         expect((await store.nackDelivery(outcome, new Date(now + 60_000))).state).toBe('retry');
         expect((await store.listConsumers('sales')).map((c) => [c.pending, c.retrying, c.failed])).toEqual([[3, 1, 0]]);
       }));
+
+    it('keeps the audit log newest first, with its actors and details', () =>
+      withStore(async (store) => {
+        expect(await store.listAudit(10)).toEqual([]);
+        const at = (s: number): Date => new Date(T0 + s * 1000);
+        await store.appendAudit({ at: at(1), actor: { kind: 'cli' }, action: 'channel.add', target: 'sales', detail: { verify: 'hmac', settings: ['verify'] } });
+        await store.appendAudit({ at: at(2), actor: { kind: 'token', name: 'ops@example' }, action: 'consumer.replay', target: 'sales/laptop', detail: { queued: 3, missing: 0 } });
+        await store.appendAudit({ at: at(3), actor: { kind: 'token', name: 'cli' }, action: 'token.revoke', target: 'asha', detail: {} });
+        const entries = await store.listAudit(10);
+        expect(entries).toEqual([
+          { at: at(3), actor: { kind: 'token', name: 'cli' }, action: 'token.revoke', target: 'asha', detail: {} },
+          { at: at(2), actor: { kind: 'token', name: 'ops@example' }, action: 'consumer.replay', target: 'sales/laptop', detail: { queued: 3, missing: 0 } },
+          { at: at(1), actor: { kind: 'cli' }, action: 'channel.add', target: 'sales', detail: { verify: 'hmac', settings: ['verify'] } },
+        ]);
+        expect((await store.listAudit(2)).map((e) => e.action)).toEqual(['token.revoke', 'consumer.replay']);
+      }));
   });
 }

@@ -15,6 +15,7 @@ import type { IngestCounters } from '../ingest/counters.js';
 import { decodeCursor } from '../store/cursor.js';
 import type { EventSummary, Store, TokenRecord } from '../store/store.js';
 import { authenticate, mayReadChannel, visibleChannels } from '../tokens.js';
+import { auditRoutes, recordApiAction } from './audit.js';
 import { timeParam } from './params.js';
 import { workflowRoutes } from './samples.js';
 import { requestToken, setRequestToken } from './token.js';
@@ -52,6 +53,7 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (app, { sto
     setRequestToken(request, await authenticate(store, request.headers.authorization));
   });
   await app.register(workflowRoutes, { accept: { store, counters, onStored }, store, hub });
+  await app.register(auditRoutes, { store });
 
   app.get('/api/channels', async (request): Promise<ChannelList> => {
     const token = requestToken(request);
@@ -170,6 +172,7 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (app, { sto
     const { channel, name } = request.params;
     assertReadable(requestToken(request), channel);
     if (!(await store.deleteConsumer(channel, name))) throw new RelayError('RELAY_E_CONSUMER_NOT_FOUND', `(channel "${channel}", consumer "${name}")`);
+    await recordApiAction(store, request, { action: 'consumer.delete', target: `${channel}/${name}` });
     return reply.code(204).send();
   });
 };

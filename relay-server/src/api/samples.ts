@@ -10,6 +10,7 @@ import { SAMPLE_FLOWS, SAMPLE_TYPES, generateSamples, type SampleShape } from '.
 import type { Store } from '../store/store.js';
 import { mayReadChannel } from '../tokens.js';
 import { SERVER_VERSION } from '../version.js';
+import { recordApiAction } from './audit.js';
 import { requestToken } from './token.js';
 import { timeParam } from './params.js';
 
@@ -117,6 +118,7 @@ export const workflowRoutes: FastifyPluginAsync<WorkflowRoutesOptions> = async (
     }
     const queued = await store.requeueDeliveries(channel, name, seqs.sort((a, b) => a - b), new Date());
     hub.notify(channel);
+    await recordApiAction(store, request, { action: 'consumer.replay', target: `${channel}/${name}`, detail: { queued, missing: missing.length } });
     return { channel, consumer: name, queued, missing };
   });
 };

@@ -4,6 +4,7 @@ import { SERVER_DEFAULTS, resolveServerConfig } from '../config.js';
 import { RelayError } from '../errors.js';
 import { openConfiguredStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
+import { cliAuditor, listAuditCommand, type Auditor } from './audit.js';
 import { runBackup } from './backup.js';
 import { channelCommands } from './channel.js';
 import { runDoctorCommand } from './doctor.js';
@@ -18,12 +19,12 @@ import { tokenCommands } from './token.js';
  * Opens the store the admin command's flags name, runs `work`, and always closes it. The store
  * flags belong to the parent command (`channel`, `token`), so yargs' types do not carry them here.
  */
-async function withStore(args: object, runtime: CliRuntime, work: (store: Store) => Promise<void>): Promise<void> {
+async function withStore(args: object, runtime: CliRuntime, work: (store: Store, audit: Auditor) => Promise<void>): Promise<void> {
   const { dataDir, maxDbSize, databaseUrl } = args as { dataDir?: unknown; maxDbSize?: unknown; databaseUrl?: unknown };
   const config = resolveServerConfig({ dataDir, maxDbSize, databaseUrl });
   const { store } = await openConfiguredStore(config, runtime.sqliteDriver, { create: false });
   try {
-    await work(store);
+    await work(store, cliAuditor(store, runtime.stderr));
   } finally {
     await store.close();
   }
@@ -61,7 +62,7 @@ function channelCommand(y: Argv, runtime: CliRuntime): Argv {
               '  relay-server channel add crm --verify apikey --api-key-header x-webhook-token --api-key <key>\n' +
               '  relay-server channel add lab --verify none --allow-ip 103.21.77.0/24',
           ),
-      (a) => withStore(a, runtime, (s) => channelCommands.add(s, out, a.name, settingsFrom(a), a.json)),
+      (a) => withStore(a, runtime, (s, audit) => channelCommands.add(s, out, a.name, settingsFrom(a), a.json, audit)),
     )
     .command(
       'update <name>',
@@ -70,7 +71,7 @@ function channelCommand(y: Argv, runtime: CliRuntime): Argv {
         channelOptions(c.positional('name', { type: 'string', demandOption: true }).option('json', jsonOption))
           .example('$0 channel update myoperator --max-body 2MiB', 'Raise the body limit')
           .example('$0 channel update x --secret <s1> --secret <s2>', 'Replace the HMAC secrets'),
-      (a) => withStore(a, runtime, (s) => channelCommands.update(s, out, a.name, settingsFrom(a), a.json)),
+      (a) => withStore(a, runtime, (s, audit) => channelCommands.update(s, out, a.name, settingsFrom(a), a.json, audit)),
     )
     .command(
       'rotate-secret <name>',
@@ -82,7 +83,7 @@ function channelCommand(y: Argv, runtime: CliRuntime): Argv {
           .option('json', jsonOption)
           .example('$0 channel rotate-secret myoperator', 'Step 1: new secret; paste it into MyOperator')
           .example('$0 channel rotate-secret myoperator --retire-old', 'Step 2: stop accepting the old one'),
-      (a) => withStore(a, runtime, (s) => channelCommands.rotateSecret(s, out, a.name, a.retireOld, a.json)),
+      (a) => withStore(a, runtime, (s, audit) => channelCommands.rotateSecret(s, out, a.name, a.retireOld, a.json, audit)),
     )
     .command(
       'list',
@@ -100,7 +101,7 @@ function channelCommand(y: Argv, runtime: CliRuntime): Argv {
       'remove <name>',
       'Delete a channel and all its stored events',
       (c) => c.positional('name', { type: 'string', demandOption: true }).option('json', jsonOption).example('$0 channel remove lab', ''),
-      (a) => withStore(a, runtime, (s) => channelCommands.remove(s, out, a.name, a.json)),
+      (a) => withStore(a, runtime, (s, audit) => channelCommands.remove(s, out, a.name, a.json, audit)),
     )
     .demandCommand(1, 'Name a channel command: add, list, show, update, remove or rotate-secret.');
 }
@@ -120,7 +121,7 @@ function tokenCommand(y: Argv, runtime: CliRuntime): Argv {
           .example('$0 token create --name asha --channels myoperator', 'Token for one channel')
           .example('$0 token create --name ops --role admin --json', ''),
       (a) =>
-        withStore(a, runtime, (s) =>
+        withStore(a, runtime, (s, audit) =>
           tokenCommands.create(
             s,
             out,
@@ -130,6 +131,7 @@ function tokenCommand(y: Argv, runtime: CliRuntime): Argv {
               channels: a.channels === undefined ? null : a.channels.split(',').map((c) => c.trim()).filter(Boolean),
             },
             a.json,
+            audit,
           ),
         ),
     )
@@ -143,7 +145,7 @@ function tokenCommand(y: Argv, runtime: CliRuntime): Argv {
       'revoke <name>',
       'Revoke a token',
       (c) => c.positional('name', { type: 'string', demandOption: true }).option('json', jsonOption).example('$0 token revoke asha', ''),
-      (a) => withStore(a, runtime, (s) => tokenCommands.revoke(s, out, a.name, a.json)),
+      (a) => withStore(a, runtime, (s, audit) => tokenCommands.revoke(s, out, a.name, a.json, audit)),
     )
     .demandCommand(1, 'Name a token command: create, list or revoke.');
 }
@@ -216,9 +218,20 @@ export async function runCli(argv: string[], runtime: CliRuntime): Promise<void>
           .example('$0 doctor --config /etc/myop-relay.json --json', 'With the settings start uses'),
       (a) => runDoctorCommand(a, runtime),
     )
+    .command(
+      'audit',
+      'List the newest admin actions: who changed a channel, created or revoked a token, deleted or replayed to a consumer',
+      (y) =>
+        storeOptions(y)
+          .option('limit', { type: 'number', describe: 'How many, newest first (1-1000)', default: 50 })
+          .option('json', jsonOption)
+          .example('$0 audit --limit 20', '')
+          .example('$0 audit --json', 'Machine-readable'),
+      (a) => withStore(a, runtime, (s) => listAuditCommand(s, runtime.stdout, a.limit, a.json)),
+    )
     .command('channel', 'Manage channels (MyOperator webhooks)', (y) => storeOptions(channelCommand(y, runtime)))
     .command('token', 'Manage API and WebSocket tokens', (y) => storeOptions(tokenCommand(y, runtime)))
-    .demandCommand(1, 'Name a command: start, migrate, backup, doctor, channel or token.')
+    .demandCommand(1, 'Name a command: start, migrate, backup, doctor, audit, channel or token.')
     .help()
     .alias('help', 'h')
     .version(false)

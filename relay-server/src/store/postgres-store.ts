@@ -8,8 +8,10 @@ import { changed, createPool, describeDatabaseUrl, firstRow, inTransaction, rows
 import { PostgresDeliveries, toStoredEvent, toSummary, type EventRow, type FullEventRow } from './postgres-delivery.js';
 import { NotificationListener } from './postgres-listener.js';
 import { applyMigrations, lockSchemaWide, type MigrationReport } from './postgres-schema.js';
+import { actorText, toAuditEntry, type AuditRow } from './audit-rows.js';
 import type {
   AppendResult,
+  AuditEntry,
   AttemptOutcome,
   AttemptRecord,
   ChannelStats,
@@ -114,6 +116,8 @@ const SQL = {
   pruneAttempts: `DELETE FROM attempts a USING unnest($1::text[], $2::bigint[]) AS g(channel, seq)
     WHERE a.channel = g.channel AND a.seq = g.seq`,
   ping: 'SELECT 1',
+  insertAudit: 'INSERT INTO audit (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)',
+  listAudit: 'SELECT at, actor, action, target, detail FROM audit ORDER BY id DESC LIMIT $1',
   // Ordinary tables only: pg_total_relation_size counts their indexes and TOAST with them.
   storageBytes: `SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::bigint AS bytes
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'`,
@@ -529,6 +533,16 @@ export class PostgresStore implements Store {
   /** Resolves once the LISTEN connection is up; rejects when nothing listens (notifications off, or no {@link onRemoteEvent} yet). */
   whenListening(): Promise<void> {
     return this.listener?.whenListening() ?? Promise.reject(new Error('this store does not LISTEN: notifications are off or onRemoteEvent was not called'));
+  }
+
+  appendAudit(entry: AuditEntry): Promise<void> {
+    return this.run(async () => {
+      await this.pool.query(SQL.insertAudit, [entry.at, actorText(entry.actor), entry.action, entry.target, JSON.stringify(entry.detail)]);
+    });
+  }
+
+  listAudit(limit: number): Promise<AuditEntry[]> {
+    return this.run(async () => (await rows<AuditRow>(this.pool, SQL.listAudit, [limit])).map(toAuditEntry));
   }
 
   storageBytes(): Promise<number> {

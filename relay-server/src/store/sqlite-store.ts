@@ -6,8 +6,10 @@ import { decodeCursor, encodeCursor } from './cursor.js';
 import { SqliteDeliveries } from './sqlite-delivery.js';
 import { SUMMARY_COLUMNS, toStoredEvent, toSummary, type EventRow, type FullEventRow } from './sqlite-event-rows.js';
 import { WalSync, type SyncFile } from './wal-sync.js';
+import { actorText, toAuditEntry, type AuditRow } from './audit-rows.js';
 import type {
   AppendResult,
+  AuditEntry,
   AttemptOutcome,
   AttemptRecord,
   ClaimRequest,
@@ -87,6 +89,15 @@ CREATE TRIGGER IF NOT EXISTS channels_deleted AFTER DELETE ON channels BEGIN
 END;
 CREATE INDEX IF NOT EXISTS events_received_at ON events (received_at);
 CREATE INDEX IF NOT EXISTS events_channel_type ON events (channel, event_type, id);
+-- The admin actions' log. A table no older relay-server reads, so it needs no schema version of its own.
+CREATE TABLE IF NOT EXISTS audit (
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  detail TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS consumers (
   channel TEXT NOT NULL,
   name TEXT NOT NULL,
@@ -317,6 +328,8 @@ export class SqliteStore implements Store {
       deleteChannelDeliveries: p('DELETE FROM deliveries WHERE channel = ?'),
       deleteChannelAttempts: p('DELETE FROM attempts WHERE channel = ?'),
       ping: p('SELECT 1'),
+      insertAudit: p('INSERT INTO audit (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)'),
+      listAudit: p('SELECT at, actor, action, target, detail FROM audit ORDER BY id DESC LIMIT ?'),
     };
   }
 
@@ -745,6 +758,16 @@ export class SqliteStore implements Store {
 
   listAttempts(channel: string, eventId: string): Promise<AttemptRecord[] | undefined> {
     return this.run(() => this.deliveries.listAttempts(channel, eventId));
+  }
+
+  appendAudit(entry: AuditEntry): Promise<void> {
+    return this.run(() => {
+      this.statements.insertAudit.run(entry.at.getTime(), actorText(entry.actor), entry.action, entry.target, JSON.stringify(entry.detail));
+    });
+  }
+
+  listAudit(limit: number): Promise<AuditEntry[]> {
+    return this.run(() => (this.statements.listAudit.all(limit) as AuditRow[]).map(toAuditEntry));
   }
 
   storageBytes(): Promise<number> {
