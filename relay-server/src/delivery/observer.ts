@@ -8,9 +8,6 @@
  */
 export type AttemptResult = 'acked' | 'retry' | 'parked' | 'ignored' | 'expired';
 
-/** Every result, for code that lists them (metrics, docs). */
-export const ATTEMPT_RESULTS: readonly AttemptResult[] = ['acked', 'retry', 'parked', 'ignored', 'expired'];
-
 /** Hears how delivery attempts end, without a say in them. The metrics implement it. */
 export interface DeliveryObserver {
   /** `count` attempts of the consumer ended with `result` (several at once only when leases expired together). */
