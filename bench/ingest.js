@@ -59,20 +59,32 @@ function discardingStream() {
 
 /**
  * (b) The real relay-server: ingest plugin, HMAC channel, SQLite in WAL mode with group commit
- * and a WAL flush after each commit, answering 200 only once each event is on disk.
+ * and a WAL flush after each commit, answering 200 only once each event is on disk. A consumer
+ * that never connects is registered, so that a metrics scrape has a backlog to count, as it
+ * would for a developer whose laptop is closed.
  *
  * @param {string} secret
  * @param {string} dataDir  an empty directory for the database; the caller removes it
- * @returns {Promise<RunningTarget>}
+ * @param {{ metricsListen?: boolean }} [options]  serve /metrics on a second port (`metricsUrl`)
+ * @returns {Promise<RunningTarget & { metricsUrl?: string }>}
  */
-export async function startRelay(secret, dataDir) {
+export async function startRelay(secret, dataDir, options = {}) {
   const store = new SqliteStore({ path: join(dataDir, 'relay.db'), driver: betterSqliteDriver });
   await store.createChannel(applyChannelSettings(CHANNEL, { verify: 'hmac', secret: [secret] }).channel);
-  const config = resolveServerConfig({ host: '127.0.0.1', port: 0, logLevel: 'warn', rateLimitChannel: 0, rateLimitIp: 0 });
+  await store.openConsumer({ channel: CHANNEL, name: 'offline-laptop', start: { kind: 'now' }, filter: [], maxAttempts: null }, new Date());
+  const config = resolveServerConfig({
+    host: '127.0.0.1',
+    port: 0,
+    logLevel: 'warn',
+    rateLimitChannel: 0,
+    rateLimitIp: 0,
+    ...(options.metricsListen ? { metricsListen: '127.0.0.1:0' } : {}),
+  });
   const app = await buildServer({ config, store, logStream: discardingStream(), retention: false });
   await app.listen({ host: config.host, port: config.port });
   return {
     url: `${baseUrl(app)}/hooks/${CHANNEL}`,
+    ...(app.relay.metricsUrl !== undefined ? { metricsUrl: app.relay.metricsUrl } : {}),
     storedEvents: async () => (await store.channelStats(CHANNEL)).events,
     // Closing the server also closes the store (the relay's onClose hook).
     close: () => app.close(),

@@ -15,6 +15,9 @@
 /** The relay's throughput over the floor's at or above which the relay is where it should be. */
 export const TARGET_RATIO = 0.7;
 
+/** Throughput while /metrics is scraped every second, over throughput without, at or above which metrics cost what they should. */
+export const SCRAPE_TARGET_RATIO = 0.95;
+
 /** Nearest-rank percentile of sorted values. */
 function percentile(sorted, fraction) {
   if (sorted.length === 0) return Number.NaN;
@@ -99,4 +102,27 @@ export function formatRatio(relay, floor) {
   const ratio = floor.eventsPerSecond > 0 ? relay.eventsPerSecond / floor.eventsPerSecond : 0;
   const verdict = ratio >= TARGET_RATIO ? 'PASS' : 'BELOW TARGET';
   return `relay-server / floor (b/a events/s): ${ratio.toFixed(2)}  (target >= ${TARGET_RATIO.toFixed(2)})  ${verdict}`;
+}
+
+/**
+ * The c/b line: events/s while /metrics was scraped every second, over the mean of the same
+ * server without scrapes before and after, against {@link SCRAPE_TARGET_RATIO}; with what the
+ * scrapes were. Informative only, like {@link formatRatio}.
+ *
+ * @param {Row} scraped
+ * @param {Row[]} unscraped
+ * @param {import('./scrape.js').ScrapeResult | undefined} scrape
+ * @returns {string}
+ */
+export function formatScrapeRatio(scraped, unscraped, scrape) {
+  const mean = unscraped.reduce((sum, row) => sum + row.eventsPerSecond, 0) / unscraped.length;
+  const ratio = mean > 0 ? scraped.eventsPerSecond / mean : 0;
+  const verdict = ratio >= SCRAPE_TARGET_RATIO ? 'PASS' : 'BELOW TARGET';
+  const scrapes = scrape
+    ? `${scrape.scrapes} scrapes, ${scrape.failures} failed, ${scrape.meanMs.toFixed(1)} ms and ${(scrape.bytes / 1024).toFixed(1)} KiB each`
+    : 'no scrapes';
+  return (
+    `relay-server with /metrics scraped / without (c / mean of b, b' events/s): ${ratio.toFixed(2)}  (target >= ${SCRAPE_TARGET_RATIO.toFixed(2)})  ${verdict}\n` +
+    `  (c): ${scrapes}`
+  );
 }

@@ -1,6 +1,6 @@
 // Ingest benchmark: `npm run bench`. See docs/benchmarks.md.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -8,10 +8,14 @@ import { EVENT_BYTES } from './events.js';
 import { startFloor, startRelay } from './ingest.js';
 import { runLoad } from './load.js';
 import { cpuSnapshot, fsyncMs, NOISY_CORES, otherProcessesCores } from './machine.js';
-import { formatBusy, formatRatio, formatTable, toRow } from './report.js';
+import { formatBusy, formatRatio, formatScrapeRatio, formatTable, toRow } from './report.js';
+import { startScraper } from './scrape.js';
 
 /** @typedef {import('./ingest.js').RunningTarget} RunningTarget */
 /** @typedef {import('./load.js').LoadResult} LoadResult */
+
+/** How often row (c) scrapes /metrics, as a Prometheus with a 1 s scrape_interval would. */
+const SCRAPE_EVERY_MS = 1_000;
 
 /** Concurrent keep-alive connections, each with one request in flight. */
 const CONNECTIONS = 32;
@@ -39,12 +43,13 @@ function secondsFromEnv(name, fallback, allowZero) {
 }
 
 /**
- * Starts a target, drives it with the load generator, and stops it again.
+ * Starts a target, drives it with the load generator, and stops it again. A target with a
+ * `metricsUrl` is scraped every {@link SCRAPE_EVERY_MS} meanwhile, from a worker thread.
  *
  * @param {string} name  for progress lines
- * @param {() => Promise<RunningTarget>} start
+ * @param {() => Promise<RunningTarget & { metricsUrl?: string }>} start
  * @param {Omit<import('./load.js').LoadOptions, 'url'>} load
- * @returns {Promise<{ result: LoadResult, stored: number | undefined, serverBusy: number, otherCores: number }>}
+ * @returns {Promise<{ result: LoadResult, stored: number | undefined, serverBusy: number, otherCores: number, scrape?: import('./scrape.js').ScrapeResult }>}
  */
 async function measure(name, start, load) {
   process.stderr.write(`bench: ${name} ingest ${load.seconds} s (after ${load.warmupSeconds} s warm-up) …\n`);
@@ -52,14 +57,16 @@ async function measure(name, start, load) {
   try {
     const startUtilization = performance.eventLoopUtilization();
     const startCpu = cpuSnapshot();
+    const scraper = target.metricsUrl === undefined ? undefined : startScraper(target.metricsUrl, SCRAPE_EVERY_MS);
     const result = await runLoad({ ...load, url: target.url });
+    const scrape = await scraper?.stop();
     const serverBusy = performance.eventLoopUtilization(startUtilization).utilization;
     const otherCores = otherProcessesCores(startCpu);
     const stored = target.storedEvents ? await target.storedEvents() : undefined;
     for (const [reason, count] of Object.entries(result.failures)) {
       process.stderr.write(`bench: ${name}: ${count.toLocaleString('en-US')} × ${reason}\n`);
     }
-    return { result, stored, serverBusy, otherCores };
+    return { result, stored, serverBusy, otherCores, ...(scrape ? { scrape } : {}) };
   } finally {
     await target.close();
   }
@@ -90,8 +97,17 @@ async function main() {
     const fsyncBefore = fsyncMs(workspace);
     const floor = await measure('fastify floor', () => startFloor(secret), { ...load, runTag: 'floor' });
     const relay = await measure('relay-server', () => startRelay(secret, workspace), { ...load, runTag: 'relay' });
-    const rows = [toRow('(a) fastify floor', floor), toRow('(b) relay-server', relay)];
-    const check = storeCheck(relay.result, relay.stored ?? 0);
+    // (c) between (b) and (b'), the same server before and after it, so drift shows and averages out.
+    const fresh = (/** @type {string} */ name) => {
+      const dir = join(workspace, name);
+      mkdirSync(dir);
+      return dir;
+    };
+    const scraped = await measure('relay-server, /metrics scraped every 1 s,', () => startRelay(secret, fresh('scraped'), { metricsListen: true }), { ...load, runTag: 'scraped' });
+    const again = await measure('relay-server again', () => startRelay(secret, fresh('again')), { ...load, runTag: 'again' });
+    const rows = [toRow('(a) fastify floor', floor), toRow('(b) relay-server', relay), toRow('(c) (b) + /metrics 1 s', scraped), toRow("(b') relay-server", again)];
+    const checks = [relay, scraped, again].map((m) => storeCheck(m.result, m.stored ?? 0));
+    const check = { ok: checks.every((c) => c.ok), text: checks.map((c, i) => `${['(b)', '(c)', "(b')"][i]} ${c.text}`).join('\n') };
 
     console.log(
       `node ${process.version}, ${availableParallelism()} cores; ${CONNECTIONS} keep-alive connections, ` +
@@ -102,10 +118,11 @@ async function main() {
     console.log(formatBusy(rows));
     console.log('');
     console.log(formatRatio(rows[1], rows[0]));
+    console.log(formatScrapeRatio(rows[2], [rows[1], rows[3]], scraped.scrape));
     console.log(check.text);
     // Every durable commit waits for a flush like this one: the figure that moves (b) most between runs.
     console.log(`disk: 4 KiB append + fdatasync in ${tmpdir()}, median of 50: ${fsyncBefore.toFixed(2)} ms before the run, ${fsyncMs(workspace).toFixed(2)} ms after`);
-    const noisiest = Math.max(floor.otherCores, relay.otherCores);
+    const noisiest = Math.max(floor.otherCores, relay.otherCores, scraped.otherCores, again.otherCores);
     if (noisiest > NOISY_CORES) {
       console.log(`warning: other processes kept up to ${noisiest.toFixed(2)} cores busy during the run; these figures are not comparable, run again on a quiet machine`);
     }

@@ -382,6 +382,7 @@ const INVALID_START_SETTINGS: ReadonlyArray<{ key: string; value: string; names:
   { key: 'request-timeout', value: 'soon', names: '--request-timeout' },
   { key: 'keep-alive-timeout', value: 'soon', names: '--keep-alive-timeout' },
   { key: 'shutdown-timeout', value: 'soon', names: '--shutdown-timeout' },
+  { key: 'metrics-listen', value: 'port-9464', names: '--metrics-listen' },
 ];
 
 // Every setting of `start` is proved to be read from each source by giving it an invalid value

@@ -27,6 +27,10 @@ export async function bootstrapStore(store: Store): Promise<FirstStart | undefin
   await store.createChannel(channel);
   const { token } = await issueToken(store, { name: 'admin', role: 'admin', channels: null });
   await store.setMeta('bootstrapped_at', new Date().toISOString());
+  // Made by `relay-server start` on the host, so their author is the command line.
+  const first = { actor: { kind: 'cli' }, at: new Date(), detail: { firstStart: true } } as const;
+  await store.appendAudit({ ...first, action: 'channel.add', target: channel.name, detail: { ...first.detail, verify: 'hmac' } });
+  await store.appendAudit({ ...first, action: 'token.create', target: 'admin', detail: { ...first.detail, role: 'admin', channels: null } });
   if (channel.verification.mode !== 'hmac' || generatedSecret === undefined) throw new Error('first channel must be hmac');
   return { channel: channel.name, signatureHeader: channel.verification.header, secret: generatedSecret, adminToken: token };
 }

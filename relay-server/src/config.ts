@@ -77,6 +77,12 @@ export interface ServerConfig {
   readonly maxSubscriptions: number;
   /** Consumers one token may create on one channel. Default 100. */
   readonly maxConsumersPerToken: number;
+  /**
+   * Address of a second listener that serves only `GET /metrics`, without a token (bind it to
+   * loopback or a monitoring network). Default: none; `/metrics` is then on the main port, for
+   * admin tokens.
+   */
+  readonly metricsListen: { readonly host: string; readonly port: number } | undefined;
 }
 
 /** Every default in one place; documented in docs/configuration.md. */
@@ -114,6 +120,7 @@ export const SERVER_DEFAULTS = Object.freeze({
   sendStallTimeoutMs: 60_000,
   maxSubscriptions: 32,
   maxConsumersPerToken: 100,
+  metricsListen: undefined,
 } satisfies ServerConfig);
 
 /** Raw settings as they come from flags, environment or a config file (strings or numbers). */
@@ -151,6 +158,7 @@ export interface ServerConfigInput {
   sendStallTimeout?: unknown;
   maxSubscriptions?: unknown;
   maxConsumersPerToken?: unknown;
+  metricsListen?: unknown;
 }
 
 function invalid(setting: string, problem: string): never {
@@ -207,6 +215,17 @@ function list(value: unknown): string[] {
   if (value === undefined || value === null || value === '') return [];
   const items = Array.isArray(value) ? value : [value];
   return items.flatMap((item) => String(item).split(',')).map((s) => s.trim()).filter(Boolean);
+}
+
+/** `HOST:PORT`, with IPv6 hosts in brackets (`[::1]:9464`). */
+function listenAddress(value: unknown, setting: string): { host: string; port: number } | undefined {
+  const address = text(value, setting);
+  if (address === undefined) return undefined;
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(address);
+  const host = match?.[1] ?? match?.[2];
+  const port = Number(match?.[3]);
+  if (host === undefined || port > 65_535) invalid(setting, `expected HOST:PORT such as 127.0.0.1:9464 or [::1]:9464, got "${address}"`);
+  return Object.freeze({ host, port });
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -308,5 +327,6 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
     sendStallTimeoutMs,
     maxSubscriptions: integer(input.maxSubscriptions, 'max-subscriptions', SERVER_DEFAULTS.maxSubscriptions, 1, 10_000),
     maxConsumersPerToken: integer(input.maxConsumersPerToken, 'max-consumers-per-token', SERVER_DEFAULTS.maxConsumersPerToken, 1, 1_000_000),
+    metricsListen: listenAddress(input.metricsListen, 'metrics-listen'),
   });
 }

@@ -99,6 +99,10 @@ export const SERVER_ERRORS = {
     status: 403,
     message: 'This token may not read that channel. Ask an admin for a token that includes it.',
   },
+  RELAY_E_ADMIN_REQUIRED: {
+    status: 403,
+    message: 'This needs an admin token; developer tokens read events only. Use a token made with `relay-server token create --role admin`.',
+  },
   RELAY_E_EVENT_NOT_FOUND: {
     status: 404,
     message: 'No stored event with this id on this channel (it may have been pruned by retention).',
@@ -210,6 +214,14 @@ export const SERVER_ERRORS = {
   RELAY_E_LISTEN_FAILED: {
     status: 500,
     message: 'relay-server cannot listen on --host and --port (the detail says why). Fix --host or --port and start again.',
+  },
+  RELAY_E_BACKUP_INVALID: {
+    status: 422,
+    message: 'The file is not a sound backup of a relay store; do not restore it. Make a new one with `relay-server backup --to FILE`.',
+  },
+  RELAY_E_BACKUP_UNSUPPORTED: {
+    status: 501,
+    message: 'This runtime\'s SQLite binding has no online backup API. Run `relay-server backup` with Node.js (better-sqlite3), Deno 2, or Node 22.16 or newer.',
   },
   RELAY_E_INTERNAL: {
     status: 500,

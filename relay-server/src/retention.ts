@@ -11,6 +11,8 @@ export interface RetentionOptions {
   batchSize?: number;
   log: FastifyBaseLogger;
   now?: () => Date;
+  /** Hears how many events each deleting transaction removed (metrics). Default: nobody. */
+  onRemoved?: (events: number) => void;
 }
 
 /**
@@ -52,6 +54,7 @@ export class RetentionPruner {
         if (this.stopped) break;
         const removed = await store.prune(policy, now, batchSize);
         total += removed;
+        if (removed > 0) this.options.onRemoved?.(removed);
         if (removed < batchSize) break;
         await new Promise((resolve) => setImmediate(resolve));
       }

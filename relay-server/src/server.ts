@@ -16,6 +16,9 @@ import { ingestPlugin } from './ingest/plugin.js';
 import { RateLimiter } from './ingest/rate-limit.js';
 import { DeliveryHub } from './delivery/hub.js';
 import { socketPlugin } from './delivery/socket-plugin.js';
+import type { Session } from './delivery/session.js';
+import { metricsPlugin } from './metrics/plugin.js';
+import { RelayMetrics } from './metrics/relay-metrics.js';
 import { RetentionPruner } from './retention.js';
 import { SERVER_VERSION } from './version.js';
 import type { Store } from './store/store.js';
@@ -35,6 +38,9 @@ export interface RelayServerParts {
   counters: IngestCounters;
   retention: RetentionPruner;
   hub: DeliveryHub;
+  metrics: RelayMetrics;
+  /** `http://host:port/metrics` of the `--metrics-listen` listener once it listens; undefined without one. */
+  metricsUrl: string | undefined;
 }
 
 declare module 'fastify' {
@@ -82,12 +88,17 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   answerClientError = createClientErrorHandler(app.log, inFlight);
   app.addHook('onRequest', edgeOnRequest(inFlight));
 
-  const counters = new IngestCounters();
+  const sessions = new Set<Session>();
+  // Gauges read the hub only when scraped, after it exists.
+  const metrics = new RelayMetrics({ store, sessions, version: SERVER_VERSION, connected: (channel, consumer): number => hub.connected(channel, consumer) });
+  const stopFlushMetrics = store.onAppendFlushed?.(metrics.flushed);
+  const counters = new IngestCounters(metrics.ingested);
   const retention = new RetentionPruner({
     store,
     policy: { maxAgeMs: config.retentionMaxAgeMs, maxEventsPerChannel: config.retentionMaxEvents },
     intervalMs: config.retentionIntervalMs,
     log: app.log,
+    onRemoved: metrics.retentionRemoved,
   });
   const hub = new DeliveryHub({
     store,
@@ -96,8 +107,10 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     retryInitialMs: config.retryInitialMs,
     retryMaxMs: config.retryMaxMs,
     pollIntervalMs: config.pollIntervalMs,
+    observer: metrics,
   });
-  app.decorate('relay', { counters, retention, hub });
+  const parts: RelayServerParts = { counters, retention, hub, metrics, metricsUrl: undefined };
+  app.decorate('relay', parts);
   const wake = (channel: string): void => hub.notify(channel);
   const stopRemoteEvents = store.onRemoteEvent?.(wake);
   // Consumers are sent an event as soon as it is committed where the engine says so, while the
@@ -107,6 +120,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   app.addHook('preClose', async () => {
     stopRemoteEvents?.();
     stopCommitted?.();
+    stopFlushMetrics?.();
   });
 
   let closing = false;
@@ -135,6 +149,8 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   });
 
   await app.register(healthPlugin, { store });
+  // Before ingest: its answer hook must see the ingest routes.
+  await app.register(metricsPlugin, { metrics, store, listen: config.metricsListen, onListening: (url) => (parts.metricsUrl = url) });
   await app.register(ingestPlugin, {
     store,
     counters,
@@ -148,6 +164,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     hub,
     heartbeatMs: config.heartbeatMs,
     serverVersion: SERVER_VERSION,
+    sessions,
     limits: {
       sendBufferBytes: config.maxSendBufferBytes,
       sendStallTimeoutMs: config.sendStallTimeoutMs,

@@ -1,5 +1,6 @@
 import { randomBytes, scryptSync } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +8,7 @@ import { runCli } from '../src/cli/main.js';
 import type { ServerConfigInput } from '../src/config.js';
 import { SERVER_ERRORS, type ServerErrorCode } from '../src/errors.js';
 import { betterSqliteDriver } from '../src/store/sqlite-better.js';
+import type { SqliteDriver } from '../src/store/sqlite-driver.js';
 import { sqlitePath } from '../src/store/open.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import { issueToken } from '../src/tokens.js';
@@ -57,7 +59,7 @@ function observedFrom(text: string): Observed {
 }
 
 /** Runs the real relay-server CLI in this process and reads the code it printed. */
-async function viaCli(argv: string[]): Promise<Observed> {
+async function viaCli(argv: string[], sqliteDriver: SqliteDriver = betterSqliteDriver): Promise<Observed> {
   let stderr = '';
   const sink = (collect: (text: string) => void): Writable =>
     new Writable({
@@ -67,7 +69,7 @@ async function viaCli(argv: string[]): Promise<Observed> {
       },
     });
   const before = process.exitCode;
-  await runCli(argv, { sqliteDriver: betterSqliteDriver, stdout: sink(() => undefined), stderr: sink((t) => (stderr += t)), onShutdownSignal: () => undefined });
+  await runCli(argv, { sqliteDriver, stdout: sink(() => undefined), stderr: sink((t) => (stderr += t)), onShutdownSignal: () => undefined });
   const exitCode = Number(process.exitCode ?? 0);
   process.exitCode = before;
   return { via: 'cli', exitCode, code: /^error (RELAY_E_[A-Z_]+):/m.exec(stderr)?.[1] };
@@ -150,6 +152,19 @@ const TRIGGERS: { [C in ServerErrorCode]: Trigger } = {
     viaCli(['start', '--host', '127.0.0.1', '--port', new URL(relay.url).port, '--data-dir', await dataDir(), '--log-level', 'silent']),
   // 192.0.2.1 (TEST-NET-1) is an address no machine of ours has.
   RELAY_E_LISTEN_FAILED: async ({ dataDir }) => viaCli(['start', '--host', '192.0.2.1', '--port', '0', '--data-dir', await dataDir(), '--log-level', 'silent']),
+  RELAY_E_ADMIN_REQUIRED: async ({ relay }) => {
+    const { token } = await issueToken(relay.store, { name: 'dev-not-admin', role: 'developer', channels: null });
+    return api(relay, '/api/audit', {}, token);
+  },
+  RELAY_E_BACKUP_INVALID: async ({ dataDir }) => {
+    const dir = await dataDir();
+    const bogus = join(dir, 'not-a-backup.db');
+    writeFileSync(bogus, 'these bytes are no SQLite database at all, let alone a relay store');
+    return viaCli(['backup', '--verify', bogus]);
+  },
+  // A binding without SQLite's online backup API, as some runtimes' are.
+  RELAY_E_BACKUP_UNSUPPORTED: async ({ dataDir }) =>
+    viaCli(['backup', '--data-dir', await dataDir(), '--to', join(await dataDir(), 'copy.db')], { ...betterSqliteDriver, backup: undefined }),
   RELAY_E_STORE_VERSION: async ({ dataDir }) => viaCli(['channel', 'list', '--data-dir', await dataDir((store) => store.setMeta('schema_version', '99'))]),
   RELAY_E_SHUTTING_DOWN: async ({ fresh }) => {
     const relay = await fresh();
@@ -227,6 +242,8 @@ const CLI_CODES = new Set<ServerErrorCode>([
   'RELAY_E_TOKEN_EXISTS',
   'RELAY_E_PORT_IN_USE',
   'RELAY_E_LISTEN_FAILED',
+  'RELAY_E_BACKUP_INVALID',
+  'RELAY_E_BACKUP_UNSUPPORTED',
 ]);
 
 /** Of those, the codes that mean the command line or a setting must change: exit 2 (docs/errors.md, exit codes). */

@@ -9,8 +9,12 @@ import { buildServer } from '../src/server.js';
 import { describeDatabaseUrl } from '../src/store/postgres-connection.js';
 import { globToLike } from '../src/store/postgres-delivery.js';
 import { notifyChannel, openPostgresStore, PostgresStore, type PostgresStoreOptions } from '../src/store/postgres-store.js';
+import { MIGRATIONS, SCHEMA_VERSION } from '../src/store/postgres-schema.js';
 import type { ClaimRequest, Delivery, Store } from '../src/store/store.js';
 import { describeStoreConformance, expectRelayError, newEvent, plainChannel, rejectionOf, seqOf, T0 } from './store-conformance.js';
+
+/** Every migration this relay-server applies to a new schema, as a migration report lists them. */
+const ALL_MIGRATIONS = MIGRATIONS.map(({ version, name }) => ({ version, name }));
 
 describeStoreConformance('postgres', async () => {
   const schema = await createTestSchema();
@@ -111,18 +115,18 @@ describe('PostgresStore migrations', () => {
     const schema = await freshSchema();
     const first = await PostgresStore.open({ url: schema.url, poolSize: 1 });
     await first.store.close();
-    expect(first.migration).toEqual({ schema: schema.name, version: 3, applied: [{ version: 1, name: 'initial schema' }, { version: 2, name: 'Basic auth passwords under scrypt' }, { version: 3, name: 'consumer creator' }] });
+    expect(first.migration).toEqual({ schema: schema.name, version: SCHEMA_VERSION, applied: ALL_MIGRATIONS });
     const second = await PostgresStore.open({ url: schema.url, poolSize: 1 });
     await second.store.close();
     expect(second.migration.applied).toEqual([]);
-    expect(await schema.query('SELECT version FROM schema_migrations ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+    expect(await schema.query('SELECT version FROM schema_migrations ORDER BY version')).toEqual(ALL_MIGRATIONS.map(({ version }) => ({ version })));
   });
 
   it('lets one of several processes starting together apply each migration, without errors', async () => {
     const schema = await freshSchema();
     const opened = await Promise.all(Array.from({ length: 6 }, () => PostgresStore.open({ url: schema.url, poolSize: 1 })));
     for (const { store } of opened) await store.close();
-    expect(opened.flatMap((o) => o.migration.applied)).toEqual([{ version: 1, name: 'initial schema' }, { version: 2, name: 'Basic auth passwords under scrypt' }, { version: 3, name: 'consumer creator' }]);
+    expect(opened.flatMap((o) => o.migration.applied)).toEqual(ALL_MIGRATIONS);
   });
 
   it('refuses a schema written by a newer relay-server with RELAY_E_STORE_VERSION and leaves it untouched', async () => {
@@ -130,7 +134,7 @@ describe('PostgresStore migrations', () => {
     await (await instance(schema)).close();
     await schema.query("INSERT INTO schema_migrations (version, name) VALUES (99, 'from the future')");
     await expectRelayError(openPostgresStore({ url: schema.url }), 'RELAY_E_STORE_VERSION');
-    expect(await schema.query('SELECT version FROM schema_migrations ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 99 }]);
+    expect(await schema.query('SELECT version FROM schema_migrations ORDER BY version')).toEqual([...ALL_MIGRATIONS.map(({ version }) => ({ version })), { version: 99 }]);
   });
 
   it('refuses an empty schema when asked not to create (admin commands), and a search_path naming no schema', async () => {

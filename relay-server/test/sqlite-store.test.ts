@@ -62,6 +62,7 @@ function recordingDriver(): { driver: SqliteDriver; connections: SqliteDatabase[
       connections.push(db);
       return db;
     },
+    openReadOnly: (path: string) => betterSqliteDriver.openReadOnly(path),
     errorKind: (error: unknown) => betterSqliteDriver.errorKind(error),
   };
   return { driver, connections };

@@ -6,6 +6,7 @@ import { RelayError, type ServerErrorCode } from '../src/errors.js';
 import type { HeaderPairs } from '@myop-relay/protocol';
 import type { AppendResult, EventQuery, EventSummary, NewEvent, Store, TokenRecord } from '../src/store/store.js';
 import { describeDeliveryConformance } from './delivery-conformance.js';
+import { describeOperationsConformance } from './operations-conformance.js';
 
 /** A freshly opened, empty store and the way to dispose of it. */
 export interface OpenedStore {
@@ -815,4 +816,5 @@ export function describeStoreConformance(engine: string, open: OpenStore): void 
     });
   });
   describeDeliveryConformance(engine, open);
+  describeOperationsConformance(engine, open);
 }

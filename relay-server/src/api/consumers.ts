@@ -4,6 +4,7 @@ import type { DeliveryHub } from '../delivery/hub.js';
 import { RelayError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { assertReadable, readableChannel } from './access.js';
+import { recordApiAction } from './audit.js';
 import { replayRequest } from './bodies.js';
 import { channelParam, consumerParam, optional, type RawQuery } from './params.js';
 import { requestToken } from './token.js';
@@ -44,6 +45,7 @@ export const consumerRoutes: FastifyPluginAsync<ConsumerRoutesOptions> = async (
     const name = consumerParam('consumer', request.params.name);
     assertReadable(requestToken(request), channel);
     if (!(await store.deleteConsumer(channel, name))) throw new RelayError('RELAY_E_CONSUMER_NOT_FOUND', `(channel "${channel}", consumer "${name}")`);
+    await recordApiAction(store, request, { action: 'consumer.delete', target: `${channel}/${name}` });
     return reply.code(204).send();
   });
 
@@ -77,6 +79,7 @@ export const consumerRoutes: FastifyPluginAsync<ConsumerRoutesOptions> = async (
     }
     const queued = await store.requeueDeliveries(channel, name, seqs.sort((a, b) => a - b), new Date());
     hub.notify(channel);
+    await recordApiAction(store, request, { action: 'consumer.replay', target: `${channel}/${name}`, detail: { queued, missing: missing.length } });
     return { channel, consumer: name, queued, missing };
   });
 };

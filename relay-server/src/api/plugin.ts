@@ -18,6 +18,7 @@ import { channelParam, cursorParam, limitParam, optional, single, timeParam, typ
 import { assertReadable } from './access.js';
 import { consumerRoutes } from './consumers.js';
 import { sampleRoutes } from './samples.js';
+import { auditRoutes } from './audit.js';
 import { requestToken, setRequestToken } from './token.js';
 
 /** Dependencies of the read API. */
@@ -56,6 +57,7 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (app, { sto
 
   await app.register(sampleRoutes, { accept: { store, counters, onStored }, store });
   await app.register(consumerRoutes, { store, hub });
+  await app.register(auditRoutes, { store });
 
   app.get('/api/channels', async (request): Promise<ChannelList> => {
     const token = requestToken(request);

@@ -2,6 +2,7 @@ import { applyChannelSettings, rotateSecret, type ChannelSettings } from '../cha
 import { viewChannel, type Channel } from '../channel.js';
 import { RelayError } from '../errors.js';
 import type { Store } from '../store/store.js';
+import type { Auditor } from './audit.js';
 import { json, line, table } from '@myop-relay/cli-support';
 
 function describeVerification(channel: Channel): string {
@@ -42,23 +43,28 @@ function printSecret(out: NodeJS.WritableStream, secret: string | undefined, asJ
 
 /** Operations behind `relay-server channel …`. Each prints human text or, with `json`, JSON. */
 export const channelCommands = {
-  async add(store: Store, out: NodeJS.WritableStream, err: NodeJS.WritableStream, name: string, settings: ChannelSettings, asJson: boolean): Promise<void> {
+  async add(store: Store, out: NodeJS.WritableStream, err: NodeJS.WritableStream, name: string, settings: ChannelSettings, asJson: boolean, audit: Auditor): Promise<void> {
     const { channel, generatedSecret, warnings } = applyChannelSettings(name, settings);
     await store.createChannel(channel);
+    // Names of the settings given, never their values: secrets and keys are among them.
+    await audit('channel.add', name, { verify: channel.verification.mode, settings: Object.keys(settings) });
     printSecret(out, generatedSecret, asJson, channel);
     for (const warning of warnings ?? []) line(err, `warning: ${warning}`);
   },
 
-  async update(store: Store, out: NodeJS.WritableStream, err: NodeJS.WritableStream, name: string, settings: ChannelSettings, asJson: boolean): Promise<void> {
+  async update(store: Store, out: NodeJS.WritableStream, err: NodeJS.WritableStream, name: string, settings: ChannelSettings, asJson: boolean, audit: Auditor): Promise<void> {
     const { channel, generatedSecret, warnings } = applyChannelSettings(name, settings, await existing(store, name));
     await store.updateChannel(channel);
+    await audit('channel.update', name, { verify: channel.verification.mode, settings: Object.keys(settings) });
     printSecret(out, generatedSecret, asJson, channel);
     for (const warning of warnings ?? []) line(err, `warning: ${warning}`);
   },
 
-  async rotateSecret(store: Store, out: NodeJS.WritableStream, name: string, retireOld: boolean, asJson: boolean): Promise<void> {
+  async rotateSecret(store: Store, out: NodeJS.WritableStream, name: string, retireOld: boolean, asJson: boolean, audit: Auditor): Promise<void> {
     const { channel, generatedSecret } = rotateSecret(await existing(store, name), retireOld);
     await store.updateChannel(channel);
+    const active = channel.verification.mode === 'hmac' ? channel.verification.secrets.length : 0;
+    await audit('channel.rotate-secret', name, { retireOld, activeSecrets: active });
     printSecret(out, generatedSecret, asJson, channel);
     if (!asJson && generatedSecret) {
       line(out, `  the previous secrets stay active until \`relay-server channel rotate-secret ${name} --retire-old\``);
@@ -100,9 +106,10 @@ export const channelCommands = {
     line(out, `  created             ${channel.createdAt}`);
   },
 
-  async remove(store: Store, out: NodeJS.WritableStream, name: string, asJson: boolean): Promise<void> {
+  async remove(store: Store, out: NodeJS.WritableStream, name: string, asJson: boolean, audit: Auditor): Promise<void> {
     const stats = await store.channelStats(name);
     if (!(await store.removeChannel(name))) throw new RelayError('RELAY_E_UNKNOWN_CHANNEL', `(channel "${name}")`);
+    await audit('channel.remove', name, { eventsDeleted: stats.events });
     if (asJson) json(out, { removed: name, eventsDeleted: stats.events });
     else line(out, `removed channel ${name} and its ${stats.events} stored events`);
   },

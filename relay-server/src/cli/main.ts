@@ -1,15 +1,19 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import type { ChannelSettings } from '../channel-settings.js';
-import { resolveServerConfig } from '../config.js';
+import { SERVER_DEFAULTS, resolveServerConfig } from '../config.js';
 import { RelayError } from '../errors.js';
 import { openConfiguredStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
+import { cliAuditor, listAuditCommand, type Auditor } from './audit.js';
+import { runBackup } from './backup.js';
 import { channelCommands } from './channel.js';
 import { channelOptions, configFileSettings, databaseUrlOption, serverOptions, storeOptions } from './options.js';
 import { CommandAccepted, UsageError, createParser, helpWidth, line, reportFailure, wantsJson, withUsageChecks } from '@myop-relay/cli-support';
 import { serverFailure } from './report.js';
 import type { CliRuntime } from './runtime.js';
 import { runInit } from './init.js';
+import { runDoctorCommand } from './doctor.js';
+import { formatDuration } from '../units.js';
 import { runStart } from './start.js';
 import { tokenCommands } from './token.js';
 
@@ -17,7 +21,7 @@ import { tokenCommands } from './token.js';
  * Opens the store the admin command's flags name, runs `work`, and always closes it. The store
  * flags belong to the parent command (`channel`, `token`), so yargs' types do not carry them here.
  */
-async function withStore(args: object, runtime: CliRuntime, work: (store: Store) => Promise<void>): Promise<void> {
+async function withStore(args: object, runtime: CliRuntime, work: (store: Store, audit: Auditor) => Promise<void>): Promise<void> {
   const { dataDir, maxDbSize, databaseUrl } = args as { dataDir?: unknown; maxDbSize?: unknown; databaseUrl?: unknown };
   const config = resolveServerConfig({ dataDir, maxDbSize, databaseUrl });
   // No webhook waits on an admin command, and removing a big channel may take longer than one
@@ -25,7 +29,7 @@ async function withStore(args: object, runtime: CliRuntime, work: (store: Store)
   const unbounded = { ...config, pgStatementTimeoutMs: 0, pgLockTimeoutMs: 0 };
   const { store } = await openConfiguredStore(unbounded, runtime.sqliteDriver, { create: false });
   try {
-    await work(store);
+    await work(store, cliAuditor(store, runtime.stderr));
   } finally {
     await store.close();
   }
@@ -64,7 +68,7 @@ function channelCommand(y: Argv, runtime: CliRuntime): Argv {
               '  relay-server channel add crm --verify apikey --api-key-header x-webhook-token --api-key <key>\n' +
               '  relay-server channel add lab --verify none --allow-ip 103.21.77.0/24',
           ),
-      (a) => withStore(a, runtime, (s) => channelCommands.add(s, out, runtime.stderr, a.name, settingsFrom(a), a.json)),
+      (a) => withStore(a, runtime, (s, audit) => channelCommands.add(s, out, runtime.stderr, a.name, settingsFrom(a), a.json, audit)),
     )
     .command(
       'update <name>',
@@ -73,7 +77,7 @@ function channelCommand(y: Argv, runtime: CliRuntime): Argv {
         channelOptions(c.positional('name', { type: 'string', demandOption: true }).option('json', jsonOption))
           .example('$0 channel update myoperator --max-body 2MiB', 'Raise the body limit')
           .example('$0 channel update x --secret <s1> --secret <s2>', 'Replace the HMAC secrets'),
-      (a) => withStore(a, runtime, (s) => channelCommands.update(s, out, runtime.stderr, a.name, settingsFrom(a), a.json)),
+      (a) => withStore(a, runtime, (s, audit) => channelCommands.update(s, out, runtime.stderr, a.name, settingsFrom(a), a.json, audit)),
     )
     .command(
       'rotate-secret <name>',
@@ -85,7 +89,7 @@ function channelCommand(y: Argv, runtime: CliRuntime): Argv {
           .option('json', jsonOption)
           .example('$0 channel rotate-secret myoperator', 'Step 1: new secret; paste it into MyOperator')
           .example('$0 channel rotate-secret myoperator --retire-old', 'Step 2: stop accepting the old one'),
-      (a) => withStore(a, runtime, (s) => channelCommands.rotateSecret(s, out, a.name, a.retireOld, a.json)),
+      (a) => withStore(a, runtime, (s, audit) => channelCommands.rotateSecret(s, out, a.name, a.retireOld, a.json, audit)),
     )
     .command(
       'list',
@@ -103,7 +107,7 @@ function channelCommand(y: Argv, runtime: CliRuntime): Argv {
       'remove <name>',
       'Delete a channel and all its stored events',
       (c) => c.positional('name', { type: 'string', demandOption: true }).option('json', jsonOption).example('$0 channel remove lab', ''),
-      (a) => withStore(a, runtime, (s) => channelCommands.remove(s, out, a.name, a.json)),
+      (a) => withStore(a, runtime, (s, audit) => channelCommands.remove(s, out, a.name, a.json, audit)),
     )
     .demandCommand(1, 'Name a channel command: add, list, show, update, remove or rotate-secret.');
 }
@@ -128,7 +132,7 @@ function tokenCommand(y: Argv, runtime: CliRuntime): Argv {
           .example('$0 token create --name asha --channels myoperator', 'Token for one channel')
           .example('$0 token create --name ops --role admin --json', ''),
       (a) =>
-        withStore(a, runtime, (s) =>
+        withStore(a, runtime, (s, audit) =>
           tokenCommands.create(
             s,
             out,
@@ -138,6 +142,7 @@ function tokenCommand(y: Argv, runtime: CliRuntime): Argv {
               channels: a.channels === undefined ? null : channelList(a.channels),
             },
             a.json,
+            audit,
           ),
         ),
     )
@@ -159,18 +164,18 @@ function tokenCommand(y: Argv, runtime: CliRuntime): Argv {
           .example('$0 token update asha --channels myoperator,sales', 'Add a channel to asha\'s token')
           .example('$0 token update asha --all-channels', 'Every channel'),
       (a) =>
-        withStore(a, runtime, (s) => {
+        withStore(a, runtime, (s, audit) => {
           if ((a.channels === undefined) === (a.allChannels !== true)) {
             throw new UsageError('Give either --channels <list> or --all-channels', 'relay-server token update');
           }
-          return tokenCommands.update(s, out, a.name, a.allChannels === true ? null : channelList(a.channels ?? ''), a.json);
+          return tokenCommands.update(s, out, a.name, a.allChannels === true ? null : channelList(a.channels ?? ''), a.json, audit);
         }),
     )
     .command(
       'revoke <name>',
       'Revoke a token',
       (c) => c.positional('name', { type: 'string', demandOption: true }).option('json', jsonOption).example('$0 token revoke asha', ''),
-      (a) => withStore(a, runtime, (s) => tokenCommands.revoke(s, out, a.name, a.json)),
+      (a) => withStore(a, runtime, (s, audit) => tokenCommands.revoke(s, out, a.name, a.json, audit)),
     )
     .demandCommand(1, 'Name a token command: create, list, update or revoke.');
 }
@@ -250,13 +255,49 @@ function buildParser(argv: readonly string[], runtime: CliRuntime, settings: Rec
           .example('RELAY_DATABASE_URL=postgres://relay@db/relay $0 migrate --json', ''),
       (a) => runMigrate(a, runtime),
     )
+    .command(
+      'backup',
+      'Copy the embedded store while the relay runs (--to), or check a copy (--verify)',
+      (y) =>
+        storeOptions(y)
+          .option('to', { type: 'string', describe: 'New file to write the backup to; restore by copying it as relay.db into an empty data dir' })
+          .option('verify', { type: 'string', describe: 'Backup file to check: integrity, schema version, contents' })
+          .option('json', jsonOption)
+          .example('$0 backup --data-dir /var/lib/myop-relay --to /backups/relay-2024-05-01.db', 'Progress on stderr')
+          .example('$0 backup --verify /backups/relay-2024-05-01.db', 'Before relying on it'),
+      (a) => runBackup(a, runtime),
+    )
+    .command(
+      'doctor',
+      'Check the relay on this host: store reachable and writable, schema, size and free disk, oldest event, failing consumers, clock',
+      (y) =>
+        storeOptions(y)
+          .option('retention-max-age', { type: 'string', describe: 'As given to start: the oldest event should not be much older', default: formatDuration(SERVER_DEFAULTS.retentionMaxAgeMs) })
+          .option('retention-interval', { type: 'string', describe: 'As given to start', default: formatDuration(SERVER_DEFAULTS.retentionIntervalMs) })
+          .option('json', jsonOption)
+          .example('$0 doctor --data-dir /var/lib/myop-relay', 'Exit status 1 when a check failed')
+          .example('$0 doctor --config /etc/myop-relay.json --json', 'With the settings start uses'),
+      (a) => runDoctorCommand(a, runtime),
+    )
+    .command(
+      'audit',
+      'List the newest admin actions: who changed a channel, created or revoked a token, deleted or replayed to a consumer',
+      (y) =>
+        storeOptions(y)
+          .option('limit', { type: 'number', describe: 'How many, newest first (1-1000)', default: 50 })
+          .option('json', jsonOption)
+          .example('$0 audit --limit 20', '')
+          .example('$0 audit --json', 'Machine-readable'),
+      (a) => withStore(a, runtime, (s) => listAuditCommand(s, runtime.stdout, a.limit, a.json)),
+    )
     .command('channel', 'Manage channels (MyOperator webhooks)', (y) => storeOptions(channelCommand(y, runtime)))
     .command('token', 'Manage API and WebSocket tokens', (y) => storeOptions(tokenCommand(y, runtime)))
     .example('$0 start --public-url https://relay.example.com', 'Run the relay; the first start prints the webhook URL and secret')
     .example('$0 token create --name asha --channels myoperator', 'A token for a developer\'s relay-client')
     .example('$0 channel add sales', 'Another MyOperator webhook, with its own secret')
+    .example('$0 backup --to relay-backup.db', 'A consistent copy of the embedded store while it runs')
     .example('$0 start --help', 'Every start option')
-    .demandCommand(1, 'Name a command: start, init, migrate, channel or token.')
+    .demandCommand(1, 'Name a command: start, init, migrate, backup, doctor, audit, channel or token.')
     .help()
     .alias('help', 'h')
     .version(false)

@@ -108,6 +108,8 @@ export async function runStart(input: ServerConfigInput, runtime: CliRuntime): P
   const publicUrl = config.publicUrl ?? derivedPublicUrl(config, port);
   if (first) printFirstStart(runtime.stdout, `${publicUrl}/hooks/${first.channel}`, publicUrl, first, storeFlags(config));
   const channels = (await store.listChannels()).map((c) => c.name);
+  // Before the ready line, so whoever waits for that one has this too.
+  if (app.relay.metricsUrl !== undefined) line(runtime.stdout, `relay-server metrics: ${app.relay.metricsUrl}`);
   // Printed whatever the log level, so scripts and people always learn the port (e.g. with --port 0).
   line(runtime.stdout, `relay-server ready: ${publicUrl} (port ${port}, store ${description}, channels ${channels.join(', ') || 'none'})`);
   app.log.info({ url: publicUrl, port, store: description, engine: store.engine, channels }, 'relay-server ready');

@@ -1,6 +1,7 @@
 import { retryDelayMs, type RetrySchedule } from '@myop-relay/protocol';
 import type { FastifyBaseLogger } from 'fastify';
 import type { AttemptOutcome, NackResult, Store } from '../store/store.js';
+import type { AttemptResult, DeliveryObserver } from './observer.js';
 import type { Subscription } from './subscription.js';
 
 /** Settings of the {@link DeliveryHub}. */
@@ -14,6 +15,8 @@ export interface HubOptions {
   /** Safety net: every group is pumped this often even without a wake-up. */
   pollIntervalMs: number;
   now?: () => Date;
+  /** Hears how attempts end (metrics). Default: nobody. */
+  observer?: DeliveryObserver;
 }
 
 /** All subscriptions of one (channel, consumer), across this process's sessions. */
@@ -119,10 +122,12 @@ export class DeliveryHub {
    * and a store that batches a turn's work records both in one transaction.
    */
   async ack(subscription: Subscription, outcome: AttemptOutcome): Promise<void> {
+    const sent = subscription.inflight.get(outcome.seq);
     subscription.inflight.delete(outcome.seq);
     const recorded = this.options.store.ackDelivery(outcome);
     this.wake(subscription);
-    await recorded;
+    const acked = await recorded;
+    this.observeAnswer(outcome, acked ? 'acked' : 'ignored', sent?.receivedAt);
     subscription.answered(outcome.seq);
   }
 
@@ -133,8 +138,16 @@ export class DeliveryHub {
     const recorded = this.options.store.nackDelivery(outcome, retryAt);
     this.wake(subscription);
     const result = await recorded;
+    this.observeAnswer(outcome, result.state === 'failed' ? 'parked' : result.state);
     if (result.state === 'failed') subscription.answered(outcome.seq);
     return result;
+  }
+
+  private observeAnswer(outcome: AttemptOutcome, result: AttemptResult, receivedAt?: number): void {
+    const observer = this.options.observer;
+    if (!observer) return;
+    observer.attemptsEnded(outcome.channel, outcome.consumer, result, 1);
+    if (result === 'acked' && receivedAt !== undefined) observer.delivered(outcome.channel, outcome.consumer, outcome.now.getTime() - receivedAt);
   }
 
   /** Returns a closed session's unanswered events, then lets the consumer's other subscriptions take them. */
@@ -197,7 +210,8 @@ export class DeliveryHub {
     const { store, ackTimeoutMs } = this.options;
     const now = this.now();
     const { owner } = subscription;
-    const unread = subscription.expire(now.getTime(), owner.receivedUpTo);
+    const { unread, expired } = subscription.expire(now.getTime(), owner.receivedUpTo);
+    if (expired > 0) this.options.observer?.attemptsEnded(group.channel, group.consumer, 'expired', expired);
     if (unread !== undefined) {
       owner.awaitReceipt(unread);
       return false;
@@ -229,9 +243,11 @@ export class DeliveryHub {
       let claimedBytes = 0;
       for (const delivery of deliveries) {
         // A lease that ran out may have been held by a sibling; it no longer counts there.
-        for (const sibling of group.subscriptions) sibling.inflight.delete(delivery.event.seq);
+        for (const sibling of group.subscriptions) {
+          if (sibling.inflight.delete(delivery.event.seq)) this.options.observer?.attemptsEnded(group.channel, group.consumer, 'expired', 1);
+        }
         const position = owner.sendEvent(subscription, delivery);
-        subscription.sent(delivery.event.seq, delivery.attempt, now.getTime() + ackTimeoutMs, position);
+        subscription.sent(delivery.event.seq, delivery.attempt, now.getTime() + ackTimeoutMs, position, delivery.event.receivedAt.getTime());
         claimedBytes += delivery.event.body.byteLength + delivery.event.headersJson.length;
       }
       // A full claim, or one the byte budget probably cut, leaves more to take. A claim cut with

@@ -17,6 +17,8 @@ export interface SocketPluginOptions {
   heartbeatMs: number;
   serverVersion: string;
   limits: SessionLimits;
+  /** Where open sessions are kept; passed in so metrics can count them. Default: a set of the plugin's own. */
+  sessions?: Set<Session>;
 }
 
 /** What an upgrade request is let through with, or what it is refused with. */
@@ -43,7 +45,7 @@ function wantsWebSocket(request: IncomingMessage): boolean {
  */
 export const socketPlugin: FastifyPluginAsync<SocketPluginOptions> = async (app, options) => {
   const { store, hub } = options;
-  const sessions = new Set<Session>();
+  const sessions = options.sessions ?? new Set<Session>();
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: MAX_MESSAGE_BYTES,

@@ -43,6 +43,8 @@ interface InFlight {
   leaseUntil: number;
   /** Where its message is in the connection's stream (see {@link SubscriptionOwner.sendEvent}). */
   position: number;
+  /** When the relay received the event (ms), for the receive-to-ack metric. */
+  receivedAt: number;
 }
 
 /** One `subscribe` of one session: a window onto a (channel, consumer) pair. */
@@ -76,25 +78,31 @@ export class Subscription {
   }
 
   /** Notes an attempt just sent; it counts against the window until answered or expired. */
-  sent(seq: number, attempt: number, leaseUntil: number, position: number): void {
-    this.inflight.set(seq, { attempt, leaseUntil, position });
+  sent(seq: number, attempt: number, leaseUntil: number, position: number, receivedAt: number): void {
+    this.inflight.set(seq, { attempt, leaseUntil, position, receivedAt });
   }
 
   /**
    * Forgets attempts whose lease ran out, so the store hands those events out again, but only
    * those the client has shown it read (`receivedUpTo`): an event still in a buffer on its way
    * is not sent to the same connection a second time, to queue behind the first copy.
-   * @returns the latest position of an expired attempt the client has not shown it read, which
-   *   holds this subscription back; undefined when there is none.
+   * @returns `unread`: the latest position of an expired attempt the client has not shown it
+   *   read, which holds this subscription back (undefined when there is none); `expired`: how
+   *   many attempts were forgotten.
    */
-  expire(now: number, receivedUpTo: number): number | undefined {
+  expire(now: number, receivedUpTo: number): { unread: number | undefined; expired: number } {
     let unread: number | undefined;
+    let expired = 0;
     for (const [seq, { leaseUntil, position }] of this.inflight) {
       if (leaseUntil > now) continue;
-      if (position <= receivedUpTo) this.inflight.delete(seq);
-      else unread = Math.max(unread ?? 0, position);
+      if (position <= receivedUpTo) {
+        this.inflight.delete(seq);
+        expired += 1;
+      } else {
+        unread = Math.max(unread ?? 0, position);
+      }
     }
-    return unread;
+    return { unread, expired };
   }
 
   /** Where `attempt` of event `seq` was sent, if it is awaiting an answer on this subscription. */

@@ -26,6 +26,11 @@ export interface GroupCommitEngine {
   refusal?(): unknown;
   /** Committed batches' events and results, as soon as committed (before they are durable). */
   committed?(events: readonly NewEvent[], results: readonly AppendResult[]): void;
+  /**
+   * Appends just answered once durable: how many, and the seconds from the start of their commit
+   * to the disk's answer (for metrics).
+   */
+  flushed?(events: number, seconds: number): void;
 }
 
 interface Pending {
@@ -84,12 +89,14 @@ export class GroupCommit {
       return;
     }
     const awaitingDisk: { batch: Pending[]; results: AppendResult[] }[] = [];
+    const roundStarted = performance.now();
     // Only what was queued when the round began: later arrivals wait for this round's flush.
     let left = this.#queue.length;
     while (left > 0) {
       const batch = this.#take(left);
       left -= batch.length;
       let results: AppendResult[];
+      const batchStarted = performance.now();
       try {
         results = await this.#engine.commit(batch.map((p) => p.event));
       } catch (error) {
@@ -101,6 +108,7 @@ export class GroupCommit {
       }
       if (this.#engine.durable === undefined) {
         batch.forEach((pending, i) => pending.resolve(results[i] as AppendResult));
+        this.#engine.flushed?.(batch.length, (performance.now() - batchStarted) / 1000);
         this.#engine.committed?.(batch.map((p) => p.event), results);
       } else {
         awaitingDisk.push({ batch, results });
@@ -112,7 +120,12 @@ export class GroupCommit {
     for (const { batch, results } of awaitingDisk) this.#engine.committed?.(batch.map((p) => p.event), results);
     try {
       await durable;
-      for (const { batch, results } of awaitingDisk) batch.forEach((pending, i) => pending.resolve(results[i] as AppendResult));
+      let events = 0;
+      for (const { batch, results } of awaitingDisk) {
+        batch.forEach((pending, i) => pending.resolve(results[i] as AppendResult));
+        events += batch.length;
+      }
+      this.#engine.flushed?.(events, (performance.now() - roundStarted) / 1000);
     } catch (error) {
       // Committed, but not known to be on disk: no 2xx. A retry finds the event stored if its
       // frames did reach the disk, and stores it otherwise.

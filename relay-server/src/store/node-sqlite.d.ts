@@ -11,9 +11,11 @@ declare module 'node:sqlite' {
     all(...params: unknown[]): unknown[];
   }
   export class DatabaseSync {
-    constructor(path: string, options?: { open?: boolean });
+    constructor(path: string, options?: { open?: boolean; readOnly?: boolean });
     exec(sql: string): void;
     prepare(sql: string): StatementSync;
     close(): void;
   }
+  /** Node 22.16+ and Deno 2; absent in older Node releases. Resolves with the number of pages copied. */
+  export const backup: ((source: DatabaseSync, path: string, options?: { rate?: number; progress?: (progress: { totalPages: number; remainingPages: number }) => void }) => Promise<number>) | undefined;
 }

@@ -94,7 +94,7 @@ const SQL = {
   nextDue: `SELECT MIN(CASE state WHEN 'retry' THEN next_attempt_at ELSE lease_expires_at END) AS at
     FROM deliveries WHERE channel = $1 AND consumer = $2 AND state IN ('retry', 'inflight')`,
   consumersOf: 'SELECT * FROM consumers WHERE channel = $1 ORDER BY name COLLATE "C"',
-  openCount: `SELECT COUNT(*) AS n, MIN(e.received_at) AS oldest
+  openCount: `SELECT COUNT(*) AS n, MIN(e.received_at) AS oldest, COUNT(*) FILTER (WHERE d.state = 'retry') AS retrying
     FROM deliveries d JOIN events e ON e.channel = d.channel AND e.seq = d.seq
     WHERE d.channel = $1 AND d.consumer = $2 AND d.state IN ('inflight', 'retry')`,
   unsentCount: `SELECT COUNT(*) AS n, MIN(received_at) AS oldest FROM events WHERE channel = $1 AND seq >= $2 AND ${MATCHES_FILTER(3)}`,
@@ -341,7 +341,7 @@ export class PostgresDeliveries {
     const consumers = await rows<ConsumerRow>(db, SQL.consumersOf, [channel]);
     return Promise.all(
       consumers.map(async (row) => {
-        const open = await firstRow<{ n: number; oldest: Date | null }>(db, SQL.openCount, [channel, row.name]);
+        const open = await firstRow<{ n: number; oldest: Date | null; retrying: number }>(db, SQL.openCount, [channel, row.name]);
         const unsent = await firstRow<{ n: number; oldest: Date | null }>(db, SQL.unsentCount, [channel, row.next_seq, likePatterns(row.filter)]);
         const failed = await firstRow<{ n: number }>(db, SQL.failedCount, [channel, row.name]);
         const oldest = [open?.oldest, unsent?.oldest].filter((d): d is Date => d instanceof Date).map((d) => d.getTime());
@@ -355,6 +355,7 @@ export class PostgresDeliveries {
           oldestPendingAt: oldest.length > 0 ? new Date(Math.min(...oldest)) : null,
           lastAckAt: row.last_ack_at,
           failed: failed?.n ?? 0,
+          retrying: open?.retrying ?? 0,
         };
       }),
     );

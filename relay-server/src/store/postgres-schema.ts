@@ -113,6 +113,20 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: 'Basic auth passwords under scrypt', run: upgradePasswordHashes },
   // Consumers from before it count for no token's limit (--max-consumers-per-token).
   { version: 3, name: 'consumer creator', sql: 'ALTER TABLE consumers ADD COLUMN created_by text;' },
+  {
+    version: 4,
+    name: 'audit log',
+    sql: `
+CREATE TABLE audit (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  at timestamptz NOT NULL,
+  actor text NOT NULL,
+  action text NOT NULL,
+  target text NOT NULL,
+  detail jsonb NOT NULL
+);
+`,
+  },
 ];
 
 /** The newest schema version this relay-server reads and writes. */

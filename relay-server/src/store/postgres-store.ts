@@ -11,8 +11,10 @@ import { PostgresDeliveries, globToLike, toStoredEvent, toSummary, type EventRow
 import { NotificationListener } from './postgres-listener.js';
 import { probeWritable } from './postgres-readiness.js';
 import { applyMigrations, lockSchemaWide, type MigrationReport } from './postgres-schema.js';
+import { actorText, toAuditEntry, type AuditRow } from './audit-rows.js';
 import type {
   AppendResult,
+  AuditEntry,
   AttemptOutcome,
   AttemptRecord,
   ChannelStats,
@@ -120,6 +122,11 @@ const SQL = {
     WHERE d.channel = g.channel AND d.seq = g.seq`,
   pruneAttempts: `DELETE FROM attempts a USING unnest($1::text[], $2::bigint[]) AS g(channel, seq)
     WHERE a.channel = g.channel AND a.seq = g.seq`,
+  insertAudit: 'INSERT INTO audit (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)',
+  listAudit: 'SELECT at, actor, action, target, detail FROM audit ORDER BY id DESC LIMIT $1',
+  // Ordinary tables only: pg_total_relation_size counts their indexes and TOAST with them.
+  storageBytes: `SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::bigint AS bytes
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'`,
 } as const;
 
 interface Pending {
@@ -166,6 +173,7 @@ export class PostgresStore implements Store {
   /** This schema's NOTIFY channel; undefined when notifications are off. */
   private readonly wakeChannel: string | undefined;
   private readonly remoteListeners = new Set<(channel: string) => void>();
+  private readonly flushListeners = new Set<(events: number, seconds: number) => void>();
   private listener: NotificationListener | undefined;
   private queue: Pending[] = [];
   private flushing: Promise<void> | undefined;
@@ -347,6 +355,7 @@ export class PostgresStore implements Store {
 
   private async commitBatch(batch: Pending[]): Promise<void> {
     let results: AppendResult[];
+    const started = performance.now();
     try {
       results = await inTransaction(this.pool, (db) => this.insertBatch(db, batch.map((p) => p.event)));
     } catch (error) {
@@ -360,6 +369,13 @@ export class PostgresStore implements Store {
       return;
     }
     batch.forEach((pending, i) => pending.resolve(results[i] as AppendResult));
+    const seconds = (performance.now() - started) / 1000;
+    for (const listener of this.flushListeners) listener(batch.length, seconds);
+  }
+
+  onAppendFlushed(listener: (events: number, seconds: number) => void): () => void {
+    this.flushListeners.add(listener);
+    return () => this.flushListeners.delete(listener);
   }
 
   private async insertBatch(db: Queryable, events: readonly NewEvent[]): Promise<AppendResult[]> {
@@ -541,6 +557,20 @@ export class PostgresStore implements Store {
   /** Resolves once the LISTEN connection is up; rejects when nothing listens (notifications off, or no {@link onRemoteEvent} yet). */
   whenListening(): Promise<void> {
     return this.listener?.whenListening() ?? Promise.reject(new Error('this store does not LISTEN: notifications are off or onRemoteEvent was not called'));
+  }
+
+  appendAudit(entry: AuditEntry): Promise<void> {
+    return this.run(async () => {
+      await this.pool.query(SQL.insertAudit, [entry.at, actorText(entry.actor), entry.action, entry.target, JSON.stringify(entry.detail)]);
+    });
+  }
+
+  listAudit(limit: number): Promise<AuditEntry[]> {
+    return this.run(async () => (await rows<AuditRow>(this.pool, SQL.listAudit, [limit])).map(toAuditEntry));
+  }
+
+  storageBytes(): Promise<number> {
+    return this.run(async () => (await firstRow<{ bytes: number }>(this.pool, SQL.storageBytes, [this.schema]))?.bytes ?? 0);
   }
 
   checkWritable(): Promise<void> {

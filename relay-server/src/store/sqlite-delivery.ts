@@ -111,7 +111,8 @@ function prepareStatements(db: SqliteDatabase) {
     nextDue: p(`SELECT MIN(due_at) AS at FROM deliveries INDEXED BY deliveries_due WHERE channel = ? AND consumer = ? AND state IN ('inflight', 'retry')`),
     consumersOf: p('SELECT * FROM consumers WHERE channel = ? ORDER BY name'),
     openCount: p(
-      `SELECT COUNT(*) AS n, MIN(e.received_at) AS oldest FROM deliveries d JOIN events e ON e.channel = d.channel AND e.seq = d.seq
+      `SELECT COUNT(*) AS n, MIN(e.received_at) AS oldest, COALESCE(SUM(d.state = 'retry'), 0) AS retrying
+       FROM deliveries d JOIN events e ON e.channel = d.channel AND e.seq = d.seq
        WHERE d.channel = ? AND d.consumer = ? AND d.state IN ('inflight', 'retry')`,
     ),
     failedCount: p(`SELECT COUNT(*) AS n FROM deliveries INDEXED BY deliveries_failed WHERE channel = ? AND consumer = ? AND state = 'failed'`),
@@ -334,7 +335,7 @@ export class SqliteDeliveries {
   listConsumers(channel: string): ConsumerInfo[] {
     return (this.s.consumersOf.all(channel) as ConsumerRow[]).map((row) => {
       const filter = JSON.parse(row.filter) as string[];
-      const open = this.s.openCount.get(channel, row.name) as { n: number; oldest: number | null };
+      const open = this.s.openCount.get(channel, row.name) as { n: number; oldest: number | null; retrying: number };
       const glob = globClause(filter);
       const unsent = this.db
         .prepare(`SELECT COUNT(*) AS n, MIN(received_at) AS oldest FROM events WHERE channel = ? AND seq >= ? AND ${glob.sql}`)
@@ -350,6 +351,7 @@ export class SqliteDeliveries {
         oldestPendingAt: oldest.length ? new Date(Math.min(...oldest)) : null,
         lastAckAt: row.last_ack_at === null ? null : new Date(Number(row.last_ack_at)),
         failed: Number((this.s.failedCount.get(channel, row.name) as { n: number }).n),
+        retrying: Number(open.retrying),
       };
     });
   }

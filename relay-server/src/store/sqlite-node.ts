@@ -1,5 +1,5 @@
-import { DatabaseSync } from 'node:sqlite';
-import type { SqliteDatabase, SqliteDriver, SqliteErrorKind } from './sqlite-driver.js';
+import * as sqlite from 'node:sqlite';
+import type { BackupProgress, SqliteDatabase, SqliteDriver, SqliteErrorKind } from './sqlite-driver.js';
 
 /**
  * The driver for runtimes with a built-in `node:sqlite` (Deno 2, Node 22.5+). better-sqlite3
@@ -8,7 +8,10 @@ import type { SqliteDatabase, SqliteDriver, SqliteErrorKind } from './sqlite-dri
 export const nodeSqliteDriver: SqliteDriver = {
   name: 'node:sqlite',
   open(path: string): SqliteDatabase {
-    return new DatabaseSync(path) as unknown as SqliteDatabase;
+    return new sqlite.DatabaseSync(path) as unknown as SqliteDatabase;
+  },
+  openReadOnly(path: string): SqliteDatabase {
+    return new sqlite.DatabaseSync(path, { readOnly: true }) as unknown as SqliteDatabase;
   },
   errorKind(error: unknown): SqliteErrorKind {
     // node:sqlite reports SQLite's primary result code as `errcode` (SQLITE_FULL = 13,
@@ -20,4 +23,15 @@ export const nodeSqliteDriver: SqliteDriver = {
     if (primary === 5 || primary === 6) return 'busy';
     return 'other';
   },
+  // node:sqlite has backup() from Node 22.16 and in Deno 2; older bindings leave the driver without one.
+  ...(typeof sqlite.backup === 'function' ? { backup: nodeBackup } : {}),
 };
+
+async function nodeBackup(source: SqliteDatabase, destination: string, onProgress: (progress: BackupProgress) => void): Promise<void> {
+  const totalPages = Number((source.prepare('PRAGMA page_count').get() as { page_count: number }).page_count);
+  onProgress({ totalPages, remainingPages: totalPages });
+  // One step: node:sqlite's step size is fixed, and a copy in steps would start over after every
+  // commit of the running relay. One step holds a read transaction, which does not stop WAL writers.
+  await sqlite.backup?.(source as unknown as sqlite.DatabaseSync, destination, { rate: -1 });
+  onProgress({ totalPages, remainingPages: 0 });
+}

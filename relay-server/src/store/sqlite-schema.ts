@@ -58,6 +58,15 @@ CREATE TRIGGER IF NOT EXISTS channels_deleted AFTER DELETE ON channels BEGIN
 END;
 CREATE INDEX IF NOT EXISTS events_received_at ON events (received_at);
 CREATE INDEX IF NOT EXISTS events_channel_type ON events (channel, event_type, id);
+-- The admin actions' log. A table no older relay-server reads, so it needs no schema version of its own.
+CREATE TABLE IF NOT EXISTS audit (
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  detail TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS consumers (
   channel TEXT NOT NULL,
   name TEXT NOT NULL,

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import type { Channel } from '../channel.js';
 import { RelayError } from '../errors.js';
 import type { SqliteDatabase, SqliteDriver, SqliteStatement } from './sqlite-driver.js';
@@ -9,8 +10,10 @@ import { migrateSqliteSchema } from './sqlite-schema.js';
 import { SqliteEvents } from './sqlite-events.js';
 import { DEFAULT_MIN_FREE_BYTES, SqliteReadiness } from './sqlite-readiness.js';
 import { WalSync, type SyncFile } from './wal-sync.js';
+import { actorText, toAuditEntry, type AuditRow } from './audit-rows.js';
 import type {
   AppendResult,
+  AuditEntry,
   AttemptOutcome,
   AttemptRecord,
   ClaimRequest,
@@ -98,9 +101,12 @@ export class SqliteStore implements Store {
   private flushFailure: RelayError | undefined;
   private readonly committedListeners = new Set<(channel: string) => void>();
   private readonly channels: ChannelCache;
+  private readonly flushListeners = new Set<(events: number, seconds: number) => void>();
+  private readonly path: string;
 
   constructor(options: SqliteStoreOptions) {
     this.driver = options.driver;
+    this.path = options.path;
     this.db = this.driver.open(options.path);
     try {
       // WAL lets admin commands read and write while the server runs. NORMAL writes each commit
@@ -136,6 +142,9 @@ export class SqliteStore implements Store {
         toError: (error, stage) => (stage === 'commit' ? this.storeError(error) : this.flushError(error)),
         refusal: () => (this.closed ? new RelayError('RELAY_E_STORE_UNAVAILABLE', '(store is closed)') : this.flushFailure),
         committed: (events, results) => this.announceCommitted(events, results),
+        flushed: (events, seconds) => {
+          for (const listener of this.flushListeners) listener(events, seconds);
+        },
       });
       this.readiness = new SqliteReadiness({
         db: this.db,
@@ -178,6 +187,8 @@ export class SqliteStore implements Store {
       deleteChannelConsumers: p('DELETE FROM consumers WHERE channel = ?'),
       deleteChannelDeliveries: p('DELETE FROM deliveries WHERE channel = ?'),
       deleteChannelAttempts: p('DELETE FROM attempts WHERE channel = ?'),
+      insertAudit: p('INSERT INTO audit (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)'),
+      listAudit: p('SELECT at, actor, action, target, detail FROM audit ORDER BY id DESC LIMIT ?'),
     };
   }
 
@@ -364,6 +375,11 @@ export class SqliteStore implements Store {
     return this.appends.append(event);
   }
 
+  onAppendFlushed(listener: (events: number, seconds: number) => void): () => void {
+    this.flushListeners.add(listener);
+    return () => this.flushListeners.delete(listener);
+  }
+
   onCommitted(listener: (channel: string) => void): () => void {
     this.committedListeners.add(listener);
     return () => this.committedListeners.delete(listener);
@@ -459,6 +475,24 @@ export class SqliteStore implements Store {
 
   listAttempts(channel: string, eventId: string): Promise<AttemptRecord[] | undefined> {
     return this.run(() => this.deliveries.listAttempts(channel, eventId));
+  }
+
+  appendAudit(entry: AuditEntry): Promise<void> {
+    return this.run(() => {
+      this.statements.insertAudit.run(entry.at.getTime(), actorText(entry.actor), entry.action, entry.target, JSON.stringify(entry.detail));
+    });
+  }
+
+  listAudit(limit: number): Promise<AuditEntry[]> {
+    return this.run(() => (this.statements.listAudit.all(limit) as AuditRow[]).map(toAuditEntry));
+  }
+
+  storageBytes(): Promise<number> {
+    return this.run(() => {
+      // The WAL holds commits not yet copied into the database file; both take disk space.
+      const size = (path: string): number => statSync(path, { throwIfNoEntry: false })?.size ?? 0;
+      return size(this.path) + size(`${this.path}-wal`);
+    });
   }
 
   checkWritable(): Promise<void> {

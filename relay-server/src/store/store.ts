@@ -88,6 +88,21 @@ export interface TokenRecord {
   createdAt: Date;
 }
 
+/** Who did an admin action: the API token's name, or the command line on the relay's host. */
+export type AuditActor = { kind: 'token'; name: string } | { kind: 'cli' };
+
+/** One admin action as the audit log keeps it. Never holds a secret, a token or an API key. */
+export interface AuditEntry {
+  at: Date;
+  actor: AuditActor;
+  /** e.g. `channel.add`, `token.revoke`, `consumer.replay`; see AUDIT_ACTIONS. */
+  action: string;
+  /** What it was done to: a channel, a token name, or `channel/consumer`. */
+  target: string;
+  /** Facts about the action that are not secret (changed setting names, a role, counts). */
+  detail: Record<string, unknown>;
+}
+
 /** When old events are removed. */
 export interface RetentionPolicy {
   /** Events received longer ago than this are removed. */
@@ -161,6 +176,23 @@ export interface Store extends DeliveryStore {
    * nothing and does not wait on locks, so `/readyz` can ask it every time.
    */
   checkWritable(): Promise<void>;
+
+  /**
+   * Calls `listener` after each group commit of appended events is durable, with how many events
+   * it held and how long it took from the start of the commit to the disk's answer (SQLite: the
+   * transactions and the flush of the WAL; Postgres: the transaction). Returns a function that
+   * stops the calls. For metrics.
+   */
+  onAppendFlushed?(listener: (events: number, seconds: number) => void): () => void;
+
+  /** Records an admin action in the audit log. */
+  appendAudit(entry: AuditEntry): Promise<void>;
+  /** The newest `limit` (1..1000) audit entries, newest first. */
+  listAudit(limit: number): Promise<AuditEntry[]>;
+
+  /** Bytes the store takes on disk: the database and WAL files (SQLite), or the schema's tables with their indexes and TOAST (Postgres). */
+  storageBytes(): Promise<number>;
+
   /** Finishes pending writes and releases the engine. */
   close(): Promise<void>;
 }
@@ -255,6 +287,8 @@ export interface ConsumerInfo {
   lastAckAt: Date | null;
   /** Events parked after `maxAttempts`. */
   failed: number;
+  /** Of the pending events, those whose last attempt failed and that wait for their retry. */
+  retrying: number;
 }
 
 /** One attempt to deliver an event to a consumer. */
