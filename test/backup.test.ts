@@ -6,6 +6,7 @@ import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TEST_DATABASE_URL, createTestSchema, urlWithSchema } from './support/postgres.js';
 import { killAllChildren, runCli, runCliJson, sign, startRelayServer, tempDir, type RelayServerProcess } from './support/processes.js';
+import { SCHEMA_VERSION as SQLITE_SCHEMA_VERSION } from '../relay-server/src/store/sqlite-schema.js';
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
@@ -83,7 +84,7 @@ describe('relay-server backup', () => {
     expect(ackedDuring).toBeGreaterThan(0);
 
     const report = (await runCliJson(['backup', '--verify', backupFile, '--json'])) as { ok: boolean; schemaVersion: number; events: number; channels: number; tokens: number };
-    expect(report).toMatchObject({ ok: true, schemaVersion: 2, channels: 1, tokens: 1 });
+    expect(report).toMatchObject({ ok: true, schemaVersion: SQLITE_SCHEMA_VERSION, channels: 1, tokens: 1 });
     expect(report.events).toBeGreaterThanOrEqual(ackedBefore.length);
 
     const copy = new Database(backupFile, { readonly: true, fileMustExist: true });
@@ -122,11 +123,11 @@ describe('relay-server backup', () => {
     const taken = join(dir.path, 'taken.db');
     copyFileSync(join(dataDir, 'relay.db'), taken);
     const overwrite = await runCli(['backup', '--data-dir', dataDir, '--to', taken]);
-    expect([overwrite.code, overwrite.stderr]).toEqual([1, expect.stringMatching(/^error RELAY_E_CONFIG_INVALID: .*--to: .* exists/)]);
+    expect([overwrite.code, overwrite.stderr]).toEqual([2, expect.stringMatching(/^error RELAY_E_CONFIG_INVALID: .*--to: .* exists/)]);
     const postgres = await runCli(['backup', '--database-url', 'postgres://127.0.0.1/none', '--to', join(dir.path, 'pg.db')]);
-    expect([postgres.code, postgres.stderr]).toEqual([1, expect.stringMatching(/^error RELAY_E_CONFIG_INVALID: .*pg_dump/)]);
+    expect([postgres.code, postgres.stderr]).toEqual([2, expect.stringMatching(/^error RELAY_E_CONFIG_INVALID: .*pg_dump/)]);
     const neither = await runCli(['backup', '--data-dir', dataDir]);
-    expect([neither.code, neither.stderr]).toEqual([1, expect.stringMatching(/^error RELAY_E_CONFIG_INVALID: .*--to, --verify/)]);
+    expect([neither.code, neither.stderr]).toEqual([2, expect.stringMatching(/^error RELAY_E_CONFIG_INVALID: .*--to, --verify/)]);
   });
 });
 

@@ -101,7 +101,7 @@ export const SERVER_ERRORS = {
   },
   RELAY_E_ADMIN_REQUIRED: {
     status: 403,
-    message: 'This needs an admin token; developer tokens read events only. Use a token made with `relay-server token create --role admin`.',
+    message: 'This needs an admin token; developer tokens read events only. Use a token made with `relay-server token create --name <name> --role admin`.',
   },
   RELAY_E_EVENT_NOT_FOUND: {
     status: 404,

@@ -98,6 +98,13 @@ function replayBody(code: ServerErrorCode, body: string): BadRequest {
 const TABLE: Record<string, BadRequest[]> = {
   'GET /api/channels': authCases('/api/channels'),
   'GET /api/samples': authCases('/api/samples'),
+  'GET /api/audit': [
+    ...authCases('/api/audit'),
+    { what: 'a developer token', path: '/api/audit', code: 'RELAY_E_ADMIN_REQUIRED', token: 'dev' },
+    { what: 'a limit of 0', path: '/api/audit?limit=0', code: 'RELAY_E_INVALID_QUERY' },
+    { what: 'a limit that is not a number', path: '/api/audit?limit=ten', code: 'RELAY_E_INVALID_QUERY' },
+    { what: 'repeated limit', path: '/api/audit?limit=5&limit=6', code: 'RELAY_E_INVALID_QUERY' },
+  ],
   'GET /api/events': [
     ...authCases('/api/events'),
     repeated('type', 'call.answered', 'call.end'),

@@ -6,6 +6,7 @@ import { backupSqliteStore, verifySqliteBackup } from '../src/store/sqlite-backu
 import { betterSqliteDriver } from '../src/store/sqlite-better.js';
 import { expectRelayError, newEvent, plainChannel, rejectionOf, seqOf } from './store-conformance.js';
 import { tempSqliteStore } from './harness.js';
+import { SCHEMA_VERSION } from '../src/store/sqlite-schema.js';
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
@@ -43,7 +44,7 @@ describe('backupSqliteStore', () => {
     const copy = new Database(to, { readonly: true });
     expect(copy.prepare('PRAGMA journal_mode').get()).toEqual({ journal_mode: 'delete' });
     copy.close();
-    expect(verifySqliteBackup(betterSqliteDriver, to)).toMatchObject({ schemaVersion: 2, channels: 1, events: 50, tokens: 0, consumers: 0 });
+    expect(verifySqliteBackup(betterSqliteDriver, to)).toMatchObject({ schemaVersion: SCHEMA_VERSION, channels: 1, events: 50, tokens: 0, consumers: 0 });
     // Nothing beside the copy: no temporary file, no -wal or -shm of its own.
     expect(readdirSync(dir).filter((name) => !name.startsWith('relay.db'))).toEqual(['copy.db']);
   });

@@ -133,6 +133,7 @@ describe('a store written before scrypt', () => {
     // The schema as version 1 left it, with a Basic channel it wrote.
     await schema.query('DELETE FROM schema_migrations WHERE version > 1');
     await schema.query('ALTER TABLE consumers DROP COLUMN created_by');
+    await schema.query('DROP TABLE audit');
     await schema.query("INSERT INTO channels (name, config, created_at) VALUES ('support', $1::jsonb, now())", [legacyChannelJson('support')]);
 
     const store = await openPostgresStore({ url: schema.url, poolSize: 1 });

@@ -276,7 +276,7 @@ function buildParser(argv: readonly string[], runtime: CliRuntime, settings: Rec
           .option('retention-interval', { type: 'string', describe: 'As given to start', default: formatDuration(SERVER_DEFAULTS.retentionIntervalMs) })
           .option('json', jsonOption)
           .example('$0 doctor --data-dir /var/lib/myop-relay', 'Exit status 1 when a check failed')
-          .example('$0 doctor --config /etc/myop-relay.json --json', 'With the settings start uses'),
+          .example('$0 doctor --data-dir /var/lib/myop-relay --json', 'The store a systemd install keeps; give doctor the store flags start uses'),
       (a) => runDoctorCommand(a, runtime),
     )
     .command(
