@@ -5,7 +5,6 @@ import type {
   DeliveryListView,
   EventDetailView,
   EventListView,
-  EventSummaryView,
 } from '@myop-relay/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import { viewChannel } from '../channel.js';
@@ -13,8 +12,10 @@ import { RelayError } from '../errors.js';
 import type { DeliveryHub } from '../delivery/hub.js';
 import type { IngestCounters } from '../ingest/counters.js';
 import { decodeCursor } from '../store/cursor.js';
-import type { EventSummary, Store, TokenRecord } from '../store/store.js';
+import type { Store, TokenRecord } from '../store/store.js';
 import { authenticate, mayReadChannel, visibleChannels } from '../tokens.js';
+import { eventFilters } from './event-filters.js';
+import { deliveryView, summaryView, summaryViews } from './event-views.js';
 import { timeParam } from './params.js';
 import { workflowRoutes } from './samples.js';
 import { requestToken, setRequestToken } from './token.js';
@@ -26,19 +27,6 @@ export interface ApiPluginOptions {
   hub: DeliveryHub;
   /** Called after a sample event is stored (see the ingest plugin's option of the same name). */
   onStored: (channel: string) => void;
-}
-
-function summaryView(event: EventSummary): EventSummaryView {
-  return {
-    channel: event.channel,
-    seq: event.seq,
-    id: event.id,
-    type: event.type,
-    receivedAt: event.receivedAt.toISOString(),
-    sourceIp: event.sourceIp,
-    size: event.size,
-    synthetic: event.synthetic,
-  };
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -87,13 +75,13 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (app, { sto
     const page = await store.listEvents({
       visibleChannels: visibleChannels(token),
       ...(q['channel'] !== undefined ? { channel: q['channel'] } : {}),
-      ...(q['type'] !== undefined ? { type: q['type'] } : {}),
+      ...eventFilters(q),
       ...(q['since'] !== undefined ? { since: timeParam('since', q['since'], now) } : {}),
       ...(q['before'] !== undefined ? { before: timeParam('before', q['before'], now) } : {}),
       ...(q['cursor'] !== undefined ? { cursor: q['cursor'] } : {}),
       limit,
     });
-    return { events: page.events.map(summaryView), nextCursor: page.nextCursor ?? null };
+    return { events: await summaryViews(store, page.events), nextCursor: page.nextCursor ?? null, scanLimited: page.scanLimited ?? false };
   });
 
   app.get<{ Params: { channel: string; id: string } }>('/api/events/:channel/:id', async (request): Promise<EventDetailView> => {
@@ -109,10 +97,11 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (app, { sto
       bodyText = null;
     }
     return {
-      ...summaryView(event),
+      ...summaryView(event, (await store.deliveryStates(channel, [event.seq])).map(deliveryView)),
       headers: event.headers,
       bodyBase64: Buffer.from(event.body).toString('base64'),
       bodyText,
+      verification: event.verification,
     };
   });
 
@@ -125,10 +114,12 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (app, { sto
     const { channel, id } = request.params;
     assertReadable(requestToken(request), channel);
     const attempts = await store.listAttempts(channel, id);
-    if (!attempts) throw new RelayError('RELAY_E_EVENT_NOT_FOUND', `(channel "${channel}", id "${id}")`);
+    const event = attempts && (await store.getEvent(channel, id));
+    if (!attempts || !event) throw new RelayError('RELAY_E_EVENT_NOT_FOUND', `(channel "${channel}", id "${id}")`);
     return {
       channel,
       id,
+      consumers: (await store.deliveryStates(channel, [event.seq])).map(deliveryView),
       attempts: attempts.map((a) => ({
         consumer: a.consumer,
         attempt: a.attempt,
@@ -161,6 +152,7 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (app, { sto
         pending: c.pending,
         oldestPendingAgeMs: c.oldestPendingAt ? Math.max(0, now - c.oldestPendingAt.getTime()) : null,
         lastAckAt: c.lastAckAt?.toISOString() ?? null,
+        failing: c.failing,
         failed: c.failed,
       })),
     };

@@ -112,8 +112,15 @@ export const workflowRoutes: FastifyPluginAsync<WorkflowRoutesOptions> = async (
         seqs.push(...page.events.map((e) => e.seq));
         cursor = page.nextCursor;
       } while (cursor && seqs.length < 100_000);
+    } else if (body.state === 'parked') {
+      let cursor: string | undefined;
+      do {
+        const page = await store.listEvents({ visibleChannels: [channel], channel, consumer: name, state: 'parked', ...(cursor ? { cursor } : {}), limit: 1000 });
+        seqs.push(...page.events.map((e) => e.seq));
+        cursor = page.nextCursor;
+      } while (cursor && seqs.length < 100_000);
     } else {
-      throw new RelayError('RELAY_E_INVALID_QUERY', '(name event ids, or since for a time range)');
+      throw new RelayError('RELAY_E_INVALID_QUERY', '(name event ids, since for a time range, or state "parked")');
     }
     const queued = await store.requeueDeliveries(channel, name, seqs.sort((a, b) => a - b), new Date());
     hub.notify(channel);

@@ -1,9 +1,9 @@
 import type { Channel } from '../channel.js';
 import { RelayError } from '../errors.js';
-import type { SqliteDatabase, SqliteDriver, SqliteStatement, SqliteValue } from './sqlite-driver.js';
-import { decodeCursor, encodeCursor } from './cursor.js';
+import type { SqliteDatabase, SqliteDriver, SqliteStatement } from './sqlite-driver.js';
 import { SqliteDeliveries } from './sqlite-delivery.js';
-import { SUMMARY_COLUMNS, toStoredEvent, toSummary, type EventRow, type FullEventRow } from './sqlite-event-rows.js';
+import { SqliteEventQueries } from './sqlite-event-query.js';
+import { SUMMARY_COLUMNS, toStoredEvent, type StoredEventRow } from './sqlite-event-rows.js';
 import { WalSync, type SyncFile } from './wal-sync.js';
 import type {
   AppendResult,
@@ -13,6 +13,7 @@ import type {
   ConsumerInfo,
   ConsumerSpec,
   Delivery,
+  EventDeliveryState,
   NackResult,
   ChannelStats,
   EventPage,
@@ -37,7 +38,7 @@ export interface SqliteStoreOptions {
   syncWal?: SyncFile;
 }
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -84,7 +85,6 @@ CREATE TRIGGER IF NOT EXISTS channels_deleted AFTER DELETE ON channels BEGIN
   UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'channels_version';
 END;
 CREATE INDEX IF NOT EXISTS events_received_at ON events (received_at);
-CREATE INDEX IF NOT EXISTS events_channel_type ON events (channel, event_type, id);
 CREATE TABLE IF NOT EXISTS consumers (
   channel TEXT NOT NULL,
   name TEXT NOT NULL,
@@ -175,6 +175,26 @@ DROP TABLE deliveries_v1;
 DROP TABLE attempts_v1;
 `;
 
+/**
+ * Schema version 3, for the event listing: each event's Webhook v2 session and how it was
+ * verified, an index per channel in arrival order (listing a channel no longer sorts all its
+ * events), and one per session. Events stored before keep no verification; their session is
+ * read from the body, by the rule ingest applies (a v2 envelope: \`event_id\` and a scalar
+ * \`session_id\`).
+ */
+const MIGRATE_TO_3 = `
+ALTER TABLE events ADD COLUMN session_id TEXT;
+ALTER TABLE events ADD COLUMN verification TEXT;
+DROP INDEX IF EXISTS events_channel_type;
+CREATE INDEX events_channel_id ON events (channel, id);
+CREATE INDEX events_session ON events (session_id, id) WHERE session_id IS NOT NULL;
+UPDATE events SET session_id = CAST(json_extract(CAST(body AS TEXT), '$.session_id') AS TEXT)
+  WHERE json_valid(CAST(body AS TEXT))
+    AND json_type(CAST(body AS TEXT), '$.event_id') IN ('text', 'integer', 'real')
+    AND json_type(CAST(body AS TEXT), '$.session_id') IN ('text', 'integer', 'real')
+    AND length(json_extract(CAST(body AS TEXT), '$.session_id')) BETWEEN 1 AND 256;
+`;
+
 interface Pending {
   event: NewEvent;
   resolve: (result: AppendResult) => void;
@@ -215,6 +235,7 @@ export class SqliteStore implements Store {
   private readonly maxBatch: number;
   private readonly statements: ReturnType<SqliteStore['prepareStatements']>;
   private readonly deliveries: SqliteDeliveries;
+  private readonly eventQueries: SqliteEventQueries;
   private readonly walSync: WalSync;
   /** Transaction control, prepared once: `exec` would parse the SQL on every call. */
   private readonly control: Record<'BEGIN' | 'BEGIN IMMEDIATE' | 'COMMIT' | 'ROLLBACK', SqliteStatement>;
@@ -256,6 +277,7 @@ export class SqliteStore implements Store {
       }
       this.statements = this.prepareStatements();
       this.deliveries = new SqliteDeliveries(this.db);
+      this.eventQueries = new SqliteEventQueries(this.db);
       this.walSync = new WalSync(`${options.path}-wal`, options.syncWal);
     } catch (error) {
       this.db.close();
@@ -271,7 +293,8 @@ export class SqliteStore implements Store {
       if (version > SCHEMA_VERSION) {
         throw new RelayError('RELAY_E_STORE_VERSION', `(schema version ${version}; this relay-server supports up to ${SCHEMA_VERSION})`);
       }
-      this.db.exec(version === 1 ? MIGRATE_1_TO_2 : DELIVERY_SCHEMA);
+      if (version < 2) this.db.exec(version === 1 ? MIGRATE_1_TO_2 : DELIVERY_SCHEMA);
+      if (version < 3) this.db.exec(MIGRATE_TO_3);
       this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
     });
   }
@@ -298,10 +321,10 @@ export class SqliteStore implements Store {
       setLastSeq: p('UPDATE channels SET last_seq = ? WHERE name = ?'),
       // A retry of a stored event inserts nothing; a clash on seq would be a bug and fails loudly.
       insertEvent: p(
-        `INSERT INTO events (channel, seq, event_id, event_type, received_at, source_ip, headers, body, synthetic)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel, event_id) DO NOTHING`,
+        `INSERT INTO events (channel, seq, event_id, event_type, received_at, source_ip, headers, body, synthetic, session_id, verification)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel, event_id) DO NOTHING`,
       ),
-      getEvent: p(`SELECT ${SUMMARY_COLUMNS}, headers, body FROM events WHERE channel = ? AND event_id = ?`),
+      getEvent: p(`SELECT ${SUMMARY_COLUMNS}, headers, body, verification FROM events WHERE channel = ? AND event_id = ?`),
       pruneAge: p('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at < ? ORDER BY received_at LIMIT ?) RETURNING channel, seq'),
       channelNames: p('SELECT name FROM channels'),
       countChannel: p('SELECT COUNT(*) AS n FROM events WHERE channel = ?'),
@@ -606,6 +629,8 @@ export class SqliteStore implements Store {
         JSON.stringify(event.headers),
         event.body,
         event.synthetic ? 1 : 0,
+        event.session ?? null,
+        event.verification === undefined ? null : JSON.stringify(event.verification),
       );
       if (Number(changes) === 0) {
         const existing = s.existingSeq.get(event.channel, event.eventId) as { seq: number };
@@ -620,51 +645,17 @@ export class SqliteStore implements Store {
 
   getEvent(channel: string, id: string): Promise<StoredEvent | undefined> {
     return this.run(() => {
-      const row = this.statements.getEvent.get(channel, id) as FullEventRow | undefined;
+      const row = this.statements.getEvent.get(channel, id) as StoredEventRow | undefined;
       return row ? toStoredEvent(row) : undefined;
     });
   }
 
   listEvents(query: EventQuery): Promise<EventPage> {
-    return this.run(() => {
-      const where: string[] = [];
-      const params: SqliteValue[] = [];
-      if (query.visibleChannels !== null) {
-        if (query.visibleChannels.length === 0) return { events: [] };
-        where.push(`channel IN (${query.visibleChannels.map(() => '?').join(', ')})`);
-        params.push(...query.visibleChannels);
-      }
-      if (query.channel !== undefined) {
-        where.push('channel = ?');
-        params.push(query.channel);
-      }
-      if (query.type !== undefined) {
-        where.push('event_type = ?');
-        params.push(query.type);
-      }
-      if (query.since !== undefined) {
-        where.push('received_at >= ?');
-        params.push(query.since.getTime());
-      }
-      if (query.before !== undefined) {
-        where.push('received_at < ?');
-        params.push(query.before.getTime());
-      }
-      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-      if (after !== undefined) {
-        where.push('id < ?');
-        params.push(after);
-      }
-      const sql = `SELECT ${SUMMARY_COLUMNS}
-        FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-      const rows = this.db.prepare(sql).all(...params, query.limit + 1) as EventRow[];
-      const page = rows.slice(0, query.limit);
-      const last = page[page.length - 1];
-      return {
-        events: page.map(toSummary),
-        ...(rows.length > query.limit && last ? { nextCursor: encodeCursor(Number(last.id)) } : {}),
-      };
-    });
+    return this.run(() => this.eventQueries.list(query));
+  }
+
+  deliveryStates(channel: string, seqs: readonly number[]): Promise<EventDeliveryState[]> {
+    return this.run(() => this.eventQueries.deliveryStates(channel, seqs));
   }
 
   prune(policy: RetentionPolicy, now: Date, batchSize: number): Promise<number> {
