@@ -59,6 +59,8 @@ export interface ServerConfig {
   readonly heartbeatMs: number;
   /** How often waiting consumers look for work they were not woken for. Default 5 s. */
   readonly pollIntervalMs: number;
+  /** Serve the Webhook Logs page at `/`. Default true. */
+  readonly webUi: boolean;
 }
 
 /** Every default in one place; documented in docs/configuration.md. */
@@ -89,6 +91,7 @@ export const SERVER_DEFAULTS = Object.freeze({
   retryMaxMs: 60_000,
   heartbeatMs: 15_000,
   pollIntervalMs: 5_000,
+  webUi: true,
 } satisfies ServerConfig);
 
 /** Raw settings as they come from flags, environment or a config file (strings or numbers). */
@@ -119,6 +122,7 @@ export interface ServerConfigInput {
   retryMax?: unknown;
   heartbeatInterval?: unknown;
   pollInterval?: unknown;
+  webUi?: unknown;
 }
 
 function invalid(setting: string, problem: string): never {
@@ -255,5 +259,6 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
     retryMaxMs,
     heartbeatMs,
     pollIntervalMs,
+    webUi: flag(input.webUi, 'web-ui', SERVER_DEFAULTS.webUi),
   });
 }

@@ -14,6 +14,8 @@ import { socketPlugin } from './delivery/socket-plugin.js';
 import { RetentionPruner } from './retention.js';
 import { SERVER_VERSION } from './version.js';
 import type { Store } from './store/store.js';
+import { ChannelActivity } from './web/activity.js';
+import { webPlugin } from './web/plugin.js';
 
 /** What {@link buildServer} needs. */
 export interface BuildServerOptions {
@@ -23,6 +25,8 @@ export interface BuildServerOptions {
   logStream?: NodeJS.WritableStream;
   /** Run the retention pruner on its interval. Default true. */
   retention?: boolean;
+  /** How often an open event stream (`/api/stream`) checks its token. Default 20 s; tests shorten it. */
+  streamTokenCheckMs?: number;
 }
 
 /** Parts of a built server that tests and the CLI reach for. */
@@ -30,6 +34,8 @@ export interface RelayServerParts {
   counters: IngestCounters;
   retention: RetentionPruner;
   hub: DeliveryHub;
+  /** Which channels have new events, for listeners beside the hub. */
+  activity: ChannelActivity;
 }
 
 declare module 'fastify' {
@@ -92,8 +98,12 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     retryMaxMs: config.retryMaxMs,
     pollIntervalMs: config.pollIntervalMs,
   });
-  app.decorate('relay', { counters, retention, hub });
-  const wake = (channel: string): void => hub.notify(channel);
+  const activity = new ChannelActivity();
+  app.decorate('relay', { counters, retention, hub, activity });
+  const wake = (channel: string): void => {
+    hub.notify(channel);
+    activity.notify(channel);
+  };
   const stopRemoteEvents = store.onRemoteEvent?.(wake);
   // Consumers are sent an event as soon as it is committed where the engine says so, while the
   // sender's answer still waits for the disk; otherwise once it is stored.
@@ -139,6 +149,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   });
   await app.register(apiPlugin, { store, counters, hub, onStored });
   await app.register(socketPlugin, { store, hub, heartbeatMs: config.heartbeatMs, serverVersion: SERVER_VERSION });
+  await app.register(webPlugin, { store, activity, page: config.webUi, ...(options.streamTokenCheckMs !== undefined ? { tokenCheckMs: options.streamTokenCheckMs } : {}) });
 
   if (options.retention ?? true) app.addHook('onReady', async () => retention.start());
   return app;

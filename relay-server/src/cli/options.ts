@@ -62,7 +62,8 @@ export function serverOptions<T>(y: Argv<T>) {
     .option('heartbeat-interval', { type: 'string', describe: 'WebSocket heartbeat; silent clients are dropped after two', default: formatDuration(d.heartbeatMs) })
     .option('poll-interval', { type: 'string', describe: 'How often idle consumers look for missed work', default: formatDuration(d.pollIntervalMs) })
     .option('pg-notify', { type: 'boolean', describe: 'With --database-url: wake consumers on other instances at once via LISTEN/NOTIFY (false: the poll finds events)', default: d.pgNotify })
-    .option('pg-pool-size', { type: 'number', describe: 'With --database-url: most Postgres connections of this instance (plus one for LISTEN)', default: d.pgPoolSize });
+    .option('pg-pool-size', { type: 'number', describe: 'With --database-url: most Postgres connections of this instance (plus one for LISTEN)', default: d.pgPoolSize })
+    .option('web-ui', { type: 'boolean', describe: 'Serve the Webhook Logs page at / (--no-web-ui: API and webhooks only)', default: d.webUi });
 }
 
 /** Options that shape a channel, shared by `channel add` and `channel update`. */

@@ -12,7 +12,7 @@ function derivedPublicUrl(config: ServerConfig, port: number): string {
   return `${config.tlsCert ? 'https' : 'http'}://${host}:${port}`;
 }
 
-function printFirstStart(out: NodeJS.WritableStream, publicUrl: string, first: FirstStart): void {
+function printFirstStart(out: NodeJS.WritableStream, publicUrl: string, first: FirstStart, webUi: boolean): void {
   line(out, '');
   line(out, 'First start: created the channel "myoperator" and an admin token.');
   line(out, 'The secret and the token below are shown only this once; keep them somewhere safe.');
@@ -21,6 +21,7 @@ function printFirstStart(out: NodeJS.WritableStream, publicUrl: string, first: F
   line(out, `  Verification       HMAC-SHA256 of the raw body, header ${first.signatureHeader}`);
   line(out, `  Signing secret     ${first.secret}`);
   line(out, `  Admin token        ${first.adminToken}`);
+  if (webUi) line(out, `  Webhook Logs       ${publicUrl}/ (sign in with a token)`);
   line(out, '');
   line(out, 'In MyOperator: add a webhook with the URL above and paste the signing secret.');
   line(out, 'On your laptop, forward events to your local handler:');
@@ -72,7 +73,7 @@ export async function runStart(input: ServerConfigInput, runtime: CliRuntime): P
   await app.listen({ host: config.host, port: config.port });
   const port = (app.server.address() as AddressInfo).port;
   const publicUrl = config.publicUrl ?? derivedPublicUrl(config, port);
-  if (first) printFirstStart(runtime.stdout, publicUrl, first);
+  if (first) printFirstStart(runtime.stdout, publicUrl, first, config.webUi);
   const channels = (await store.listChannels()).map((c) => c.name);
   // Printed whatever the log level, so scripts and people always learn the port (e.g. with --port 0).
   line(runtime.stdout, `relay-server ready: ${publicUrl} (port ${port}, store ${description}, channels ${channels.join(', ') || 'none'})`);
