@@ -24,6 +24,7 @@ export class DetailView {
   private bodyMode: BodyMode = 'pretty';
   private readonly timelineBox = h('div', { id: 'timeline' });
   private generation = 0;
+  private follow: number | undefined;
 
   constructor(private readonly ctx: PageContext) {
     this.root = h('aside', { class: 'detail', id: 'detail', 'aria-live': 'polite' }, h('p', { class: 'muted placeholder' }, 'Select an event to see its headers, body and deliveries.'));
@@ -33,6 +34,7 @@ export class DetailView {
     this.filters = filters;
     if (selected?.channel === this.selected?.channel && selected?.id === this.selected?.id) return;
     this.selected = selected;
+    window.clearTimeout(this.follow);
     this.event = undefined;
     this.deliveries = undefined;
     this.bodyMode = 'pretty';
@@ -57,9 +59,23 @@ export class DetailView {
         if (generation !== this.generation) return;
         this.deliveries = deliveries;
         replace(this.timelineBox, timeline(deliveries));
+        this.followPending();
       },
+      // The next poll tries again; a 401 has signed the page out already.
       () => undefined,
     );
+  }
+
+  /**
+   * While a delivery of the open event is still to happen (pending, or an attempt in flight),
+   * its timeline is asked for again every 2 s: attempts make no stream message, only new events do.
+   */
+  private followPending(): void {
+    window.clearTimeout(this.follow);
+    const deliveries = this.deliveries;
+    if (!deliveries) return;
+    const waiting = deliveries.consumers.some((c) => c.state === 'pending') || deliveries.attempts.some((a) => a.outcome === null);
+    if (waiting) this.follow = window.setTimeout(() => this.refresh(), 2_000);
   }
 
   private async load(selected: { channel: string; id: string }): Promise<void> {
@@ -71,6 +87,7 @@ export class DetailView {
       this.event = event;
       this.deliveries = deliveries;
       this.render();
+      this.followPending();
     } catch (error) {
       if (generation !== this.generation) return;
       replace(this.root, this.closeButton(), h('p', { class: 'error', role: 'alert' }, errorText(error)));
@@ -221,10 +238,10 @@ export class DetailView {
     }
     notes.push('Sent to the relay again it is answered as a duplicate; point it at your handler to reproduce the request there.');
     replace(output, h('pre', { class: 'code curl', id: 'curl-command' }, command), ...notes.map((n) => h('p', { class: 'muted small' }, n)));
-    navigator.clipboard?.writeText(command).then(
-      () => this.ctx.notify('Copied the curl command.'),
-      () => this.ctx.notify('Select the command below and copy it.'),
-    );
+    // The clipboard exists only in secure contexts (HTTPS, localhost); elsewhere the command is there to select.
+    const copied = navigator.clipboard?.writeText(command);
+    if (copied === undefined) this.ctx.notify('Select the command below and copy it.');
+    else copied.then(() => this.ctx.notify('Copied the curl command.'), () => this.ctx.notify('Select the command below and copy it.'));
   }
 
   private download(event: EventDetailView): void {

@@ -61,6 +61,7 @@ export class EventsView {
   private readonly customRange: HTMLElement;
   private readonly sessionChip: HTMLElement;
   private readonly consumerNames: HTMLDataListElement;
+  private readonly thead: HTMLTableSectionElement;
   private readonly tbody: HTMLTableSectionElement;
   private readonly footer: HTMLElement;
   private filters: EventFilters = {};
@@ -109,13 +110,9 @@ export class EventsView {
       this.consumerNames,
     );
     this.tbody = h('tbody', { id: 'event-rows' });
+    this.thead = h('thead');
     this.footer = h('div', { class: 'list-footer' });
-    const table = h(
-      'table',
-      { class: 'events', 'aria-label': 'Events, newest first' },
-      h('thead', null, h('tr', null, h('th', null, 'Received'), h('th', null, 'Channel'), h('th', null, 'Type'), h('th', null, 'Event id'), h('th', null, 'Delivery'), h('th', { class: 'num' }, 'Size'))),
-      this.tbody,
-    );
+    const table = h('table', { class: 'events', 'aria-label': 'Events, newest first' }, this.thead, this.tbody);
     this.detail = new DetailView(ctx);
     this.root = h('section', { class: 'events-view' }, form, h('div', { class: 'split' }, h('div', { class: 'list' }, table, this.footer), this.detail.root));
     void this.loadConsumerNames();
@@ -215,6 +212,11 @@ export class EventsView {
 
   private apply(): void {
     window.clearTimeout(this.typing);
+    // "Between…" waits for a time: until then the range stays as it was.
+    if (this.inputs.range.value === 'custom' && this.inputs.from.value === '' && this.inputs.to.value === '') {
+      this.customRange.classList.remove('hidden');
+      return;
+    }
     const filters = this.readInputs();
     if (this.inputs.channel.value !== (this.filters.channel ?? '')) void this.loadConsumerNames(this.inputs.channel.value);
     this.ctx.navigate({ view: 'events', filters, ...(this.selectedKey ? { selected: this.selectedFromKey() } : {}) });
@@ -278,7 +280,17 @@ export class EventsView {
     }
   }
 
+  /** A channel column only when the list may hold several channels. */
+  private get showChannel(): boolean {
+    return this.filters.channel === undefined && this.ctx.channels.length !== 1;
+  }
+
   private renderRows(fresh: ReadonlySet<string>): void {
+    const showChannel = this.showChannel;
+    replace(
+      this.thead,
+      h('tr', null, h('th', null, 'Received'), showChannel ? h('th', null, 'Channel') : null, h('th', null, 'Type'), h('th', null, 'Event id'), h('th', null, 'Delivery'), h('th', { class: 'num' }, 'Size')),
+    );
     const rows = this.rows.map((event) => {
       const key = keyOf(event);
       const select = (): void => this.ctx.navigate({ view: 'events', filters: this.filters, selected: { channel: event.channel, id: event.id } });
@@ -299,7 +311,7 @@ export class EventsView {
           },
         },
         h('td', { class: 'time', title: event.receivedAt }, localTime(event.receivedAt)),
-        h('td', null, event.channel),
+        showChannel ? h('td', { class: 'channel' }, event.channel) : null,
         h('td', { class: 'type', title: event.type }, event.type, event.synthetic ? h('span', { class: 'badge sample', title: 'made by the relay (trigger), not by MyOperator' }, 'sample') : null),
         h('td', { class: 'mono id', title: event.id }, event.id),
         h('td', null, deliveryBadges(event.deliveries)),
@@ -307,7 +319,7 @@ export class EventsView {
       );
     });
     if (rows.length === 0) {
-      rows.push(h('tr', { class: 'empty' }, h('td', { colspan: 6 }, this.emptyText())));
+      rows.push(h('tr', { class: 'empty' }, h('td', { colspan: showChannel ? 6 : 5 }, this.emptyText())));
     }
     replace(this.tbody, ...rows);
     this.markSelected();
