@@ -1,9 +1,15 @@
 import { get } from 'node:http';
 import type { StreamMessages, WhoAmIView } from '@myop-relay/protocol';
 import { afterEach, expect, it } from 'vitest';
+import type { AddressInfo } from 'node:net';
+import { createTestSchema } from '../../test/support/postgres.js';
+import { resolveServerConfig } from '../src/config.js';
+import { buildServer } from '../src/server.js';
+import { PostgresStore } from '../src/store/postgres-store.js';
 import { PAGE_CSP } from '../src/web/page.js';
 import { issueToken } from '../src/tokens.js';
 import { TEST_SECRET, sign, startRelay, type TestRelay } from './harness.js';
+import { plainChannel } from './store-conformance.js';
 
 const relays: TestRelay[] = [];
 afterEach(async () => {
@@ -113,6 +119,35 @@ it('tells an open stream which channels have new events, only those its token ma
   expect(developer.pending()).toEqual([]);
   admin.close();
   developer.close();
+});
+
+it('tells a stream on one instance of events stored by another sharing the Postgres store', async () => {
+  const schema = await createTestSchema();
+  const cleanups: (() => Promise<void>)[] = [async () => schema.drop()];
+  try {
+    const urls: string[] = [];
+    const stores: PostgresStore[] = [];
+    for (let i = 0; i < 2; i++) {
+      const store = await PostgresStore.open({ url: schema.url, poolSize: 2 }).then((opened) => opened.store);
+      const app = await buildServer({ config: resolveServerConfig({ host: '127.0.0.1', port: 0, logLevel: 'silent', rateLimitChannel: 0, rateLimitIp: 0 }), store, retention: false });
+      cleanups.unshift(() => app.close());
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      urls.push(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}`);
+      stores.push(store);
+    }
+    const [a, b] = stores as [PostgresStore, PostgresStore];
+    await a.createChannel(plainChannel('sales'));
+    const { token } = await issueToken(a, { name: 'admin', role: 'admin', channels: null });
+    const stream = await StreamReader.open(urls[1] ?? '', token);
+    cleanups.unshift(async () => stream.close());
+    await stream.next('ready');
+    await b.whenListening();
+    const res = await fetch(`${urls[0] ?? ''}/hooks/sales`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"event_id":"pg-1","event_type":"call.end"}' });
+    expect(res.status).toBe(200);
+    expect(await stream.next('events')).toEqual({ channels: ['sales'] });
+  } finally {
+    for (const cleanup of cleanups) await cleanup();
+  }
 });
 
 it('refuses a stream without a valid token', async () => {
