@@ -96,6 +96,16 @@ class StreamReader {
   }
 }
 
+/** A GET with node:http, answering status and headers (the body is discarded). */
+function httpGet(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: import('node:http').IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    get(url, { headers }, (res) => {
+      res.resume();
+      resolve({ status: res.statusCode ?? 0, headers: res.headers });
+    }).on('error', reject);
+  });
+}
+
 async function postSigned(relay: TestRelay, id: string): Promise<void> {
   const body = JSON.stringify({ event_id: id, event_type: 'call.answered' });
   expect((await relay.post('myoperator', body, { 'X-MyOperator-Signature': sign(body, TEST_SECRET) })).status).toBe(200);
@@ -178,6 +188,29 @@ it('ends open streams when the server closes', async () => {
   await stream.end();
 });
 
+it('grants nothing to cross-site requests: no CORS, and no token taken from a URL or a cookie', async () => {
+  const relay = await relayWith();
+  await relay.store.openConsumer({ channel: 'myoperator', name: 'laptop', start: { kind: 'now' }, filter: [], maxAttempts: null }, new Date());
+  // What a form on another site can send: a POST with its origin, cookies, no Authorization header.
+  const forged = await fetch(`${relay.url}/api/consumers/myoperator/laptop/replay`, {
+    method: 'POST',
+    headers: { origin: 'https://evil.example', 'content-type': 'application/x-www-form-urlencoded', cookie: `token=${relay.adminToken}` },
+    body: 'state=parked',
+  });
+  expect(forged.status).toBe(401);
+  expect(forged.headers.get('access-control-allow-origin')).toBeNull();
+  const deleted = await fetch(`${relay.url}/api/consumers/myoperator/laptop?token=${relay.adminToken}`, { method: 'DELETE', headers: { origin: 'https://evil.example' } });
+  expect(deleted.status).toBe(401);
+  // A script elsewhere would need a preflight for the Authorization header; none is granted.
+  const preflight = await fetch(`${relay.url}/api/consumers/myoperator/laptop`, {
+    method: 'OPTIONS',
+    headers: { origin: 'https://evil.example', 'access-control-request-method': 'DELETE', 'access-control-request-headers': 'authorization' },
+  });
+  expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
+  expect(preflight.headers.get('access-control-allow-headers')).toBeNull();
+  expect((await relay.store.listConsumers('myoperator')).map((c) => c.name)).toEqual(['laptop']);
+});
+
 it('answers whoami with the token name, role and channels', async () => {
   const relay = await relayWith();
   const dev = (await issueToken(relay.store, { name: 'asha', role: 'developer', channels: ['myoperator'] })).token;
@@ -205,21 +238,14 @@ it('serves the page at / with a strict Content-Security-Policy, nosniff and reva
   expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
   expect(html).not.toMatch(/\sstyle=|<style/);
 
-  const script = await fetch(`${relay.url}/js/main.js`);
-  expect(script.status).toBe(200);
-  expect(script.headers.get('content-type')).toMatch(/^(application|text)\/javascript/);
-  expect(script.headers.get('cache-control')).toBe('no-cache');
-  const etag = script.headers.get('etag') ?? '';
-  expect(etag).not.toBe('');
-  await script.arrayBuffer();
   // node:http, not fetch: fetch marks a request with If-None-Match as no-cache, which forbids a 304.
-  const again = await new Promise<number>((resolve, reject) => {
-    get(`${relay.url}/js/main.js`, { headers: { 'if-none-match': etag } }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    }).on('error', reject);
-  });
-  expect(again).toBe(304);
+  const script = await httpGet(`${relay.url}/js/main.js`);
+  expect(script.status).toBe(200);
+  expect(script.headers['content-type']).toMatch(/^(application|text)\/javascript/);
+  expect(script.headers['cache-control']).toBe('no-cache');
+  const etag = String(script.headers.etag ?? '');
+  expect(etag).not.toBe('');
+  expect((await httpGet(`${relay.url}/js/main.js`, { 'if-none-match': etag })).status).toBe(304);
   // Only the scripts are served from the build output, not its declarations.
   expect((await fetch(`${relay.url}/js/main.d.ts`)).status).toBe(404);
   expect((await fetch(`${relay.url}/js/../package.json`)).status).toBe(404);
