@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalHandler, consumerConnected, deliveredIds, freePort, startClient, type ReceivedRequest } from './support/client.js';
+import { MIGRATIONS, SCHEMA_VERSION } from '../relay-server/src/store/postgres-schema.js';
 import { createTestSchema, type TestSchema } from './support/postgres.js';
 import { killAllChildren, runCliJson, startRelayServer, withTimeout, type RelayServerProcess } from './support/processes.js';
 
@@ -51,7 +52,7 @@ async function startCluster(count: number, extraArgs: readonly string[], prepare
   let token = '';
   if (prepared) {
     const migration = await runCliJson(['migrate', '--database-url', schema.url, '--json']);
-    expect(migration).toEqual({ engine: 'postgres', schema: schema.name, version: 1, applied: [{ version: 1, name: 'initial schema' }] });
+    expect(migration).toEqual({ engine: 'postgres', schema: schema.name, version: SCHEMA_VERSION, applied: MIGRATIONS.map((m) => ({ version: m.version, name: m.name })) });
     await runCliJson(['channel', 'add', CHANNEL, '--verify', 'hmac', '--secret', SECRET, '--json', '--database-url', schema.url]);
     token = ((await runCliJson(['token', 'create', '--name', 'admin', '--role', 'admin', '--json', '--database-url', schema.url])) as { token: string }).token;
   }

@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Page } from 'playwright-core';
@@ -166,6 +168,15 @@ describe('Webhook Logs page', { timeout: 120_000 }, () => {
     expect(await page.textContent('#detail')).toContain('HMAC-SHA256 signature in X-MyOperator-Signature');
     await page.click('button[data-mode="raw"]');
     expect(await page.textContent('#body-raw')).toBe(body);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-body')]);
+    expect(download.suggestedFilename()).toBe('myoperator-detail-1.body');
+    expect(readFileSync(await download.path()).equals(Buffer.from(body))).toBe(true);
+    // The curl command, run as a developer pastes it, sends the same signed bytes: the relay
+    // verifies the signature and finds the event already stored.
+    await page.click('#copy-curl');
+    const command = (await page.textContent('#curl-command')) ?? '';
+    const answer = JSON.parse(await new Promise<string>((resolve, reject) => execFile('sh', ['-c', command], { timeout: 20_000 }, (error, stdout) => (error ? reject(error) : resolve(stdout)))));
+    expect(answer).toEqual({ accepted: true, channel: 'myoperator', id: 'detail-1', seq: expect.any(Number), duplicate: true });
 
     // A legacy v1 form body is shown decoded as well as raw.
     const form = `myoperator=${encodeURIComponent(JSON.stringify({ _ai: 'legacy-77', _ty: 1, _cr: '+919812345678' }))}`;
