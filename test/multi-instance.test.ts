@@ -1,9 +1,9 @@
 import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalHandler, consumerConnected, deliveredIds, freePort, startClient, type ReceivedRequest } from './support/client.js';
+import { MIGRATIONS, SCHEMA_VERSION } from '../relay-server/src/store/postgres-schema.js';
 import { createTestSchema, type TestSchema } from './support/postgres.js';
 import { killAllChildren, runCliJson, startRelayServer, withTimeout, type RelayServerProcess } from './support/processes.js';
-import { MIGRATIONS, SCHEMA_VERSION } from '../relay-server/src/store/postgres-schema.js';
 
 /** Every migration this relay-server applies to a new schema, as a migration report lists them. */
 const ALL_MIGRATIONS = MIGRATIONS.map(({ version, name }) => ({ version, name }));

@@ -83,6 +83,8 @@ export interface ServerConfig {
    * admin tokens.
    */
   readonly metricsListen: { readonly host: string; readonly port: number } | undefined;
+  /** Serve the Webhook Logs page at `/`. Default true. */
+  readonly webUi: boolean;
 }
 
 /** Every default in one place; documented in docs/configuration.md. */
@@ -121,6 +123,7 @@ export const SERVER_DEFAULTS = Object.freeze({
   maxSubscriptions: 32,
   maxConsumersPerToken: 100,
   metricsListen: undefined,
+  webUi: true,
 } satisfies ServerConfig);
 
 /** Raw settings as they come from flags, environment or a config file (strings or numbers). */
@@ -159,6 +162,7 @@ export interface ServerConfigInput {
   maxSubscriptions?: unknown;
   maxConsumersPerToken?: unknown;
   metricsListen?: unknown;
+  webUi?: unknown;
 }
 
 function invalid(setting: string, problem: string): never {
@@ -328,5 +332,6 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
     maxSubscriptions: integer(input.maxSubscriptions, 'max-subscriptions', SERVER_DEFAULTS.maxSubscriptions, 1, 10_000),
     maxConsumersPerToken: integer(input.maxConsumersPerToken, 'max-consumers-per-token', SERVER_DEFAULTS.maxConsumersPerToken, 1, 1_000_000),
     metricsListen: listenAddress(input.metricsListen, 'metrics-listen'),
+    webUi: flag(input.webUi, 'web-ui', SERVER_DEFAULTS.webUi),
   });
 }

@@ -22,6 +22,8 @@ import { RelayMetrics } from './metrics/relay-metrics.js';
 import { RetentionPruner } from './retention.js';
 import { SERVER_VERSION } from './version.js';
 import type { Store } from './store/store.js';
+import { ChannelActivity } from './web/activity.js';
+import { webPlugin } from './web/plugin.js';
 
 /** What {@link buildServer} needs. */
 export interface BuildServerOptions {
@@ -31,6 +33,8 @@ export interface BuildServerOptions {
   logStream?: NodeJS.WritableStream;
   /** Run the retention pruner on its interval. Default true. */
   retention?: boolean;
+  /** How often an open event stream (`/api/stream`) checks its token. Default 20 s; tests shorten it. */
+  streamTokenCheckMs?: number;
 }
 
 /** Parts of a built server that tests and the CLI reach for. */
@@ -41,6 +45,8 @@ export interface RelayServerParts {
   metrics: RelayMetrics;
   /** `http://host:port/metrics` of the `--metrics-listen` listener once it listens; undefined without one. */
   metricsUrl: string | undefined;
+  /** Which channels have new events, for listeners beside the hub. */
+  activity: ChannelActivity;
 }
 
 declare module 'fastify' {
@@ -109,9 +115,13 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     pollIntervalMs: config.pollIntervalMs,
     observer: metrics,
   });
-  const parts: RelayServerParts = { counters, retention, hub, metrics, metricsUrl: undefined };
+  const activity = new ChannelActivity();
+  const parts: RelayServerParts = { counters, retention, hub, metrics, metricsUrl: undefined, activity };
   app.decorate('relay', parts);
-  const wake = (channel: string): void => hub.notify(channel);
+  const wake = (channel: string): void => {
+    hub.notify(channel);
+    activity.notify(channel);
+  };
   const stopRemoteEvents = store.onRemoteEvent?.(wake);
   // Consumers are sent an event as soon as it is committed where the engine says so, while the
   // sender's answer still waits for the disk; otherwise once it is stored.
@@ -172,6 +182,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
       consumersPerToken: config.maxConsumersPerToken,
     },
   });
+  await app.register(webPlugin, { store, activity, page: config.webUi, ...(options.streamTokenCheckMs !== undefined ? { tokenCheckMs: options.streamTokenCheckMs } : {}) });
 
   if (options.retention ?? true) app.addHook('onReady', async () => retention.start());
   return app;

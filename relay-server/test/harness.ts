@@ -68,7 +68,7 @@ export const TEST_SECRET = 'whsec_test_secret_0123456789abcdef';
 /** Starts a relay with a `myoperator` HMAC channel signed with {@link TEST_SECRET}. */
 export async function startRelay(
   config: ServerConfigInput = {},
-  options: { retention?: boolean } & Pick<SqliteStoreOptions, 'maxBytes' | 'syncWal'> = {},
+  options: { retention?: boolean; streamTokenCheckMs?: number } & Pick<SqliteStoreOptions, 'maxBytes' | 'syncWal'> = {},
 ): Promise<TestRelay> {
   const { store, path, remove } = tempSqliteStore({
     ...(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {}),
@@ -86,6 +86,7 @@ export async function startRelay(
     store,
     logStream,
     retention: options.retention ?? false,
+    ...(options.streamTokenCheckMs !== undefined ? { streamTokenCheckMs: options.streamTokenCheckMs } : {}),
   });
   const addChannel = async (name: string, settings: ChannelSettings): Promise<void> => {
     await store.createChannel(applyChannelSettings(name, settings).channel);

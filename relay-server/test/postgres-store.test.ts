@@ -110,6 +110,7 @@ describe('Postgres settings', () => {
   });
 });
 
+
 describe('PostgresStore migrations', () => {
   it('records the schema version and applies nothing on the next open', async () => {
     const schema = await freshSchema();
@@ -135,6 +136,37 @@ describe('PostgresStore migrations', () => {
     await schema.query("INSERT INTO schema_migrations (version, name) VALUES (99, 'from the future')");
     await expectRelayError(openPostgresStore({ url: schema.url }), 'RELAY_E_STORE_VERSION');
     expect(await schema.query('SELECT version FROM schema_migrations ORDER BY version')).toEqual([...ALL_MIGRATIONS.map(({ version }) => ({ version })), { version: 99 }]);
+  });
+
+  it('upgrades a version 1 schema, reading the sessions of stored v2 events from their bodies', async () => {
+    const schema = await freshSchema();
+    const initial = MIGRATIONS.find((m) => m.version === 1);
+    await schema.query(`${initial?.sql ?? ''}
+      CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());
+      INSERT INTO schema_migrations (version, name) VALUES (1, 'initial schema');
+      INSERT INTO channels (name, config, last_seq, created_at) VALUES ('sales', '{}', 0, now());`);
+    const bodies: Record<string, Buffer> = {
+      v2: Buffer.from('{"event_id":"v2","event_type":"call.answered","session_id":"call-1"}'),
+      numeric: Buffer.from('{"event_id":7,"session_id":42}'),
+      seed: Buffer.from('{"id":"seed","type":"call.answered","session_id":"call-1"}'),
+      broken: Buffer.from('{"event_id":"broken","session_id":'),
+      latin1: Buffer.from([0x7b, 0x22, 0x73, 0x65, 0x73, 0x73, 0x69, 0x6f, 0x6e, 0x5f, 0x69, 0x64, 0x22, 0x3a, 0xff, 0x7d]),
+    };
+    let seq = 0;
+    for (const [id, body] of Object.entries(bodies)) {
+      seq += 1;
+      await schema.query(
+        `INSERT INTO events (channel, seq, event_id, event_type, received_at, source_ip, headers, body) VALUES ('sales', $1, $2, 'x', now(), '127.0.0.1', '[]', $3)`,
+        [seq, id, body],
+      );
+    }
+    const { store, migration } = await PostgresStore.open({ url: schema.url, poolSize: 1 });
+    disposers.push(() => store.close());
+    expect(migration.applied).toEqual(ALL_MIGRATIONS.slice(1));
+    const sessions = Object.fromEntries((await store.listEvents({ visibleChannels: null, limit: 10 })).events.map((e) => [e.id, e.session]));
+    expect(sessions).toEqual({ v2: 'call-1', numeric: '42', seed: null, broken: null, latin1: null });
+    expect((await store.listEvents({ visibleChannels: null, session: 'call-1', limit: 10 })).events.map((e) => e.id)).toEqual(['v2']);
+    expect((await store.getEvent('sales', 'v2'))?.verification).toBeNull();
   });
 
   it('refuses an empty schema when asked not to create (admin commands), and a search_path naming no schema', async () => {

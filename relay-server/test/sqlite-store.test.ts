@@ -11,6 +11,7 @@ import type { SyncFile } from '../src/store/wal-sync.js';
 import type { NewEvent, TokenRecord } from '../src/store/store.js';
 import { tempDir, tempSqliteStore } from './harness.js';
 import { describeStoreConformance, expectRelayError, hex, newEvent, plainChannel, rejectionOf, seqOf, T0 } from './store-conformance.js';
+import { SCHEMA_VERSION } from '../src/store/sqlite-schema.js';
 
 describeStoreConformance('sqlite', async () => {
   const { store, remove } = tempSqliteStore();
@@ -323,6 +324,11 @@ describe('SqliteStore', () => {
         CREATE TABLE attempts (id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT NOT NULL, consumer TEXT NOT NULL, seq INTEGER NOT NULL, attempt INTEGER NOT NULL,
           session TEXT NOT NULL, started_at INTEGER NOT NULL, finished_at INTEGER, status INTEGER, latency_ms REAL, error TEXT, outcome TEXT);
         CREATE INDEX attempts_event ON attempts (channel, seq);
+        DROP INDEX events_session;
+        DROP INDEX events_channel_id;
+        ALTER TABLE events DROP COLUMN session_id;
+        ALTER TABLE events DROP COLUMN verification;
+        CREATE INDEX events_channel_type ON events (channel, event_type, id);
         UPDATE meta SET value = '1' WHERE key = 'schema_version';
         UPDATE consumers SET next_seq = 4;
         INSERT INTO deliveries VALUES ('sales', 'c', 1, 'acked', 2, NULL, NULL, NULL, 0);
@@ -338,7 +344,7 @@ describe('SqliteStore', () => {
       v1.close();
 
       const upgraded = openAgain(path);
-      expect(await upgraded.getMeta('schema_version')).toBe('4');
+      expect(await upgraded.getMeta('schema_version')).toBe(String(SCHEMA_VERSION));
       expect((await upgraded.listAttempts('sales', 'e2'))?.map((a) => [a.attempt, a.session, a.startedAt.getTime(), a.status, a.outcome])).toEqual([
         [1, 'S1', T0, 500, 'retry'],
         [2, 'S1', T0 + 20_000, null, null],
@@ -381,11 +387,48 @@ describe('SqliteStore', () => {
       v2.close();
 
       const upgraded = openAgain(path);
-      expect(await upgraded.getMeta('schema_version')).toBe('4');
+      expect(await upgraded.getMeta('schema_version')).toBe(String(SCHEMA_VERSION));
       const spec = { channel: 'sales', start: { kind: 'now' }, filter: [], maxAttempts: null, createdBy: 'dev', maxCreatedBy: 1 } as const;
       expect(await upgraded.openConsumer({ ...spec, name: 'old' }, new Date(T0))).toEqual({ created: false });
       expect(await upgraded.openConsumer({ ...spec, name: 'new' }, new Date(T0))).toEqual({ created: true });
       expect(await upgraded.openConsumer({ ...spec, name: 'newer' }, new Date(T0))).toEqual({ refused: 'consumer-limit' });
+    });
+
+    it('upgrades a schema version 2 file, reading the sessions of stored v2 events from their bodies', async () => {
+      const { store, path } = openTemp();
+      await store.createChannel(plainChannel('sales'));
+      const bodies: Record<string, string> = {
+        v2: '{"event_id":"v2","event_type":"call.answered","session_id":"call-1"}',
+        numeric: '{"event_id":7,"event_type":"call.end","session_id":42}',
+        seed: '{"id":"seed","type":"call.answered","session_id":"call-1"}',
+        broken: '{"event_id":"broken","session_id":',
+        form: 'myoperator=%7B%22session_id%22%3A%22call-1%22%7D',
+      };
+      for (const [id, body] of Object.entries(bodies)) seqOf(await store.appendEvent(newEvent('sales', id, { body: new TextEncoder().encode(body) })));
+      await store.close();
+      const v2 = peer(path);
+      v2.exec(`
+        DROP INDEX events_session;
+        DROP INDEX events_channel_id;
+        ALTER TABLE events DROP COLUMN session_id;
+        ALTER TABLE events DROP COLUMN verification;
+        CREATE INDEX events_channel_type ON events (channel, event_type, id);
+        UPDATE meta SET value = '2' WHERE key = 'schema_version';
+      `);
+      v2.close();
+
+      const upgraded = openAgain(path);
+      expect(await upgraded.getMeta('schema_version')).toBe(String(SCHEMA_VERSION));
+      const sessions = Object.fromEntries((await upgraded.listEvents({ visibleChannels: null, limit: 10 })).events.map((e) => [e.id, e.session]));
+      expect(sessions).toEqual({ v2: 'call-1', numeric: '42', seed: null, broken: null, form: null });
+      expect((await upgraded.listEvents({ visibleChannels: null, session: 'call-1', limit: 10 })).events.map((e) => e.id)).toEqual(['v2']);
+      expect((await upgraded.getEvent('sales', 'v2'))?.verification).toBeNull();
+      const check = peer(path);
+      expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'events_%' ORDER BY name").all()).toEqual([
+        { name: 'events_channel_id' },
+        { name: 'events_received_at' },
+        { name: 'events_session' },
+      ]);
     });
 
     it('refuses a file written by a newer schema and leaves it untouched', async () => {

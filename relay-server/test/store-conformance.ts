@@ -7,6 +7,7 @@ import type { HeaderPairs } from '@myop-relay/protocol';
 import type { AppendResult, EventQuery, EventSummary, NewEvent, Store, TokenRecord } from '../src/store/store.js';
 import { describeDeliveryConformance } from './delivery-conformance.js';
 import { describeOperationsConformance } from './operations-conformance.js';
+import { describeEventQueryConformance } from './event-query-conformance.js';
 
 /** A freshly opened, empty store and the way to dispose of it. */
 export interface OpenedStore {
@@ -397,7 +398,7 @@ export function describeStoreConformance(engine: string, open: OpenStore): void 
           expect((await store.getEvent('sales', 'no-headers'))?.headers).toEqual([]);
         }));
 
-      it('keeps receivedAt to the millisecond, sourceIp, synthetic, type and id', () =>
+      it('keeps receivedAt to the millisecond, sourceIp, synthetic, type, id, session and verification', () =>
         withStore(async (store) => {
           await store.createChannel(plainChannel('sales'));
           const real = newEvent('sales', 'evt_01HX.real', {
@@ -405,6 +406,8 @@ export function describeStoreConformance(engine: string, open: OpenStore): void 
             receivedAt: new Date(T0 + 987),
             sourceIp: '2001:db8::42',
             synthetic: false,
+            session: 'call-7f3a',
+            verification: { by: 'hmac', header: 'X-MyOperator-Signature', allowList: true },
           });
           const sample = newEvent('sales', 'sample-1', {
             eventType: 'relay.sample',
@@ -423,8 +426,10 @@ export function describeStoreConformance(engine: string, open: OpenStore): void 
             sourceIp: e.sourceIp,
             size: e.body.byteLength,
             synthetic: e.synthetic,
+            session: e.session ?? null,
           });
-          expect(await store.getEvent('sales', real.eventId)).toEqual({ ...expected(real, realSeq), headers: real.headers, body: real.body });
+          expect(await store.getEvent('sales', real.eventId)).toEqual({ ...expected(real, realSeq), headers: real.headers, body: real.body, verification: real.verification });
+          expect((await store.getEvent('sales', sample.eventId))?.verification).toBeNull();
           expect(await store.getEvent('sales', sample.eventId)).toMatchObject(expected(sample, sampleSeq));
           const listed = (await store.listEvents({ ...ALL_CHANNELS, limit: 10 })).events;
           expect(listed).toHaveLength(2);
@@ -817,4 +822,5 @@ export function describeStoreConformance(engine: string, open: OpenStore): void 
   });
   describeDeliveryConformance(engine, open);
   describeOperationsConformance(engine, open);
+  describeEventQueryConformance(engine, open);
 }

@@ -39,6 +39,27 @@ export interface ChannelList {
   channels: ChannelInfo[];
 }
 
+/**
+ * Where an event stands with one consumer: `delivered` (its handler answered 2xx), `pending`
+ * (not sent yet, in flight, or queued again by a replay), `failing` (the last attempt failed and
+ * another will follow) or `parked` (failed as many times as the consumer allows; only a replay
+ * sends it again).
+ */
+export type DeliveryState = 'delivered' | 'pending' | 'failing' | 'parked';
+
+/** Every {@link DeliveryState}, in the order a listing shows them. */
+export const DELIVERY_STATES: readonly DeliveryState[] = ['delivered', 'pending', 'failing', 'parked'];
+
+/** One consumer's state for one event. */
+export interface ConsumerDeliveryView {
+  consumer: string;
+  state: DeliveryState;
+  /** Attempts made so far. */
+  attempts: number;
+  /** When the next attempt may go (a retry's time, or when the lease of the attempt in flight ends); null when none is due. */
+  nextAttemptAt: string | null;
+}
+
 /** One event in a listing, without body and headers. */
 export interface EventSummaryView {
   channel: string;
@@ -50,13 +71,36 @@ export interface EventSummaryView {
   /** Body size in bytes. */
   size: number;
   synthetic: boolean;
+  /** Webhook v2 `session_id`: the call or WhatsApp chat the event belongs to; null for other shapes. */
+  session: string | null;
+  /** The event's state with each consumer it is for; empty when no consumer takes it. */
+  deliveries: ConsumerDeliveryView[];
 }
 
 /** `GET /api/events`: newest first; pass `nextCursor` back as `cursor` for older events. */
 export interface EventListView {
   events: EventSummaryView[];
   nextCursor: string | null;
+  /**
+   * True when the filters that read each event (type globs, delivery state, consumer, body text)
+   * looked at as many events as one request may and the page is not full: `nextCursor` continues
+   * the search with older events.
+   */
+  scanLimited: boolean;
 }
+
+/** How ingest checked the sender of a stored event. */
+export type EventVerificationView = (
+  | { by: 'hmac'; header: string }
+  | { by: 'basic'; user: string }
+  | { by: 'apikey'; location: 'header' | 'query'; name: string }
+  /** A sample made through the API: the bearer token admitted it (Basic and API-key channels). */
+  | { by: 'api-token' }
+  | { by: 'none' }
+) & {
+  /** The channel's IP allow-list admitted the source address. */
+  allowList: boolean;
+};
 
 /** `GET /api/events/<channel>/<id>`. */
 export interface EventDetailView extends EventSummaryView {
@@ -66,6 +110,8 @@ export interface EventDetailView extends EventSummaryView {
   bodyBase64: string;
   /** The body as text when it is valid UTF-8, else null. */
   bodyText: string | null;
+  /** How ingest verified the event; null for events stored before relay-server recorded it. */
+  verification: EventVerificationView | null;
 }
 
 /** Every error answer of the HTTP API. */
@@ -88,6 +134,8 @@ export interface ConsumerView {
   /** Age in milliseconds of the oldest pending event; null when none is pending. */
   oldestPendingAgeMs: number | null;
   lastAckAt: string | null;
+  /** Events whose last attempt failed and that will be tried again. */
+  failing: number;
   /** Events parked after max attempts. */
   failed: number;
 }
@@ -110,6 +158,19 @@ export interface DeliveryAttemptView {
   error: string | null;
   /** `acked`, `retry` (failed, tried again later), `failed` (parked), `abandoned` (no answer), null while in flight. */
   outcome: 'acked' | 'retry' | 'failed' | 'abandoned' | null;
+  /** What the local handler answered, when the relay recorded it. */
+  answer?: HandlerAnswerView | null;
+}
+
+/** A local handler's answer to one attempt, as relay-client reported it. */
+export interface HandlerAnswerView {
+  status: number;
+  /** Response headers in received order. */
+  headers: [string, string][];
+  /** The first bytes of the response body, base64. */
+  bodyBase64: string;
+  /** The body was longer than what was kept. */
+  truncated: boolean;
 }
 
 /** `GET /api/events/<channel>/<id>/deliveries`. */
@@ -117,7 +178,34 @@ export interface DeliveryListView {
   channel: string;
   id: string;
   attempts: DeliveryAttemptView[];
+  /** The event's state with each consumer it is for. */
+  consumers: ConsumerDeliveryView[];
 }
+
+/** `GET /api/whoami`: the token the request carried. */
+export interface WhoAmIView {
+  name: string;
+  role: 'admin' | 'developer';
+  /** Channels a developer token may read; null means every channel. */
+  channels: string[] | null;
+}
+
+/**
+ * Messages of `GET /api/stream` (Server-Sent Events), by event name: `ready` once the stream is
+ * open, `events` when channels have new events (at most once per channel per
+ * {@link STREAM_COALESCE_MS}), `signed-out` just before the relay ends a stream whose token was
+ * revoked.
+ */
+export interface StreamMessages {
+  ready: { token: string };
+  events: { channels: string[] };
+  'signed-out': { code: string };
+}
+
+/** Shortest time between two `events` messages of one stream: 200 ms. */
+export const STREAM_COALESCE_MS = 200;
+/** How often an open stream checks that its token still exists: 20 s. */
+export const STREAM_TOKEN_CHECK_MS = 20_000;
 
 /** `POST /api/channels/<channel>/trigger` request: one sample type, or a whole flow. */
 export interface TriggerRequest {
@@ -150,6 +238,8 @@ export interface ReplayRequest {
   since?: string;
   before?: string;
   type?: string;
+  /** `parked`: every event parked for this consumer (instead of ids or a time range). */
+  state?: 'parked';
 }
 
 /** `POST /api/consumers/<channel>/<name>/replay` answer. */

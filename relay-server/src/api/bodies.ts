@@ -66,12 +66,17 @@ export function triggerRequest(body: unknown): SampleRequest {
 /** Most event ids one replay may name. */
 export const MAX_REPLAY_IDS = 1000;
 
-/** What a replay asks for: named events, or a time range with an optional type. */
-export type ReplaySelection = { ids: string[] } | { since: Date; before?: Date; type?: string };
+/** What a replay asks for: named events, a time range with an optional type glob, or the consumer's parked events. */
+export type ReplaySelection = { ids: string[] } | { since: Date; before?: Date; type?: string } | { state: 'parked' };
 
 /** Reads a `POST /api/consumers/<channel>/<name>/replay` body (see `ReplayRequest`). */
 export function replayRequest(body: unknown, now: Date): ReplaySelection {
-  const fields = fieldsOf(body, ['ids', 'since', 'before', 'type']);
+  const fields = fieldsOf(body, ['ids', 'since', 'before', 'type', 'state']);
+  if (fields['state'] !== undefined) {
+    if (fields['state'] !== 'parked') invalid('state', 'only "parked" can be replayed by state');
+    if (Object.keys(fields).some((key) => key !== 'state')) invalid('state', 'name the parked events alone, without ids or a time range');
+    return { state: 'parked' };
+  }
   const ids = fields['ids'];
   if (ids !== undefined) {
     if (fields['since'] !== undefined || fields['before'] !== undefined || fields['type'] !== undefined) {

@@ -2,7 +2,7 @@ import type { ConsumerListView, ReplayResult } from '@myop-relay/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import type { DeliveryHub } from '../delivery/hub.js';
 import { RelayError } from '../errors.js';
-import type { Store } from '../store/store.js';
+import type { EventQuery, Store } from '../store/store.js';
 import { assertReadable, readableChannel } from './access.js';
 import { recordApiAction } from './audit.js';
 import { replayRequest } from './bodies.js';
@@ -35,6 +35,7 @@ export const consumerRoutes: FastifyPluginAsync<ConsumerRoutesOptions> = async (
         pending: c.pending,
         oldestPendingAgeMs: c.oldestPendingAt ? Math.max(0, now - c.oldestPendingAt.getTime()) : null,
         lastAckAt: c.lastAckAt?.toISOString() ?? null,
+        failing: c.failing,
         failed: c.failed,
       })),
     };
@@ -62,17 +63,13 @@ export const consumerRoutes: FastifyPluginAsync<ConsumerRoutesOptions> = async (
         else missing.push(id);
       }
     } else {
+      const filter: Omit<EventQuery, 'visibleChannels' | 'limit'> =
+        'state' in selection
+          ? { channel, consumer: name, state: 'parked' }
+          : { channel, since: selection.since, ...(selection.before ? { before: selection.before } : {}), ...(selection.type !== undefined ? { types: [selection.type] } : {}) };
       let cursor: string | undefined;
       do {
-        const page = await store.listEvents({
-          visibleChannels: [channel],
-          channel,
-          since: selection.since,
-          ...(selection.before ? { before: selection.before } : {}),
-          ...(selection.type !== undefined ? { type: selection.type } : {}),
-          ...(cursor ? { cursor } : {}),
-          limit: 1000,
-        });
+        const page = await store.listEvents({ visibleChannels: [channel], ...filter, ...(cursor ? { cursor } : {}), limit: 1000 });
         seqs.push(...page.events.map((e) => e.seq));
         cursor = page.nextCursor;
       } while (cursor && seqs.length < 100_000);

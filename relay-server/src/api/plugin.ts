@@ -4,21 +4,22 @@ import type {
   DeliveryListView,
   EventDetailView,
   EventListView,
-  EventSummaryView,
 } from '@myop-relay/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import { viewChannel } from '../channel.js';
 import { RelayError } from '../errors.js';
 import type { DeliveryHub } from '../delivery/hub.js';
 import type { IngestCounters } from '../ingest/counters.js';
-import type { EventSummary, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
 import { authenticate, mayReadChannel, visibleChannels } from '../tokens.js';
 import { acceptJsonBodies } from './json-body.js';
-import { channelParam, cursorParam, limitParam, optional, single, timeParam, typeParam, type RawQuery } from './params.js';
+import { channelParam, cursorParam, limitParam, optional, single, timeParam, type RawQuery } from './params.js';
 import { assertReadable } from './access.js';
-import { consumerRoutes } from './consumers.js';
-import { sampleRoutes } from './samples.js';
 import { auditRoutes } from './audit.js';
+import { consumerRoutes } from './consumers.js';
+import { eventFilters } from './event-filters.js';
+import { deliveryView, summaryView, summaryViews } from './event-views.js';
+import { sampleRoutes } from './samples.js';
 import { requestToken, setRequestToken } from './token.js';
 
 /** Dependencies of the read API. */
@@ -28,19 +29,6 @@ export interface ApiPluginOptions {
   hub: DeliveryHub;
   /** Called after a sample event is stored (see the ingest plugin's option of the same name). */
   onStored: (channel: string) => void;
-}
-
-function summaryView(event: EventSummary): EventSummaryView {
-  return {
-    channel: event.channel,
-    seq: event.seq,
-    id: event.id,
-    type: event.type,
-    receivedAt: event.receivedAt.toISOString(),
-    sourceIp: event.sourceIp,
-    size: event.size,
-    synthetic: event.synthetic,
-  };
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -81,7 +69,6 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (app, { sto
     const q = request.query;
     const limit = limitParam(single(q, 'limit'));
     const channel = optional(q, 'channel', channelParam);
-    const type = optional(q, 'type', typeParam);
     const cursor = optional(q, 'cursor', cursorParam);
     const now = new Date();
     const since = optional(q, 'since', (name, value) => timeParam(name, value, now));
@@ -90,13 +77,13 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (app, { sto
     const page = await store.listEvents({
       visibleChannels: visibleChannels(token),
       ...(channel !== undefined ? { channel } : {}),
-      ...(type !== undefined ? { type } : {}),
+      ...eventFilters(q),
       ...(since !== undefined ? { since } : {}),
       ...(before !== undefined ? { before } : {}),
       ...(cursor !== undefined ? { cursor } : {}),
       limit,
     });
-    return { events: page.events.map(summaryView), nextCursor: page.nextCursor ?? null };
+    return { events: await summaryViews(store, page.events), nextCursor: page.nextCursor ?? null, scanLimited: page.scanLimited ?? false };
   });
 
   app.get<{ Params: { channel: string; id: string } }>('/api/events/:channel/:id', async (request): Promise<EventDetailView> => {
@@ -112,10 +99,11 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (app, { sto
       bodyText = null;
     }
     return {
-      ...summaryView(event),
+      ...summaryView(event, (await store.deliveryStates(channel, [event.seq])).map(deliveryView)),
       headers: event.headers,
       bodyBase64: Buffer.from(event.body).toString('base64'),
       bodyText,
+      verification: event.verification,
     };
   });
 
@@ -124,10 +112,12 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (app, { sto
     const channel = channelParam('channel', request.params.channel);
     assertReadable(requestToken(request), channel);
     const attempts = await store.listAttempts(channel, id);
-    if (!attempts) throw new RelayError('RELAY_E_EVENT_NOT_FOUND', `(channel "${channel}", id "${id}")`);
+    const event = attempts && (await store.getEvent(channel, id));
+    if (!attempts || !event) throw new RelayError('RELAY_E_EVENT_NOT_FOUND', `(channel "${channel}", id "${id}")`);
     return {
       channel,
       id,
+      consumers: (await store.deliveryStates(channel, [event.seq])).map(deliveryView),
       attempts: attempts.map((a) => ({
         consumer: a.consumer,
         attempt: a.attempt,

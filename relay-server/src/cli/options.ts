@@ -82,7 +82,8 @@ export function serverOptions<T>(y: Argv<T>) {
     .option('pg-statement-timeout', { type: 'string', describe: 'With --database-url: longest a statement may run, lock waits included; then 503', default: formatDuration(d.pgStatementTimeoutMs) })
     .option('pg-lock-timeout', { type: 'string', describe: 'With --database-url: longest a statement waits for a lock; then 503', default: formatDuration(d.pgLockTimeoutMs) })
     .option('pg-connect-timeout', { type: 'string', describe: 'With --database-url: longest wait to open a connection or get a free pooled one; then 503', default: formatDuration(d.pgConnectTimeoutMs) })
-    .option('metrics-listen', { type: 'string', describe: 'HOST:PORT of a second listener serving only GET /metrics without a token (default: /metrics on the main port, admin tokens only)' });
+    .option('metrics-listen', { type: 'string', describe: 'HOST:PORT of a second listener serving only GET /metrics without a token (default: /metrics on the main port, admin tokens only)' })
+    .option('web-ui', { type: 'boolean', describe: 'Serve the Webhook Logs page at / (--no-web-ui: API and webhooks only)', default: d.webUi });
 }
 
 /** Options that shape a channel, shared by `channel add` and `channel update`. */

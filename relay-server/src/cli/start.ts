@@ -24,7 +24,7 @@ export function storeFlags(config: ServerConfig): string {
  * token of its own, created on the relay host, rather than the admin token: a developer token can
  * be revoked alone and reads only its channels.
  */
-export function printFirstStart(out: NodeJS.WritableStream, webhookUrl: string, relayUrl: string | undefined, first: FirstStart, store: string): void {
+export function printFirstStart(out: NodeJS.WritableStream, webhookUrl: string, relayUrl: string | undefined, first: FirstStart, store: string, webUi = false): void {
   line(out, '');
   line(out, `First start: created the channel "${first.channel}" and an admin token.`);
   line(out, 'The secret and the token below are shown only this once; keep them somewhere safe.');
@@ -33,6 +33,7 @@ export function printFirstStart(out: NodeJS.WritableStream, webhookUrl: string, 
   line(out, `  Verification       HMAC-SHA256 of the raw body, header ${first.signatureHeader}`);
   line(out, `  Signing secret     ${first.secret}`);
   line(out, `  Admin token        ${first.adminToken}`);
+  if (webUi && relayUrl !== undefined) line(out, `  Webhook Logs       ${relayUrl}/ (sign in with a token)`);
   line(out, '');
   line(out, 'In MyOperator: add a webhook with the URL above and paste the signing secret.');
   line(out, 'For each developer, create a token of their own on this host (keep the admin token for administration):');
@@ -106,7 +107,7 @@ export async function runStart(input: ServerConfigInput, runtime: CliRuntime): P
   }
   const port = (app.server.address() as AddressInfo).port;
   const publicUrl = config.publicUrl ?? derivedPublicUrl(config, port);
-  if (first) printFirstStart(runtime.stdout, `${publicUrl}/hooks/${first.channel}`, publicUrl, first, storeFlags(config));
+  if (first) printFirstStart(runtime.stdout, `${publicUrl}/hooks/${first.channel}`, publicUrl, first, storeFlags(config), config.webUi);
   const channels = (await store.listChannels()).map((c) => c.name);
   // Before the ready line, so whoever waits for that one has this too.
   if (app.relay.metricsUrl !== undefined) line(runtime.stdout, `relay-server metrics: ${app.relay.metricsUrl}`);

@@ -5,6 +5,7 @@ import type { Store } from '../store/store.js';
 import type { IngestCounters } from './counters.js';
 import type { HeaderPairs } from '@myop-relay/protocol';
 import { identifyJsonEvent, identifyLegacyForm, type EventIdentity } from './identity.js';
+import { verificationRecord } from './verification-record.js';
 import { verifyBody, type VerifiableRequest } from './verify.js';
 
 /** The body of a 200 answer to MyOperator. */
@@ -84,6 +85,8 @@ export async function acceptWebhook(deps: AcceptDeps, webhook: AdmittedWebhook):
     receivedAt: new Date(),
     sourceIp: webhook.sourceIp,
     synthetic: webhook.synthetic,
+    ...(identity.session !== undefined ? { session: identity.session } : {}),
+    verification: verificationRecord(channel, webhook.synthetic),
   });
   if (!result.ok) throw new RelayError('RELAY_E_UNKNOWN_CHANNEL', `(channel "${channel.name}" was removed)`);
   deps.counters.accepted(channel.name, result.duplicate);

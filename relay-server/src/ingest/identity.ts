@@ -6,6 +6,8 @@ export interface EventIdentity {
   id: string;
   type: string;
   shape: 'v2' | 'seed' | 'legacy-v1' | 'unrecognised';
+  /** Webhook v2 `session_id`: groups the events of one call or WhatsApp chat. */
+  session?: string;
 }
 
 /** Longest event id the relay files an event under, in characters: 256. Longer ids fall back to the body hash. */
@@ -37,7 +39,10 @@ function bodyHashId(body: Uint8Array): string {
 export function identifyJsonEvent(value: unknown, body: Uint8Array): EventIdentity {
   if (isRecord(value)) {
     const v2Id = scalarId(value['event_id']);
-    if (v2Id !== undefined) return { id: v2Id, type: typeName(value['event_type']) ?? 'unknown', shape: 'v2' };
+    if (v2Id !== undefined) {
+      const session = scalarId(value['session_id']);
+      return { id: v2Id, type: typeName(value['event_type']) ?? 'unknown', shape: 'v2', ...(session !== undefined ? { session } : {}) };
+    }
     const seedId = scalarId(value['id']);
     if (seedId !== undefined) return { id: seedId, type: typeName(value['type']) ?? 'unknown', shape: 'seed' };
     const legacy = identifyLegacyObject(value);

@@ -1,5 +1,7 @@
+import type { EventVerificationView } from '@myop-relay/protocol';
 import { ClaimBudget, takeWithin } from './claim-budget.js';
 import { changed, firstRow, rows, type Queryable } from './postgres-connection.js';
+import { FAILING_COUNT } from './postgres-event-query.js';
 import type {
   EventSummary,
   AttemptOutcome,
@@ -64,7 +66,7 @@ const SQL = {
   newSeqs: `SELECT seq, ${EVENT_SIZE} AS size FROM events e WHERE channel = $1 AND seq >= $2 AND seq <= $3 AND ${MATCHES_FILTER(4)}
       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.channel = e.channel AND d.consumer = $6 AND d.seq = e.seq)
     ORDER BY seq LIMIT $5`,
-  eventsBySeq: `SELECT id, channel, seq, event_id, event_type, received_at, source_ip, octet_length(body) AS size, synthetic, headers, body
+  eventsBySeq: `SELECT id, channel, seq, event_id, event_type, received_at, source_ip, octet_length(body) AS size, synthetic, session_id, headers, body
     FROM events WHERE channel = $1 AND seq = ANY ($2::bigint[])`,
   deleteDeliveries: 'DELETE FROM deliveries WHERE channel = $1 AND consumer = $2 AND seq = ANY ($3::bigint[])',
   abandonAttempts: `UPDATE attempts a SET finished_at = $3, error = 'no ack before the lease ended', outcome = 'abandoned'
@@ -97,7 +99,9 @@ const SQL = {
   openCount: `SELECT COUNT(*) AS n, MIN(e.received_at) AS oldest, COUNT(*) FILTER (WHERE d.state = 'retry') AS retrying
     FROM deliveries d JOIN events e ON e.channel = d.channel AND e.seq = d.seq
     WHERE d.channel = $1 AND d.consumer = $2 AND d.state IN ('inflight', 'retry')`,
-  unsentCount: `SELECT COUNT(*) AS n, MIN(received_at) AS oldest FROM events WHERE channel = $1 AND seq >= $2 AND ${MATCHES_FILTER(3)}`,
+  /** An event queued by a replay ahead of the position is open already, and counted there. */
+  unsentCount: `SELECT COUNT(*) AS n, MIN(received_at) AS oldest FROM events e WHERE channel = $1 AND seq >= $2 AND ${MATCHES_FILTER(3)}
+    AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.channel = e.channel AND d.consumer = $4 AND d.seq = e.seq)`,
   failedCount: `SELECT COUNT(*) AS n FROM deliveries WHERE channel = $1 AND consumer = $2 AND state = 'failed'`,
   deleteConsumer: 'DELETE FROM consumers WHERE channel = $1 AND name = $2',
   deleteConsumerDeliveries: 'DELETE FROM deliveries WHERE channel = $1 AND consumer = $2',
@@ -145,12 +149,18 @@ export interface EventRow {
   source_ip: string;
   size: number;
   synthetic: boolean;
+  session_id: string | null;
 }
 
 /** An event row with its headers (JSON text) and body. */
 export interface FullEventRow extends EventRow {
   headers: string;
   body: Buffer;
+}
+
+/** A {@link FullEventRow} with how the event was verified (JSON text; NULL when not recorded). */
+export interface StoredEventRow extends FullEventRow {
+  verification: string | null;
 }
 
 /** The listing view of an event row. */
@@ -164,15 +174,17 @@ export function toSummary(row: EventRow): EventSummary {
     sourceIp: row.source_ip,
     size: row.size,
     synthetic: row.synthetic,
+    session: row.session_id ?? null,
   };
 }
 
 /** The stored event a full row holds; the body is a plain Uint8Array view of the received bytes. */
-export function toStoredEvent(row: FullEventRow): StoredEvent {
+export function toStoredEvent(row: StoredEventRow): StoredEvent {
   return {
     ...toSummary(row),
     headers: JSON.parse(row.headers) as StoredEvent['headers'],
     body: new Uint8Array(row.body.buffer, row.body.byteOffset, row.body.byteLength),
+    verification: row.verification === null ? null : (JSON.parse(row.verification) as EventVerificationView),
   };
 }
 
@@ -342,8 +354,9 @@ export class PostgresDeliveries {
     return Promise.all(
       consumers.map(async (row) => {
         const open = await firstRow<{ n: number; oldest: Date | null; retrying: number }>(db, SQL.openCount, [channel, row.name]);
-        const unsent = await firstRow<{ n: number; oldest: Date | null }>(db, SQL.unsentCount, [channel, row.next_seq, likePatterns(row.filter)]);
+        const unsent = await firstRow<{ n: number; oldest: Date | null }>(db, SQL.unsentCount, [channel, row.next_seq, likePatterns(row.filter), row.name]);
         const failed = await firstRow<{ n: number }>(db, SQL.failedCount, [channel, row.name]);
+        const failing = await firstRow<{ n: number }>(db, FAILING_COUNT, [channel, row.name]);
         const oldest = [open?.oldest, unsent?.oldest].filter((d): d is Date => d instanceof Date).map((d) => d.getTime());
         return {
           channel,
@@ -354,6 +367,7 @@ export class PostgresDeliveries {
           pending: (open?.n ?? 0) + (unsent?.n ?? 0),
           oldestPendingAt: oldest.length > 0 ? new Date(Math.min(...oldest)) : null,
           lastAckAt: row.last_ack_at,
+          failing: failing?.n ?? 0,
           failed: failed?.n ?? 0,
           retrying: open?.retrying ?? 0,
         };

@@ -107,6 +107,40 @@ async function upgradePasswordHashes(db: Queryable): Promise<void> {
   }
 }
 
+/**
+ * For the event listing: each event's Webhook v2 session and how it was verified, an index per
+ * channel in arrival order and one per session. Events stored before keep no verification; their
+ * session is read from the body by the rule ingest applies (a v2 envelope: \`event_id\` and a
+ * scalar \`session_id\`). A body that is not UTF-8 JSON is skipped, not an error.
+ */
+const EVENT_LISTING = `
+ALTER TABLE events ADD COLUMN session_id text;
+ALTER TABLE events ADD COLUMN verification text;
+DROP INDEX IF EXISTS events_channel_type;
+CREATE INDEX events_channel_id ON events (channel, id);
+CREATE INDEX events_session ON events (session_id, id) WHERE session_id IS NOT NULL;
+DO $$
+DECLARE
+  r record;
+  doc jsonb;
+BEGIN
+  FOR r IN SELECT id, body FROM events WHERE position('"session_id"'::bytea IN body) > 0 LOOP
+    BEGIN
+      doc := convert_from(r.body, 'UTF8')::jsonb;
+    EXCEPTION WHEN OTHERS THEN
+      CONTINUE;
+    END;
+    IF jsonb_typeof(doc) = 'object'
+      AND jsonb_typeof(doc -> 'event_id') IN ('string', 'number')
+      AND jsonb_typeof(doc -> 'session_id') IN ('string', 'number')
+      AND length(doc ->> 'session_id') BETWEEN 1 AND 256 THEN
+      UPDATE events SET session_id = doc ->> 'session_id' WHERE id = r.id;
+    END IF;
+  END LOOP;
+END
+$$;
+`;
+
 /** Every migration this relay-server knows, oldest first. Append new ones; never edit an applied one. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: INITIAL_SCHEMA },
@@ -127,6 +161,7 @@ CREATE TABLE audit (
 );
 `,
   },
+  { version: 5, name: 'event listing: sessions, verification, channel order', sql: EVENT_LISTING },
 ];
 
 /** The newest schema version this relay-server reads and writes. */

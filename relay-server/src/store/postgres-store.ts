@@ -3,11 +3,11 @@ import type pg from 'pg';
 import type { Channel } from '../channel.js';
 import { RelayError } from '../errors.js';
 import { runPrune, type PrunedEvent } from './prune.js';
-import { decodeCursor, encodeCursor } from './cursor.js';
 import { KeyedBatches } from './keyed-batches.js';
 import { blocksEveryWrite, changed, createPool, DEFAULT_TIMEOUTS, describeDatabaseUrl, firstRow, inTransaction, rows, toStoreError } from './postgres-connection.js';
 import type { PostgresTimeouts, Queryable } from './postgres-connection.js';
-import { PostgresDeliveries, globToLike, toStoredEvent, toSummary, type EventRow, type FullEventRow } from './postgres-delivery.js';
+import { PostgresDeliveries, toStoredEvent, type StoredEventRow } from './postgres-delivery.js';
+import { SUMMARY_COLUMNS, deliveryStates, listEvents } from './postgres-event-query.js';
 import { NotificationListener } from './postgres-listener.js';
 import { probeWritable } from './postgres-readiness.js';
 import { applyMigrations, lockSchemaWide, type MigrationReport } from './postgres-schema.js';
@@ -22,9 +22,9 @@ import type {
   ConsumerInfo,
   ConsumerSpec,
   Delivery,
+  EventDeliveryState,
   EventPage,
   EventQuery,
-  EventSummary,
   NackResult,
   NewEvent,
   OpenConsumerResult,
@@ -62,7 +62,7 @@ export function notifyChannel(schema: string): string {
   return `${NOTIFY_PREFIX}:${createHash('sha256').update(schema).digest('hex').slice(0, 32)}`;
 }
 
-const EVENT_COLUMNS = ['channel', 'seq', 'event_id', 'event_type', 'received_at', 'source_ip', 'headers', 'body', 'synthetic'] as const;
+const EVENT_COLUMNS = ['channel', 'seq', 'event_id', 'event_type', 'received_at', 'source_ip', 'headers', 'body', 'synthetic', 'session_id', 'verification'] as const;
 
 /** One multi-row INSERT per batch; bodies travel as binary parameters, not as hex text. */
 function insertEventsSql(count: number): string {
@@ -70,8 +70,6 @@ function insertEventsSql(count: number): string {
   const tuples = Array.from({ length: count }, (_, r) => `(${EVENT_COLUMNS.map((_, c) => `$${r * width + c + 1}`).join(', ')})`);
   return `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`;
 }
-
-const SUMMARY_COLUMNS = 'id, channel, seq, event_id, event_type, received_at, source_ip, octet_length(body) AS size, synthetic';
 
 const SQL = {
   getMeta: 'SELECT value FROM meta WHERE key = $1',
@@ -104,15 +102,7 @@ const SQL = {
   setLastSeqs: 'UPDATE channels AS c SET last_seq = u.last_seq FROM unnest($1::text[], $2::bigint[]) AS u(name, last_seq) WHERE c.name = u.name',
   /** Inside the transaction: Postgres delivers it only after COMMIT, so no process wakes for an event it cannot read yet. */
   notify: 'SELECT pg_notify($1, name) FROM unnest($2::text[]) AS name',
-  getEvent: `SELECT ${SUMMARY_COLUMNS}, headers, body FROM events WHERE channel = $1 AND event_id = $2`,
-  listEvents: `SELECT ${SUMMARY_COLUMNS} FROM events
-    WHERE ($1::text[] IS NULL OR channel = ANY ($1::text[]))
-      AND ($2::text IS NULL OR channel = $2)
-      AND ($3::text IS NULL OR event_type LIKE $3)
-      AND ($4::timestamptz IS NULL OR received_at >= $4)
-      AND ($5::timestamptz IS NULL OR received_at < $5)
-      AND ($6::bigint IS NULL OR id < $6)
-    ORDER BY id DESC LIMIT $7`,
+  getEvent: `SELECT ${SUMMARY_COLUMNS}, headers, body, verification FROM events WHERE channel = $1 AND event_id = $2`,
   pruneByAge: `DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at < $1 ORDER BY received_at LIMIT $2)
     RETURNING channel, seq`,
   channelNames: 'SELECT name FROM channels ORDER BY name COLLATE "C"',
@@ -406,7 +396,8 @@ export class PostgresStore implements Store {
       const seq = last + 1;
       lastSeq.set(event.channel, seq);
       stored.set(id, seq);
-      values.push(event.channel, seq, event.eventId, event.eventType, event.receivedAt, event.sourceIp, JSON.stringify(event.headers), event.body, event.synthetic);
+      const verification = event.verification === undefined ? null : JSON.stringify(event.verification);
+      values.push(event.channel, seq, event.eventId, event.eventType, event.receivedAt, event.sourceIp, JSON.stringify(event.headers), event.body, event.synthetic, event.session ?? null, verification);
       results.push({ ok: true, seq, duplicate: false });
     }
     const inserted = values.length / EVENT_COLUMNS.length;
@@ -420,29 +411,17 @@ export class PostgresStore implements Store {
 
   getEvent(channel: string, id: string): Promise<StoredEvent | undefined> {
     return this.run(async () => {
-      const row = await firstRow<FullEventRow>(this.pool, SQL.getEvent, [channel, id]);
+      const row = await firstRow<StoredEventRow>(this.pool, SQL.getEvent, [channel, id]);
       return row ? toStoredEvent(row) : undefined;
     });
   }
 
   listEvents(query: EventQuery): Promise<EventPage> {
-    return this.run(async () => {
-      if (query.visibleChannels !== null && query.visibleChannels.length === 0) return { events: [] };
-      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-      const found = await rows<EventRow>(this.pool, SQL.listEvents, [
-        query.visibleChannels,
-        query.channel ?? null,
-        // A glob, as listen --events takes them.
-        query.type === undefined ? null : globToLike(query.type),
-        query.since ?? null,
-        query.before ?? null,
-        after ?? null,
-        query.limit + 1,
-      ]);
-      const page = found.slice(0, query.limit);
-      const last = page[page.length - 1];
-      return { events: page.map(toSummary), ...(found.length > query.limit && last ? { nextCursor: encodeCursor(last.id) } : {}) };
-    });
+    return this.run(() => listEvents(this.pool, query));
+  }
+
+  deliveryStates(channel: string, seqs: readonly number[]): Promise<EventDeliveryState[]> {
+    return this.run(() => deliveryStates(this.pool, channel, seqs));
   }
 
   prune(policy: RetentionPolicy, now: Date, batchSize: number): Promise<number> {

@@ -1,6 +1,7 @@
 import { ClaimBudget, takeWithin } from './claim-budget.js';
 import type { SqliteDatabase, SqliteStatement, SqliteValue } from './sqlite-driver.js';
 import { SUMMARY_COLUMNS, toDeliveredEvent, type FullEventRow } from './sqlite-event-rows.js';
+import { FAILING_COUNT } from './sqlite-event-query.js';
 import type {
   AttemptOutcome,
   AttemptRecord,
@@ -116,6 +117,7 @@ function prepareStatements(db: SqliteDatabase) {
        WHERE d.channel = ? AND d.consumer = ? AND d.state IN ('inflight', 'retry')`,
     ),
     failedCount: p(`SELECT COUNT(*) AS n FROM deliveries INDEXED BY deliveries_failed WHERE channel = ? AND consumer = ? AND state = 'failed'`),
+    failingCount: p(FAILING_COUNT),
     deleteConsumer: p('DELETE FROM consumers WHERE channel = ? AND name = ?'),
     deleteConsumerDeliveries: p('DELETE FROM deliveries WHERE channel = ? AND consumer = ?'),
     deleteConsumerAttempts: p('DELETE FROM attempts WHERE channel = ? AND consumer = ?'),
@@ -338,8 +340,12 @@ export class SqliteDeliveries {
       const open = this.s.openCount.get(channel, row.name) as { n: number; oldest: number | null; retrying: number };
       const glob = globClause(filter);
       const unsent = this.db
-        .prepare(`SELECT COUNT(*) AS n, MIN(received_at) AS oldest FROM events WHERE channel = ? AND seq >= ? AND ${glob.sql}`)
-        .get(channel, row.next_seq, ...glob.params) as { n: number; oldest: number | null };
+        // An event queued by a replay ahead of the position is open already, and counted there.
+        .prepare(
+          `SELECT COUNT(*) AS n, MIN(received_at) AS oldest FROM events e WHERE channel = ? AND seq >= ? AND ${glob.sql}
+             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.channel = e.channel AND d.consumer = ? AND d.seq = e.seq)`,
+        )
+        .get(channel, row.next_seq, ...glob.params, row.name) as { n: number; oldest: number | null };
       const oldest = [open.oldest, unsent.oldest].filter((v): v is number => v !== null).map(Number);
       return {
         channel,
@@ -350,6 +356,7 @@ export class SqliteDeliveries {
         pending: Number(open.n) + Number(unsent.n),
         oldestPendingAt: oldest.length ? new Date(Math.min(...oldest)) : null,
         lastAckAt: row.last_ack_at === null ? null : new Date(Number(row.last_ack_at)),
+        failing: Number((this.s.failingCount.get(channel, row.name) as { n: number }).n),
         failed: Number((this.s.failedCount.get(channel, row.name) as { n: number }).n),
         retrying: Number(open.retrying),
       };

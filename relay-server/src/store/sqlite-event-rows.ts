@@ -1,8 +1,8 @@
-import type { HeaderPairs } from '@myop-relay/protocol';
+import type { EventVerificationView, HeaderPairs } from '@myop-relay/protocol';
 import type { DeliveredEvent, EventSummary, StoredEvent } from './store.js';
 
 /** The columns of an event's summary; `size` is the body's length. */
-export const SUMMARY_COLUMNS = 'id, channel, seq, event_id, event_type, received_at, source_ip, length(body) AS size, synthetic';
+export const SUMMARY_COLUMNS = 'id, channel, seq, event_id, event_type, received_at, source_ip, length(body) AS size, synthetic, session_id';
 
 /** A row of {@link SUMMARY_COLUMNS}. */
 export interface EventRow {
@@ -15,12 +15,18 @@ export interface EventRow {
   source_ip: string;
   size: number;
   synthetic: number;
+  session_id: string | null;
 }
 
 /** A row of {@link SUMMARY_COLUMNS} plus `headers` (JSON text) and `body`. */
 export interface FullEventRow extends EventRow {
   headers: string;
   body: Uint8Array;
+}
+
+/** A {@link FullEventRow} with how the event was verified (JSON text; NULL when not recorded). */
+export interface StoredEventRow extends FullEventRow {
+  verification: string | null;
 }
 
 export function toSummary(row: EventRow): EventSummary {
@@ -33,12 +39,18 @@ export function toSummary(row: EventRow): EventSummary {
     sourceIp: row.source_ip,
     size: row.size,
     synthetic: row.synthetic === 1,
+    session: row.session_id ?? null,
   };
 }
 
 /** The whole event, its body copied out of the driver's buffer. */
-export function toStoredEvent(row: FullEventRow): StoredEvent {
-  return { ...toSummary(row), headers: JSON.parse(row.headers) as HeaderPairs, body: new Uint8Array(row.body) };
+export function toStoredEvent(row: StoredEventRow): StoredEvent {
+  return {
+    ...toSummary(row),
+    headers: JSON.parse(row.headers) as HeaderPairs,
+    body: new Uint8Array(row.body),
+    verification: row.verification === null ? null : (JSON.parse(row.verification) as EventVerificationView),
+  };
 }
 
 /** The event as a delivery carries it: headers as stored, body as the driver returned it. */

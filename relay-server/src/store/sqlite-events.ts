@@ -1,10 +1,10 @@
-import type { SqliteDatabase, SqliteStatement, SqliteValue } from './sqlite-driver.js';
-import { decodeCursor, encodeCursor } from './cursor.js';
-import { SUMMARY_COLUMNS, toStoredEvent, toSummary, type EventRow, type FullEventRow } from './sqlite-event-rows.js';
-import type { AppendResult, EventPage, EventQuery, NewEvent, StoredEvent } from './store.js';
+import type { SqliteDatabase, SqliteStatement } from './sqlite-driver.js';
+import { SUMMARY_COLUMNS, toStoredEvent, type StoredEventRow } from './sqlite-event-rows.js';
+import type { AppendResult, NewEvent, StoredEvent } from './store.js';
 
 /**
- * The embedded store's event rows: inserting a committed batch, reading one event, listing pages.
+ * The embedded store's event rows: inserting a committed batch and reading one event (pages of
+ * the listing are {@link SqliteEventQueries}'s, in `sqlite-event-query.ts`).
  * Callers hold the transaction; these methods only run statements.
  */
 export class SqliteEvents {
@@ -23,7 +23,7 @@ export class SqliteEvents {
     ),
       existingSeq: p('SELECT seq FROM events WHERE channel = ? AND event_id = ?'),
       setLastSeq: p('UPDATE channels SET last_seq = ? WHERE name = ?'),
-      getEvent: p(`SELECT ${SUMMARY_COLUMNS}, headers, body FROM events WHERE channel = ? AND event_id = ?`),
+      getEvent: p(`SELECT ${SUMMARY_COLUMNS}, headers, body, verification FROM events WHERE channel = ? AND event_id = ?`),
     };
   }
 
@@ -50,6 +50,8 @@ export class SqliteEvents {
         JSON.stringify(event.headers),
         event.body,
         event.synthetic ? 1 : 0,
+        event.session ?? null,
+        event.verification === undefined ? null : JSON.stringify(event.verification),
       );
       if (Number(changes) === 0) {
         const existing = s.existingSeq.get(event.channel, event.eventId) as { seq: number };
@@ -64,49 +66,7 @@ export class SqliteEvents {
 
   /** One event with its headers and body. */
   get(channel: string, id: string): StoredEvent | undefined {
-    const row = this.#statements.getEvent.get(channel, id) as FullEventRow | undefined;
+    const row = this.#statements.getEvent.get(channel, id) as StoredEventRow | undefined;
     return row ? toStoredEvent(row) : undefined;
-  }
-
-  /** A page of event summaries, newest first (see {@link EventQuery}). */
-  list(query: EventQuery): EventPage {
-    const where: string[] = [];
-    const params: SqliteValue[] = [];
-    if (query.visibleChannels !== null) {
-      if (query.visibleChannels.length === 0) return { events: [] };
-      where.push(`channel IN (${query.visibleChannels.map(() => '?').join(', ')})`);
-      params.push(...query.visibleChannels);
-    }
-    if (query.channel !== undefined) {
-      where.push('channel = ?');
-      params.push(query.channel);
-    }
-    if (query.type !== undefined) {
-      // A glob, as listen --events takes them; `[` is literal in event-type patterns.
-      where.push('event_type GLOB ?');
-      params.push(query.type.replaceAll('[', '[[]'));
-    }
-    if (query.since !== undefined) {
-      where.push('received_at >= ?');
-      params.push(query.since.getTime());
-    }
-    if (query.before !== undefined) {
-      where.push('received_at < ?');
-      params.push(query.before.getTime());
-    }
-    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-    if (after !== undefined) {
-      where.push('id < ?');
-      params.push(after);
-    }
-    const sql = `SELECT ${SUMMARY_COLUMNS}
-      FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-    const rows = this.#db.prepare(sql).all(...params, query.limit + 1) as EventRow[];
-    const page = rows.slice(0, query.limit);
-    const last = page[page.length - 1];
-    return {
-      events: page.map(toSummary),
-      ...(rows.length > query.limit && last ? { nextCursor: encodeCursor(Number(last.id)) } : {}),
-    };
   }
 }

@@ -10,7 +10,7 @@ import type { SqliteDatabase } from './sqlite-driver.js';
  */
 
 /** Version of the schema this relay-server writes. */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -57,7 +57,6 @@ CREATE TRIGGER IF NOT EXISTS channels_deleted AFTER DELETE ON channels BEGIN
   UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'channels_version';
 END;
 CREATE INDEX IF NOT EXISTS events_received_at ON events (received_at);
-CREATE INDEX IF NOT EXISTS events_channel_type ON events (channel, event_type, id);
 -- The admin actions' log. A table no older relay-server reads, so it needs no schema version of its own.
 CREATE TABLE IF NOT EXISTS audit (
   id INTEGER PRIMARY KEY,
@@ -79,6 +78,24 @@ CREATE TABLE IF NOT EXISTS consumers (
   created_by TEXT,
   PRIMARY KEY (channel, name)
 );
+`;
+
+/**
+ * To schema version 5, for the event listing: each event's Webhook v2 session and how it was
+ * verified, an index per channel in arrival order (listing a channel no longer sorts all its
+ * events), and one per session. Events stored before keep no verification; their session is read
+ * from the body, by the rule ingest applies (a v2 envelope: `event_id` and a scalar `session_id`).
+ */
+const MIGRATE_TO_5 = `ALTER TABLE events ADD COLUMN session_id TEXT;
+ALTER TABLE events ADD COLUMN verification TEXT;
+DROP INDEX IF EXISTS events_channel_type;
+CREATE INDEX events_channel_id ON events (channel, id);
+CREATE INDEX events_session ON events (session_id, id) WHERE session_id IS NOT NULL;
+UPDATE events SET session_id = CAST(json_extract(CAST(body AS TEXT), '$.session_id') AS TEXT)
+  WHERE json_valid(CAST(body AS TEXT))
+    AND json_type(CAST(body AS TEXT), '$.event_id') IN ('text', 'integer', 'real')
+    AND json_type(CAST(body AS TEXT), '$.session_id') IN ('text', 'integer', 'real')
+    AND length(json_extract(CAST(body AS TEXT), '$.session_id')) BETWEEN 1 AND 256;
 `;
 
 /** To schema version 4: consumers record the token that created them (`--max-consumers-per-token`). */
@@ -188,6 +205,8 @@ export function migrateSqliteSchema(db: SqliteDatabase, transaction: (work: () =
     // Checked by column, not by version: CREATE TABLE above already has it on a new file.
     const consumerColumns = db.prepare('PRAGMA table_info(consumers)').all() as { name: string }[];
     if (!consumerColumns.some((c) => c.name === 'created_by')) db.exec(MIGRATE_TO_4);
+    const eventColumns = db.prepare('PRAGMA table_info(events)').all() as { name: string }[];
+    if (!eventColumns.some((c) => c.name === 'session_id')) db.exec(MIGRATE_TO_5);
     db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
   });
 }

@@ -7,6 +7,7 @@ import { GroupCommit } from './group-commit.js';
 import { runPruneSync, type PrunedEvent } from './prune.js';
 import { SqliteDeliveries } from './sqlite-delivery.js';
 import { migrateSqliteSchema } from './sqlite-schema.js';
+import { SqliteEventQueries } from './sqlite-event-query.js';
 import { SqliteEvents } from './sqlite-events.js';
 import { DEFAULT_MIN_FREE_BYTES, SqliteReadiness } from './sqlite-readiness.js';
 import { WalSync, type SyncFile } from './wal-sync.js';
@@ -20,6 +21,7 @@ import type {
   ConsumerInfo,
   ConsumerSpec,
   Delivery,
+  EventDeliveryState,
   NackResult,
   ChannelStats,
   EventPage,
@@ -84,6 +86,7 @@ export class SqliteStore implements Store {
   private readonly statements: ReturnType<SqliteStore['prepareStatements']>;
   private readonly deliveries: SqliteDeliveries;
   private readonly events: SqliteEvents;
+  private readonly eventQueries: SqliteEventQueries;
   private readonly walSync: WalSync;
   private readonly readiness: SqliteReadiness;
   /** Transaction control, prepared once: `exec` would parse the SQL on every call. */
@@ -134,6 +137,7 @@ export class SqliteStore implements Store {
       });
       this.deliveries = new SqliteDeliveries(this.db);
       this.events = new SqliteEvents(this.db);
+      this.eventQueries = new SqliteEventQueries(this.db);
       this.walSync = new WalSync(`${options.path}-wal`, options.syncWal);
       this.appends = new GroupCommit({
         maxBatch: options.maxBatch ?? 256,
@@ -401,7 +405,11 @@ export class SqliteStore implements Store {
   }
 
   listEvents(query: EventQuery): Promise<EventPage> {
-    return this.run(() => this.events.list(query));
+    return this.run(() => this.eventQueries.list(query));
+  }
+
+  deliveryStates(channel: string, seqs: readonly number[]): Promise<EventDeliveryState[]> {
+    return this.run(() => this.eventQueries.deliveryStates(channel, seqs));
   }
 
   prune(policy: RetentionPolicy, now: Date, batchSize: number): Promise<number> {

@@ -1,3 +1,4 @@
+import type { DeliveryState, EventVerificationView } from '@myop-relay/protocol';
 import type { Channel } from '../channel.js';
 import type { HeaderPairs } from '@myop-relay/protocol';
 
@@ -14,6 +15,10 @@ export interface NewEvent {
   sourceIp: string;
   /** Made by the relay itself (a sample event), not by MyOperator. */
   synthetic: boolean;
+  /** Webhook v2 `session_id` (the call or chat); absent for other shapes. */
+  session?: string;
+  /** How ingest verified the sender; absent when not known. */
+  verification?: EventVerificationView;
 }
 
 /** What appending an event did. */
@@ -31,12 +36,14 @@ export interface EventSummary {
   sourceIp: string;
   size: number;
   synthetic: boolean;
+  session: string | null;
 }
 
 /** A stored event, whole. */
 export interface StoredEvent extends EventSummary {
   headers: HeaderPairs;
   body: Uint8Array;
+  verification: EventVerificationView | null;
 }
 
 /**
@@ -48,26 +55,57 @@ export interface DeliveredEvent extends EventSummary {
   body: Uint8Array;
 }
 
-/** Filters for {@link Store.listEvents}; results come newest first. */
+/**
+ * Filters for {@link Store.listEvents}; results come newest first. Channel, session, time and
+ * cursor narrow the events through indexes. The others (`types`, `state`, `consumer`, `text`)
+ * read each candidate, so one call examines at most {@link EventQuery.scanLimit} candidates.
+ */
 export interface EventQuery {
   /** Channels the caller may see; `null` means all. */
   visibleChannels: readonly string[] | null;
   channel?: string;
-  /** Event-type glob (`call.*`), the rules of packages/protocol `glob.ts`. */
+  /** Exact event type. */
   type?: string;
+  /** Event-type globs (`*`, `?`, as consumers' filters); any one matching is enough. */
+  types?: readonly string[];
   since?: Date;
   before?: Date;
+  /** Webhook v2 `session_id`. */
+  session?: string;
+  /** Only events in this state with some consumer (with {@link consumer}: with that one). */
+  state?: DeliveryState;
+  /** Only events for this consumer (delivered, or still to be). */
+  consumer?: string;
+  /** Only events whose stored body contains these bytes (UTF-8), case-sensitively. */
+  text?: string;
+  /** Most candidates the reading filters examine in one call. Default {@link DEFAULT_SCAN_LIMIT}. */
+  scanLimit?: number;
   /** 1..1000. */
   limit: number;
   /** Opaque position returned as `nextCursor` by the previous page. */
   cursor?: string;
 }
 
+/** Candidates the reading filters of {@link EventQuery} examine per call by default: 10 000. */
+export const DEFAULT_SCAN_LIMIT = 10_000;
+
 /** One page of {@link Store.listEvents}. */
 export interface EventPage {
   events: EventSummary[];
   /** Pass back as `cursor` for the next (older) page; absent on the last page. */
   nextCursor?: string;
+  /** The reading filters examined {@link EventQuery.scanLimit} candidates before the page was full. */
+  scanLimited?: boolean;
+}
+
+/** One consumer's state for one event (see {@link Store.deliveryStates}). */
+export interface EventDeliveryState {
+  seq: number;
+  consumer: string;
+  state: DeliveryState;
+  attempts: number;
+  /** A retry's time, or the end of the lease of the attempt in flight; null when nothing is due. */
+  nextAttemptAt: Date | null;
 }
 
 /** Per-channel counts for the channel listing. */
@@ -150,6 +188,11 @@ export interface Store extends DeliveryStore {
   appendEvent(event: NewEvent): Promise<AppendResult>;
   getEvent(channel: string, id: string): Promise<StoredEvent | undefined>;
   listEvents(query: EventQuery): Promise<EventPage>;
+  /**
+   * Each consumer's state for the given events of one channel, in seq then consumer order.
+   * Consumers an event is not for (filtered out, or started after it) have no entry.
+   */
+  deliveryStates(channel: string, seqs: readonly number[]): Promise<EventDeliveryState[]>;
 
   /** Removes at most `batchSize` events that the policy no longer keeps; resolves with how many. */
   prune(policy: RetentionPolicy, now: Date, batchSize: number): Promise<number>;
@@ -285,6 +328,8 @@ export interface ConsumerInfo {
   pending: number;
   oldestPendingAt: Date | null;
   lastAckAt: Date | null;
+  /** Events whose last attempt failed and that will be tried again (part of `pending`). */
+  failing: number;
   /** Events parked after `maxAttempts`. */
   failed: number;
   /** Of the pending events, those whose last attempt failed and that wait for their retry. */
