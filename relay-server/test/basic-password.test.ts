@@ -15,6 +15,8 @@ import { openPostgresStore } from '../src/store/postgres-store.js';
 import { betterSqliteDriver } from '../src/store/sqlite-better.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import { tempDir } from './harness.js';
+import { MIGRATIONS } from '../src/store/postgres-schema.js';
+import { SCHEMA_VERSION as SQLITE_SCHEMA_VERSION } from '../src/store/sqlite-schema.js';
 
 const PASSWORD = 'correct-horse-battery';
 const SCRYPT_HASH = /^scrypt\$32768\$8\$1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/;
@@ -102,7 +104,7 @@ describe('a store written before scrypt', () => {
     const store = new SqliteStore({ path, driver: betterSqliteDriver });
     const app = await buildServer({ config: resolveServerConfig({ host: '127.0.0.1', port: 0, logLevel: 'warn', rateLimitChannel: 0, rateLimitIp: 0 }), store, retention: false });
     disposers.push(() => app.close());
-    expect(await store.getMeta('schema_version')).toBe('4');
+    expect(await store.getMeta('schema_version')).toBe(String(SQLITE_SCHEMA_VERSION));
     expect(storedHash(await store.getChannel('support'))).toMatch(/^scrypt-sha256\$32768\$8\$1\$/);
     const look = new Database(path, { readonly: true });
     const raw = (look.prepare('SELECT config FROM channels').all() as { config: string }[]).map((r) => r.config).join('\n');
@@ -129,11 +131,10 @@ describe('a store written before scrypt', () => {
   it('Postgres: migration 2 rewrites the old SHA-256, and the same password still checks', async () => {
     const schema = await createTestSchema();
     disposers.push(() => schema.drop());
-    await (await openPostgresStore({ url: schema.url, poolSize: 1 })).close();
     // The schema as version 1 left it, with a Basic channel it wrote.
-    await schema.query('DELETE FROM schema_migrations WHERE version > 1');
-    await schema.query('ALTER TABLE consumers DROP COLUMN created_by');
-    await schema.query('DROP TABLE audit');
+    await schema.query(`${MIGRATIONS.find((m) => m.version === 1)?.sql ?? ''}
+      CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());
+      INSERT INTO schema_migrations (version, name) VALUES (1, 'initial schema');`);
     await schema.query("INSERT INTO channels (name, config, created_at) VALUES ('support', $1::jsonb, now())", [legacyChannelJson('support')]);
 
     const store = await openPostgresStore({ url: schema.url, poolSize: 1 });

@@ -18,8 +18,8 @@ export class SqliteEvents {
       channelSeq: p('SELECT last_seq FROM channels WHERE name = ?'),
     // A retry of a stored event inserts nothing; a clash on seq would be a bug and fails loudly.
     insertEvent: p(
-      `INSERT INTO events (channel, seq, event_id, event_type, received_at, source_ip, headers, body, synthetic)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel, event_id) DO NOTHING`,
+      `INSERT INTO events (channel, seq, event_id, event_type, received_at, source_ip, headers, body, synthetic, session_id, verification)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel, event_id) DO NOTHING`,
     ),
       existingSeq: p('SELECT seq FROM events WHERE channel = ? AND event_id = ?'),
       setLastSeq: p('UPDATE channels SET last_seq = ? WHERE name = ?'),
