@@ -122,9 +122,28 @@ export function describeDeliveryConformance(engine: string, open: OpenStore): vo
         const [info] = await store.listConsumers('sales');
         expect(info).toMatchObject({ name: 'c', pending: 1, failed: 0, lastAckAt: new Date(T0 + 101 * SECOND) });
         expect(await store.listAttempts('sales', 'e1')).toEqual([
-          { consumer: 'c', attempt: 1, session: 'S1', startedAt: new Date(T0 + 100 * SECOND), finishedAt: new Date(T0 + 101 * SECOND), status: 200, latencyMs: 5, error: null, outcome: 'acked' },
+          { consumer: 'c', attempt: 1, session: 'S1', startedAt: new Date(T0 + 100 * SECOND), finishedAt: new Date(T0 + 101 * SECOND), status: 200, latencyMs: 5, error: null, outcome: 'acked', answer: null },
         ]);
         expect(await store.listAttempts('sales', 'nope')).toBeUndefined();
+      }));
+
+    it("keeps the handler's answer with each attempt, bytes exact, and none for an abandoned one", () =>
+      withStore(async (store) => {
+        await seed(store, 1);
+        await store.openConsumer({ channel: 'sales', name: 'c', start: { kind: 'seq', seq: 1 }, filter: [], maxAttempts: null }, new Date(T0));
+        await claim(store);
+        const failing = { headers: [['Content-Type', 'text/plain'], ['X-Trace', 'a'], ['x-trace', 'b']] as [string, string][], body: new Uint8Array([0, 0xff, 0x41]), bytes: 10_240, truncated: true };
+        await store.nackDelivery({ ...outcome(1, 1, T0 + 101 * SECOND, { status: 500 }), answer: failing }, new Date(T0 + 102 * SECOND));
+        await claim(store, { now: new Date(T0 + 102 * SECOND) });
+        await store.releaseSession('S1', new Date(T0 + 103 * SECOND), 'connection closed');
+        await claim(store, { now: new Date(T0 + 104 * SECOND) });
+        const empty = { headers: [], body: new Uint8Array(0), bytes: 0, truncated: false };
+        await store.ackDelivery({ ...outcome(1, 3, T0 + 105 * SECOND, { status: 204 }), answer: empty });
+        expect((await store.listAttempts('sales', 'e1'))?.map((a) => [a.attempt, a.outcome, a.answer])).toEqual([
+          [1, 'retry', failing],
+          [2, 'abandoned', null],
+          [3, 'acked', empty],
+        ]);
       }));
 
     it('nacks schedule a retry that falls due later, with the next attempt number', () =>

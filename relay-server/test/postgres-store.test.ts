@@ -111,18 +111,18 @@ describe('PostgresStore migrations', () => {
     const schema = await freshSchema();
     const first = await PostgresStore.open({ url: schema.url, poolSize: 1 });
     await first.store.close();
-    expect(first.migration).toEqual({ schema: schema.name, version: 3, applied: [{ version: 1, name: 'initial schema' }, { version: 2, name: 'Basic auth passwords under scrypt' }, { version: 3, name: 'consumer creator' }] });
+    expect(first.migration).toEqual({ schema: schema.name, version: 4, applied: [{ version: 1, name: 'initial schema' }, { version: 2, name: 'Basic auth passwords under scrypt' }, { version: 3, name: 'consumer creator' }, { version: 4, name: 'handler answers' }] });
     const second = await PostgresStore.open({ url: schema.url, poolSize: 1 });
     await second.store.close();
     expect(second.migration.applied).toEqual([]);
-    expect(await schema.query('SELECT version FROM schema_migrations ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+    expect(await schema.query('SELECT version FROM schema_migrations ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
   });
 
   it('lets one of several processes starting together apply each migration, without errors', async () => {
     const schema = await freshSchema();
     const opened = await Promise.all(Array.from({ length: 6 }, () => PostgresStore.open({ url: schema.url, poolSize: 1 })));
     for (const { store } of opened) await store.close();
-    expect(opened.flatMap((o) => o.migration.applied)).toEqual([{ version: 1, name: 'initial schema' }, { version: 2, name: 'Basic auth passwords under scrypt' }, { version: 3, name: 'consumer creator' }]);
+    expect(opened.flatMap((o) => o.migration.applied)).toEqual([{ version: 1, name: 'initial schema' }, { version: 2, name: 'Basic auth passwords under scrypt' }, { version: 3, name: 'consumer creator' }, { version: 4, name: 'handler answers' }]);
   });
 
   it('refuses a schema written by a newer relay-server with RELAY_E_STORE_VERSION and leaves it untouched', async () => {
@@ -130,7 +130,7 @@ describe('PostgresStore migrations', () => {
     await (await instance(schema)).close();
     await schema.query("INSERT INTO schema_migrations (version, name) VALUES (99, 'from the future')");
     await expectRelayError(openPostgresStore({ url: schema.url }), 'RELAY_E_STORE_VERSION');
-    expect(await schema.query('SELECT version FROM schema_migrations ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 99 }]);
+    expect(await schema.query('SELECT version FROM schema_migrations ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 99 }]);
   });
 
   it('refuses an empty schema when asked not to create (admin commands), and a search_path naming no schema', async () => {

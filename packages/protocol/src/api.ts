@@ -110,6 +110,14 @@ export interface DeliveryAttemptView {
   error: string | null;
   /** `acked`, `retry` (failed, tried again later), `failed` (parked), `abandoned` (no answer), null while in flight. */
   outcome: 'acked' | 'retry' | 'failed' | 'abandoned' | null;
+  /** The handler's answer headers as relay-client reported them (bounded); absent when it reported none. */
+  responseHeaders?: [name: string, value: string][];
+  /** Base64 of the first bytes of the answer body (at most 4 KiB); absent when none were reported. */
+  responseBody?: string;
+  /** Whether `responseBody` holds less than the whole body; present with `responseBody`. */
+  responseBodyTruncated?: boolean;
+  /** Body bytes the handler sent in all; present with `responseBody`. */
+  responseBytes?: number;
 }
 
 /** `GET /api/events/<channel>/<id>/deliveries`. */

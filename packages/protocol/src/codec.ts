@@ -12,6 +12,9 @@ import {
   MAX_MESSAGE_BYTES,
   MAX_NACK_ERROR_LENGTH,
   MAX_NAME_LENGTH,
+  MAX_RESPONSE_BODY_BYTES,
+  MAX_RESPONSE_HEADER_CHARS,
+  MAX_RESPONSE_HEADERS,
   MAX_WINDOW,
   PROTOCOL_VERSION,
   validateChannelName,
@@ -99,9 +102,19 @@ const boolean = required((v) => (typeof v === 'boolean' ? v : new Invalid('must 
 const TOKEN = /^[\x21-\x7e]{1,4096}$/;
 const token = checkedString((v) => (TOKEN.test(v) ? undefined : 'must be 1-4096 visible ASCII characters'));
 
-const headers = required((v): [string, string][] | Invalid => {
-  if (!Array.isArray(v)) return new Invalid('must be an array of [name, value] pairs');
-  if (v.length > MAX_HEADERS) return new Invalid(`must have at most ${MAX_HEADERS} pairs`);
+function headerPairs(maxPairs: number, maxChars = Number.POSITIVE_INFINITY): Field<[string, string][]> & { readonly optional: false } {
+  return required((v): [string, string][] | Invalid => {
+    if (!Array.isArray(v)) return new Invalid('must be an array of [name, value] pairs');
+    if (v.length > maxPairs) return new Invalid(`must have at most ${maxPairs} pairs`);
+    const copy = readHeaderPairs(v);
+    if (copy instanceof Invalid) return copy;
+    let chars = 0;
+    for (const [name, value] of copy) chars += name.length + value.length;
+    return chars > maxChars ? new Invalid(`must have at most ${maxChars} characters of names and values`) : copy;
+  });
+}
+
+function readHeaderPairs(v: readonly unknown[]): [string, string][] | Invalid {
   const copy: [string, string][] = [];
   for (let i = 0; i < v.length; i++) {
     const pair: unknown = v[i];
@@ -114,7 +127,10 @@ const headers = required((v): [string, string][] | Invalid => {
     copy.push([name, value]);
   }
   return copy;
-});
+}
+
+const headers = headerPairs(MAX_HEADERS);
+const responseHeaders = headerPairs(MAX_RESPONSE_HEADERS, MAX_RESPONSE_HEADER_CHARS);
 
 const eventPatterns = required((v): string[] | Invalid => {
   if (!Array.isArray(v)) return new Invalid('must be an array of strings');
@@ -131,6 +147,14 @@ const eventPatterns = required((v): string[] | Invalid => {
 });
 
 const body = checkedString((v) => (isBase64(v) ? undefined : 'must be padded base64'));
+const RESPONSE_BODY_CHARS = Math.ceil(MAX_RESPONSE_BODY_BYTES / 3) * 4;
+// The length is checked before the shape so an oversized body costs no scan.
+const responseBody = checkedString((v) => {
+  const tooLong = `must hold at most ${MAX_RESPONSE_BODY_BYTES} bytes`;
+  if (v.length > RESPONSE_BODY_CHARS) return tooLong;
+  if (!isBase64(v)) return 'must be padded base64';
+  return base64ByteLength(v) > MAX_RESPONSE_BODY_BYTES ? tooLong : undefined;
+});
 const timestamp = checkedString((v) => (parseTimestamp(v) === undefined ? 'must be an ISO-8601 time with zone' : undefined));
 const errorCode = required((v): ErrorCode | Invalid =>
   typeof v === 'string' && isErrorCode(v) ? v : new Invalid('must be a known RELAY_E_WS_ error code'),
@@ -180,6 +204,16 @@ function versionCheck(peer: string): (raw: Readonly<Record<string, unknown>>) =>
   };
 }
 
+/** The handler's answer as an `ack` or `nack` reports it; each field optional and bounded. */
+function answerFields() {
+  return {
+    responseHeaders: optional(responseHeaders),
+    responseBody: optional(responseBody),
+    responseBytes: optional(count),
+    responseBodyTruncated: optional(boolean),
+  } as const;
+}
+
 const ping: Schema<{ type: 'ping'; ts: number }> = { fields: { type: literal('ping'), ts: finiteNumber } };
 const pong: Schema<{ type: 'pong'; ts: number }> = { fields: { type: literal('pong'), ts: finiteNumber } };
 
@@ -202,7 +236,7 @@ const SCHEMAS: Schemas = {
     },
   },
   ack: {
-    fields: { type: literal('ack'), sub: name, seq, attempt, status: integer(200, 299), latencyMs: nonNegativeNumber },
+    fields: { type: literal('ack'), sub: name, seq, attempt, status: integer(200, 299), latencyMs: nonNegativeNumber, ...answerFields() },
   },
   nack: {
     fields: {
@@ -213,6 +247,7 @@ const SCHEMAS: Schemas = {
       status: optional(integer(100, 599)),
       error: optional(text(MAX_NACK_ERROR_LENGTH)),
       latencyMs: nonNegativeNumber,
+      ...answerFields(),
     },
     refine: (m) => (m.status === undefined && m.error === undefined ? 'nack needs status, error or both' : undefined),
   },
@@ -506,6 +541,13 @@ export function isBase64(value: string): boolean {
   // A regular expression runs through long bodies faster than a loop; the unused bits are checked here.
   if (value.charCodeAt(n - 1) !== PAD) return true;
   return value.charCodeAt(n - 2) === PAD ? (sextet(value, n - 3) & 0x0f) === 0 : (sextet(value, n - 2) & 0x03) === 0;
+}
+
+/** Bytes that the strict base64 `value` (see {@link isBase64}) decodes to. */
+export function base64ByteLength(value: string): number {
+  const n = value.length;
+  const padding = n === 0 ? 0 : value.charCodeAt(n - 1) !== PAD ? 0 : value.charCodeAt(n - 2) === PAD ? 2 : 1;
+  return (n / 4) * 3 - padding;
 }
 
 function sextet(s: string, i: number): number {

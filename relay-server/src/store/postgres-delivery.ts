@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { ClaimBudget, takeWithin } from './claim-budget.js';
 import { changed, firstRow, rows, type Queryable } from './postgres-connection.js';
 import type {
@@ -13,6 +14,7 @@ import type {
   OpenConsumerResult,
   StoredEvent,
 } from './store.js';
+import { answerColumns, answerOf, type AnswerRow } from './answer-columns.js';
 
 /**
  * An event-type glob (`*` any run, `?` one character) as a LIKE pattern. LIKE's own wildcards and
@@ -79,7 +81,8 @@ const SQL = {
   insertAttempts: `INSERT INTO attempts (channel, consumer, seq, attempt, session, started_at)
     SELECT $1, $2, seq, attempt, $5, $6 FROM unnest($3::bigint[], $4::int[]) AS p(seq, attempt)`,
   lockDelivery: 'SELECT * FROM deliveries WHERE channel = $1 AND consumer = $2 AND seq = $3 FOR UPDATE',
-  finishAttempt: `UPDATE attempts SET finished_at = $5, status = $6, latency_ms = $7, error = $8, outcome = $9
+  finishAttempt: `UPDATE attempts SET finished_at = $5, status = $6, latency_ms = $7, error = $8, outcome = $9,
+      response_headers = $10, response_body = $11, response_bytes = $12, response_truncated = $13
     WHERE channel = $1 AND consumer = $2 AND seq = $3 AND attempt = $4 AND outcome IS NULL`,
   settle: `UPDATE deliveries SET state = $4, session = NULL, lease_expires_at = NULL, next_attempt_at = $5
     WHERE channel = $1 AND consumer = $2 AND seq = $3`,
@@ -288,7 +291,10 @@ export class PostgresDeliveries {
   }
 
   private async finishAttempt(db: Queryable, o: AttemptOutcome, error: string | null, outcome: NonNullable<AttemptRecord['outcome']>): Promise<void> {
-    await db.query(SQL.finishAttempt, [o.channel, o.consumer, o.seq, o.attempt, o.now, o.status ?? null, o.latencyMs, error, outcome]);
+    const [headers, body, bytes, truncated] = answerColumns(o.answer);
+    // The driver sends a Buffer as bytea; other typed arrays it would not.
+    const bodyParam = body === null ? null : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    await db.query(SQL.finishAttempt, [o.channel, o.consumer, o.seq, o.attempt, o.now, o.status ?? null, o.latencyMs, error, outcome, headers, bodyParam, bytes, truncated]);
   }
 
   async ack(db: Queryable, o: AttemptOutcome): Promise<boolean> {
@@ -382,7 +388,7 @@ export class PostgresDeliveries {
   async listAttempts(db: Queryable, channel: string, eventId: string): Promise<AttemptRecord[] | undefined> {
     const event = await firstRow<{ seq: number }>(db, SQL.eventSeq, [channel, eventId]);
     if (!event) return undefined;
-    type Row = {
+    type Row = AnswerRow & {
       consumer: string;
       attempt: number;
       session: string;
@@ -403,6 +409,7 @@ export class PostgresDeliveries {
       latencyMs: r.latency_ms,
       error: r.error,
       outcome: r.outcome,
+      answer: answerOf(r),
     }));
   }
 }

@@ -113,6 +113,13 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: 'Basic auth passwords under scrypt', run: upgradePasswordHashes },
   // Consumers from before it count for no token's limit (--max-consumers-per-token).
   { version: 3, name: 'consumer creator', sql: 'ALTER TABLE consumers ADD COLUMN created_by text;' },
+  // Null for attempts from before it, and for those whose client reported no answer.
+  {
+    version: 4,
+    name: 'handler answers',
+    sql: `ALTER TABLE attempts ADD COLUMN IF NOT EXISTS response_headers text, ADD COLUMN IF NOT EXISTS response_body bytea,
+      ADD COLUMN IF NOT EXISTS response_bytes bigint, ADD COLUMN IF NOT EXISTS response_truncated boolean;`,
+  },
 ];
 
 /** The newest schema version this relay-server reads and writes. */

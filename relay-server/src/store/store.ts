@@ -233,6 +233,23 @@ export interface AttemptOutcome {
   status?: number;
   /** Why the attempt failed without a status (refused, timeout, redirect…). */
   error?: string;
+  /** The handler's answer as relay-client reported it, when it reported one. */
+  answer?: HandlerAnswer;
+}
+
+/**
+ * A local handler's answer to one attempt, as relay-client reports it: bounded by the protocol
+ * (`MAX_RESPONSE_HEADERS`, `MAX_RESPONSE_BODY_BYTES`) before it reaches a store.
+ */
+export interface HandlerAnswer {
+  /** Answer headers in received order; empty when none were reported. */
+  headers: [name: string, value: string][];
+  /** The first bytes of the body, or null when none were reported. */
+  body: Uint8Array | null;
+  /** Body bytes the handler sent in all; null when not reported. */
+  bytes: number | null;
+  /** Whether `body` holds less than the whole body. */
+  truncated: boolean;
 }
 
 /** What a negative acknowledgement did. */
@@ -269,6 +286,8 @@ export interface AttemptRecord {
   error: string | null;
   /** `null` while the attempt is in flight. */
   outcome: 'acked' | 'retry' | 'failed' | 'abandoned' | null;
+  /** The handler's answer, when relay-client reported one. */
+  answer: HandlerAnswer | null;
 }
 
 /** Delivery state kept per consumer: durable subscriptions, leases and the attempt log. */
