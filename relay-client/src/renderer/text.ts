@@ -117,12 +117,13 @@ export class TextRenderer implements Renderer {
     const { outcome } = info;
     const label = [outcome.status === undefined ? '' : String(outcome.status), outcome.error ?? ''].filter(Boolean).join(' ');
     const latency = `${Math.round(outcome.latencyMs)} ms`;
-    const head = `<-- ${this.#paint(outcome.ok ? 'green' : 'red', `[${clean(label)}]`)} ${info.method} ${info.url}  ${latency}`;
+    const head = `<-- ${this.#paint(outcome.ok ? 'green' : 'red', `[${clean(label)}]`)} ${info.eventType}  ${info.id}  ${latency}`;
     let tail = '';
     if (info.answer === 'lost') tail = '  connection lost before the answer; the relay delivers it again';
     else if (!outcome.ok) tail = info.nextAttemptMs === undefined ? '  no more attempts (--max-attempts reached)' : `  next attempt in ${formatDelay(info.nextAttemptMs)}`;
     this.#timed(`${this.#channel(info.channel)}${head}${tail}`);
-    const body = outcome.ok || outcome.responseBody === undefined ? '' : clean(outcome.responseBody);
+    // The first line of an error page or stack trace usually says what went wrong; the rest is in `events show`.
+    const body = outcome.ok || outcome.responseBody === undefined ? '' : clean(firstLine(outcome.responseBody));
     if (body !== '') this.#line(`          ${this.#paint('dim', body)}`);
     if (outcome.error === 'ECONNREFUSED') {
       // Once until the handler answers again: the same line under every retry would bury the events.
@@ -200,4 +201,9 @@ export function createPrettyRenderer(
 ): TextRenderer {
   const { env = process.env, ...rest } = options;
   return new TextRenderer({ ...rest, color: shouldColor(options.out, env) });
+}
+
+/** The first non-blank line of `text`. */
+function firstLine(text: string): string {
+  return text.split(/\r\n|\r|\n/).find((line) => line.trim() !== '') ?? '';
 }
