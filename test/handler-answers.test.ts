@@ -30,10 +30,11 @@ interface Setup {
   statuses: number[];
 }
 
-async function setup(): Promise<Setup> {
+/** @param retry - the relay's redelivery delay (`--retry-initial` and `--retry-max`). */
+async function setup(retry = '100ms'): Promise<Setup> {
   const dir = tempDir('relay-answers-');
   cleanups.push(dir.remove);
-  const server = await startRelayServer({ dataDir: dir.path, args: ['--rate-limit-channel', '0', '--rate-limit-ip', '0', '--log-level', 'warn', '--retry-initial', '100ms', '--retry-max', '100ms'] });
+  const server = await startRelayServer({ dataDir: dir.path, args: ['--rate-limit-channel', '0', '--rate-limit-ip', '0', '--log-level', 'warn', '--retry-initial', retry, '--retry-max', retry] });
   if (!server.banner) throw new Error('first start printed no banner');
   const statuses: number[] = [];
   const handler: Server = createServer((req, res) => {
@@ -113,6 +114,22 @@ describe("the handler's answers", () => {
     expect(out.slice(answer + 1, answer + 3)).toEqual(['  Content-Type: text/plain', '  X-Trace-0: value-0']);
     expect(out.slice(answer)).toContain(`    ${FIRST_LINE}`);
     expect(out).toContain('answer to laptop, attempt 2 (200, body 2 B):');
+  });
+
+  it('make status fail while a consumer has failing events, naming the last error', async () => {
+    // No second attempt comes during the test: the event stays failing, not in flight.
+    const s = await setup('1h');
+    s.statuses.push(500);
+    const client = startClient(['listen', '--relay', s.server.url, '--token', s.token, '--channel', 'myoperator', '--forward-to', s.handlerUrl, '--consumer', 'laptop']);
+    await consumerConnected(s.server.url, s.token, 'myoperator', 'laptop');
+    await post(s, 'evt_failing');
+    await client.line(/<-- \[500\] call\.end {2}evt_failing/);
+    await client.stop();
+
+    const status = await runClient(['status', '--relay', s.server.url, '--token', s.token, '--consumer', 'laptop'], { env: { XDG_CONFIG_HOME: noConfig.path } });
+    expect(status.code, status.stdout).toBe(1);
+    expect(status.stdout).toMatch(/channel myoperator, consumer laptop: 1 event failing \(retried\); last error: call\.end evt_failing attempt \d+ at .+: HTTP 500 boom: database is down/);
+    expect(status.stdout).toContain('status: 1 problem');
   });
 
   it('are not recorded with --capture-bytes 0, but their status still is', async () => {

@@ -176,6 +176,32 @@ export function describeDeliveryConformance(engine: string, open: OpenStore): vo
         expect((await store.listConsumers('sales'))[0]).toMatchObject({ failed: 1, pending: 1 });
       }));
 
+    it('counts events failing and parked, and names the latest failure of those not yet delivered', () =>
+      withStore(async (store) => {
+        await seed(store, 3);
+        await store.openConsumer({ channel: 'sales', name: 'c', start: { kind: 'seq', seq: 1 }, filter: [], maxAttempts: 2 }, new Date(T0));
+        await claim(store);
+        const body = new TextEncoder().encode('boom');
+        await store.nackDelivery({ ...outcome(1, 1, T0 + 101 * SECOND, { status: 500 }), answer: { headers: [], body, bytes: 4, truncated: false } }, new Date(T0 + 150 * SECOND));
+        await store.nackDelivery(outcome(2, 1, T0 + 102 * SECOND, { error: 'ECONNREFUSED' }), new Date(T0 + 150 * SECOND));
+        // Seq 3 goes back because its connection closed: a retry, but not a failing one.
+        await store.releaseSession('S1', new Date(T0 + 103 * SECOND), 'connection closed');
+        expect((await store.listConsumers('sales'))[0]).toMatchObject({
+          failing: 2,
+          failed: 0,
+          lastFailure: { eventId: 'e2', eventType: 'call.answered', seq: 2, attempt: 1, at: new Date(T0 + 102 * SECOND), status: null, error: 'ECONNREFUSED', responseBody: null },
+        });
+        // Seq 2 is delivered and seq 1 parked: the failure named is the parked one's.
+        await claim(store, { now: new Date(T0 + 150 * SECOND) });
+        await store.ackDelivery(outcome(2, 2, T0 + 151 * SECOND, { status: 200 }));
+        await store.nackDelivery({ ...outcome(1, 2, T0 + 152 * SECOND, { status: 503 }), answer: { headers: [], body, bytes: 4, truncated: false } }, new Date(T0 + 200 * SECOND));
+        await store.ackDelivery(outcome(3, 2, T0 + 153 * SECOND, { status: 200 }));
+        const [info] = await store.listConsumers('sales');
+        expect(info).toMatchObject({ failing: 0, failed: 1, lastFailure: { eventId: 'e1', attempt: 2, status: 503, error: null, responseBody: body } });
+        await store.requeueDeliveries('sales', 'c', [1], new Date(T0 + 300 * SECOND));
+        expect((await store.listConsumers('sales'))[0]).toMatchObject({ failing: 0, failed: 0, lastFailure: null });
+      }));
+
     it('gives an expired lease to another session, and a released session\'s events at once', () =>
       withStore(async (store) => {
         await seed(store, 2);

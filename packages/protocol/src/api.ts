@@ -90,6 +90,26 @@ export interface ConsumerView {
   lastAckAt: string | null;
   /** Events parked after max attempts. */
   failed: number;
+  /** Events waiting for a retry because the handler failed their last attempt. */
+  failing: number;
+  /** The latest failed attempt of an event still failing or parked; null when there is none. */
+  lastFailure: ConsumerFailureView | null;
+}
+
+/** {@link ConsumerView.lastFailure}. */
+export interface ConsumerFailureView {
+  id: string;
+  type: string;
+  seq: number;
+  attempt: number;
+  /** When the attempt ended. */
+  at: string;
+  /** The handler's status, when it answered. */
+  status: number | null;
+  /** Why there was no usable answer, when there was none. */
+  error: string | null;
+  /** Base64 of the start of the handler's answer body, when relay-client reported it. */
+  responseBody?: string;
 }
 
 /** `GET /api/consumers?channel=`. */

@@ -8,7 +8,7 @@
  *
  * The plain renderer never colours; the pretty one colours only a terminal that allows it.
  */
-import { clean, clock } from '../format.js';
+import { clean, clock, firstLine } from '../format.js';
 import { formatDelay, formatDuration } from '../units.js';
 import type {
   BacklogInfo,
@@ -201,9 +201,4 @@ export function createPrettyRenderer(
 ): TextRenderer {
   const { env = process.env, ...rest } = options;
   return new TextRenderer({ ...rest, color: shouldColor(options.out, env) });
-}
-
-/** The first non-blank line of `text`. */
-function firstLine(text: string): string {
-  return text.split(/\r\n|\r|\n/).find((line) => line.trim() !== '') ?? '';
 }

@@ -102,6 +102,16 @@ const SQL = {
     WHERE d.channel = $1 AND d.consumer = $2 AND d.state IN ('inflight', 'retry')`,
   unsentCount: `SELECT COUNT(*) AS n, MIN(received_at) AS oldest FROM events WHERE channel = $1 AND seq >= $2 AND ${MATCHES_FILTER(3)}`,
   failedCount: `SELECT COUNT(*) AS n FROM deliveries WHERE channel = $1 AND consumer = $2 AND state = 'failed'`,
+  /** Retries after a handler's failure, not after a lost connection or a replay. */
+  failingCount: `SELECT COUNT(*) AS n FROM deliveries d
+    JOIN attempts a ON a.channel = d.channel AND a.consumer = d.consumer AND a.seq = d.seq AND a.attempt = d.attempts
+    WHERE d.channel = $1 AND d.consumer = $2 AND d.state = 'retry' AND a.outcome = 'retry'`,
+  lastFailure: `SELECT e.event_id, e.event_type, d.seq, a.attempt, a.finished_at, a.status, a.error, a.response_body
+    FROM deliveries d
+    JOIN attempts a ON a.channel = d.channel AND a.consumer = d.consumer AND a.seq = d.seq AND a.attempt = d.attempts
+    JOIN events e ON e.channel = d.channel AND e.seq = d.seq
+    WHERE d.channel = $1 AND d.consumer = $2 AND d.state IN ('retry', 'failed') AND a.outcome = d.state
+    ORDER BY a.finished_at DESC, a.id DESC LIMIT 1`,
   deleteConsumer: 'DELETE FROM consumers WHERE channel = $1 AND name = $2',
   deleteConsumerDeliveries: 'DELETE FROM deliveries WHERE channel = $1 AND consumer = $2',
   deleteConsumerAttempts: 'DELETE FROM attempts WHERE channel = $1 AND consumer = $2',
@@ -116,6 +126,17 @@ const SQL = {
     ON CONFLICT (channel, consumer, seq) DO UPDATE SET
       state = 'retry', session = NULL, lease_expires_at = NULL, next_attempt_at = excluded.next_attempt_at, replay = true`,
 } as const;
+
+interface FailureRow {
+  event_id: string;
+  event_type: string;
+  seq: number;
+  attempt: number;
+  finished_at: Date;
+  status: number | null;
+  error: string | null;
+  response_body: Uint8Array | null;
+}
 
 interface ConsumerRow {
   channel: string;
@@ -350,6 +371,8 @@ export class PostgresDeliveries {
         const open = await firstRow<{ n: number; oldest: Date | null }>(db, SQL.openCount, [channel, row.name]);
         const unsent = await firstRow<{ n: number; oldest: Date | null }>(db, SQL.unsentCount, [channel, row.next_seq, likePatterns(row.filter)]);
         const failed = await firstRow<{ n: number }>(db, SQL.failedCount, [channel, row.name]);
+        const failing = await firstRow<{ n: number }>(db, SQL.failingCount, [channel, row.name]);
+        const last = await firstRow<FailureRow>(db, SQL.lastFailure, [channel, row.name]);
         const oldest = [open?.oldest, unsent?.oldest].filter((d): d is Date => d instanceof Date).map((d) => d.getTime());
         return {
           channel,
@@ -361,6 +384,20 @@ export class PostgresDeliveries {
           oldestPendingAt: oldest.length > 0 ? new Date(Math.min(...oldest)) : null,
           lastAckAt: row.last_ack_at,
           failed: failed?.n ?? 0,
+          failing: failing?.n ?? 0,
+          lastFailure:
+            last === undefined
+              ? null
+              : {
+                  eventId: last.event_id,
+                  eventType: last.event_type,
+                  seq: last.seq,
+                  attempt: last.attempt,
+                  at: last.finished_at,
+                  status: last.status,
+                  error: last.error,
+                  responseBody: last.response_body === null ? null : new Uint8Array(last.response_body),
+                },
         };
       }),
     );

@@ -5,6 +5,7 @@ import type {
   AttemptOutcome,
   AttemptRecord,
   ClaimRequest,
+  ConsumerFailure,
   ConsumerInfo,
   ConsumerSpec,
   DeliveredEvent,
@@ -117,6 +118,23 @@ function prepareStatements(db: SqliteDatabase) {
        WHERE d.channel = ? AND d.consumer = ? AND d.state IN ('inflight', 'retry')`,
     ),
     failedCount: p(`SELECT COUNT(*) AS n FROM deliveries INDEXED BY deliveries_failed WHERE channel = ? AND consumer = ? AND state = 'failed'`),
+    // Retries after a handler's failure, not after a lost connection or a replay (outcome abandoned, or no attempt yet).
+    failingCount: p(
+      `SELECT COUNT(*) AS n FROM deliveries d INDEXED BY deliveries_due
+       JOIN attempts a ON a.channel = d.channel AND a.seq = d.seq AND a.consumer = d.consumer AND a.attempt = d.attempts
+       WHERE d.channel = ? AND d.consumer = ? AND d.state IN ('inflight', 'retry') AND d.state = 'retry' AND a.outcome = 'retry'`,
+    ),
+    // Each half walks its partial index: settled history, the bulk of the table, is never read. A
+    // retry counts when its last attempt failed, a parked event until a replay queues it again.
+    lastFailure: p(
+      `SELECT e.event_id, e.event_type, d.seq, a.attempt, a.finished_at, a.status, a.error, a.response_body
+       FROM (SELECT channel, consumer, seq, attempts, state FROM deliveries INDEXED BY deliveries_due WHERE channel = ? AND consumer = ? AND state IN ('inflight', 'retry') AND state = 'retry'
+             UNION ALL
+             SELECT channel, consumer, seq, attempts, state FROM deliveries INDEXED BY deliveries_failed WHERE channel = ? AND consumer = ? AND state = 'failed') d
+       JOIN attempts a ON a.channel = d.channel AND a.seq = d.seq AND a.consumer = d.consumer AND a.attempt = d.attempts
+       JOIN events e ON e.channel = d.channel AND e.seq = d.seq
+       WHERE a.outcome = d.state ORDER BY a.finished_at DESC, a.id DESC LIMIT 1`,
+    ),
     deleteConsumer: p('DELETE FROM consumers WHERE channel = ? AND name = ?'),
     deleteConsumerDeliveries: p('DELETE FROM deliveries WHERE channel = ? AND consumer = ?'),
     deleteConsumerAttempts: p('DELETE FROM attempts WHERE channel = ? AND consumer = ?'),
@@ -353,6 +371,8 @@ export class SqliteDeliveries {
         oldestPendingAt: oldest.length ? new Date(Math.min(...oldest)) : null,
         lastAckAt: row.last_ack_at === null ? null : new Date(Number(row.last_ack_at)),
         failed: Number((this.s.failedCount.get(channel, row.name) as { n: number }).n),
+        failing: Number((this.s.failingCount.get(channel, row.name) as { n: number }).n),
+        lastFailure: failureOf(this.s.lastFailure.get(channel, row.name, channel, row.name) as FailureRow | undefined),
       };
     });
   }
@@ -401,4 +421,20 @@ export class SqliteDeliveries {
 /** SQLite has no boolean: the truncated flag is kept as 0 or 1. */
 function sqliteAnswer([headers, body, bytes, truncated]: AnswerColumns): [string | null, Uint8Array | null, number | null, number | null] {
   return [headers, body, bytes, truncated === null ? null : truncated ? 1 : 0];
+}
+
+type FailureRow = { event_id: string; event_type: string; seq: number; attempt: number; finished_at: number; status: number | null; error: string | null; response_body: Uint8Array | null };
+
+function failureOf(row: FailureRow | undefined): ConsumerFailure | null {
+  if (row === undefined) return null;
+  return {
+    eventId: row.event_id,
+    eventType: row.event_type,
+    seq: Number(row.seq),
+    attempt: Number(row.attempt),
+    at: new Date(Number(row.finished_at)),
+    status: row.status === null ? null : Number(row.status),
+    error: row.error,
+    responseBody: row.response_body === null ? null : new Uint8Array(row.response_body),
+  };
 }

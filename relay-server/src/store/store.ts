@@ -272,6 +272,24 @@ export interface ConsumerInfo {
   lastAckAt: Date | null;
   /** Events parked after `maxAttempts`. */
   failed: number;
+  /** Events waiting for a retry because the handler failed their last attempt. */
+  failing: number;
+  /** The latest failed attempt of an event still failing or parked; null when there is none. */
+  lastFailure: ConsumerFailure | null;
+}
+
+/** A consumer's latest failed attempt, as {@link ConsumerInfo.lastFailure} reports it. */
+export interface ConsumerFailure {
+  eventId: string;
+  eventType: string;
+  seq: number;
+  attempt: number;
+  at: Date;
+  /** The handler's status, when it answered. */
+  status: number | null;
+  error: string | null;
+  /** The start of the handler's answer body, when relay-client reported it. */
+  responseBody: Uint8Array | null;
 }
 
 /** One attempt to deliver an event to a consumer. */
