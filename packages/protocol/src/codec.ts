@@ -3,6 +3,8 @@
  * wire data becomes typed values: every field is checked, unknown fields are dropped, and bad
  * input yields a coded {@link ProtocolError} instead of an exception.
  */
+import { base64ByteLength, isBase64 } from './base64.js';
+import { utf8ByteLength } from './utf8.js';
 import { isErrorCode, ProtocolError, type ErrorCode } from './errors.js';
 import { validateEventPattern } from './glob.js';
 import { headerValueProblem, isHttpToken } from './headers.js';
@@ -450,32 +452,6 @@ function tooLarge(bytes: number, maxBytes: number, lowerBound: boolean): Protoco
   return new ProtocolError('RELAY_E_WS_MESSAGE_TOO_LARGE', `${lowerBound ? 'at least ' : ''}${bytes} bytes, limit ${maxBytes}`);
 }
 
-/**
- * UTF-8 length of `text` as a WebSocket sends it (an unpaired surrogate becomes the 3-byte
- * U+FFFD). Stops counting once past `limit`, because a size check does not need the exact
- * figure of a message it refuses.
- *
- * @param limit - default: count everything.
- */
-export function utf8ByteLength(text: string, limit = Number.POSITIVE_INFINITY): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && isLowSurrogate(text.charCodeAt(i + 1))) {
-      bytes += 4;
-      i++;
-    } else bytes += 3;
-    if (bytes > limit) return bytes;
-  }
-  return bytes;
-}
-
-function isLowSurrogate(c: number): boolean {
-  return c >= 0xdc00 && c <= 0xdfff;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
@@ -513,44 +489,4 @@ export function encodeEventMessage(message: Omit<EventMessage, 'headers'>, heade
     `,"receivedAt":${q(message.receivedAt)},"headers":${headersJson},"body":${q(message.body)}` +
     `,"synthetic":${q(message.synthetic)},"replay":${q(message.replay)}}`
   );
-}
-
-// ---------------------------------------------------------------------------------------------
-// Base64 bodies (RFC 4648, standard alphabet, padded)
-
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-const DECODE_TABLE = (() => {
-  const table = new Int8Array(128).fill(-1);
-  for (let i = 0; i < ALPHABET.length; i++) table[ALPHABET.charCodeAt(i)] = i;
-  return table;
-})();
-const PAD = 0x3d; // '='
-
-// The alphabet, then at most two `=`; with the length a multiple of 4 that places padding right.
-const BASE64_SHAPE = /^[A-Za-z0-9+/]*={0,2}$/;
-
-/**
- * Whether `value` is strict base64, the form of `event.body`: the standard alphabet, the length a
- * multiple of 4, padding only at the end, no whitespace, and the unused bits before the padding
- * zero, so every byte string has exactly one accepted encoding. Runtimes decode bodies with their
- * own decoder (`Buffer`, `Uint8Array.fromBase64`) once this holds.
- */
-export function isBase64(value: string): boolean {
-  const n = value.length;
-  if (n % 4 !== 0 || !BASE64_SHAPE.test(value)) return false;
-  // A regular expression runs through long bodies faster than a loop; the unused bits are checked here.
-  if (value.charCodeAt(n - 1) !== PAD) return true;
-  return value.charCodeAt(n - 2) === PAD ? (sextet(value, n - 3) & 0x0f) === 0 : (sextet(value, n - 2) & 0x03) === 0;
-}
-
-/** Bytes that the strict base64 `value` (see {@link isBase64}) decodes to. */
-export function base64ByteLength(value: string): number {
-  const n = value.length;
-  const padding = n === 0 ? 0 : value.charCodeAt(n - 1) !== PAD ? 0 : value.charCodeAt(n - 2) === PAD ? 2 : 1;
-  return (n / 4) * 3 - padding;
-}
-
-function sextet(s: string, i: number): number {
-  const code = s.charCodeAt(i);
-  return code < 128 ? DECODE_TABLE[code]! : -1;
 }

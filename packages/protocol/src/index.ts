@@ -52,9 +52,6 @@ export {
   decodeServerMessage,
   encodeMessage,
   encodeEventMessage,
-  isBase64,
-  base64ByteLength,
-  utf8ByteLength,
   type DecodeResult,
   type DecodeOptions,
   type WireData,
@@ -74,4 +71,6 @@ export { validateEventPattern, MAX_EVENT_PATTERN_LENGTH } from './glob.js';
 export { parseSince, parseTimestamp, type Since, type SinceResult } from './since.js';
 export * from './api.js';
 export { formatDuration, parseDuration, readDuration, type DurationResult } from './units.js';
+export { base64ByteLength, isBase64 } from './base64.js';
+export { utf8ByteLength } from './utf8.js';
 export { HOP_BY_HOP_HEADERS, headerValueProblem, isHttpToken, type HeaderPairs } from './headers.js';
