@@ -102,7 +102,7 @@ describe('a store written before scrypt', () => {
     const store = new SqliteStore({ path, driver: betterSqliteDriver });
     const app = await buildServer({ config: resolveServerConfig({ host: '127.0.0.1', port: 0, logLevel: 'warn', rateLimitChannel: 0, rateLimitIp: 0 }), store, retention: false });
     disposers.push(() => app.close());
-    expect(await store.getMeta('schema_version')).toBe('4');
+    expect(await store.getMeta('schema_version')).toBe('5');
     expect(storedHash(await store.getChannel('support'))).toMatch(/^scrypt-sha256\$32768\$8\$1\$/);
     const look = new Database(path, { readonly: true });
     const raw = (look.prepare('SELECT config FROM channels').all() as { config: string }[]).map((r) => r.config).join('\n');
