@@ -6,6 +6,7 @@ import { hostname, userInfo } from 'node:os';
 import {
   MAX_EVENT_PATTERNS,
   MAX_NAME_LENGTH,
+  MAX_RESPONSE_BODY_BYTES,
   MAX_WINDOW,
   parseSince,
   isHttpToken,
@@ -45,6 +46,11 @@ export interface ListenOptions {
    * relay's ack timeout (30 s by default), after which the relay delivers the event again anyway.
    */
   timeoutMs?: number;
+  /**
+   * Bytes of each handler answer's body reported to the relay with its status and headers
+   * (`--capture-bytes`), 0-4096; 0 reports nothing of the answer but its status. Default 4096.
+   */
+  captureBytes?: number;
   /** Re-sign each body with this HMAC-SHA256 secret. Default: keep the original signature. */
   resignSecret?: string;
   /** Header `resignSecret` writes. Default `X-MyOperator-Signature`. */
@@ -66,6 +72,7 @@ export interface ListenConfig {
   readonly ordered: boolean;
   readonly maxAttempts: number | undefined;
   readonly timeoutMs: number;
+  readonly captureBytes: number;
   readonly resign: Resign | undefined;
 }
 
@@ -74,6 +81,7 @@ export const LISTEN_DEFAULTS = Object.freeze({
   channels: Object.freeze(['myoperator']) as readonly string[],
   ordered: false,
   timeoutMs: FORWARDER_DEFAULTS.timeoutMs,
+  captureBytes: FORWARDER_DEFAULTS.captureBytes,
   signatureHeader: DEFAULT_SIGNATURE_HEADER,
 });
 
@@ -252,6 +260,7 @@ export function resolveListenConfig(options: ListenOptions, now: Date = new Date
     ordered: options.ordered ?? LISTEN_DEFAULTS.ordered,
     maxAttempts: integer(options.maxAttempts, 'max-attempts', 1, 1000),
     timeoutMs,
+    captureBytes: integer(options.captureBytes, 'capture-bytes', 0, MAX_RESPONSE_BODY_BYTES) ?? LISTEN_DEFAULTS.captureBytes,
     resign,
   });
 }

@@ -34,6 +34,11 @@ export function formatBytes(bytes: number): string {
   return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
 }
 
+/** The first line of `text` that is not blank; empty when there is none. */
+export function firstLine(text: string): string {
+  return text.split(/\r\n|\r|\n/).find((line) => line.trim() !== '') ?? '';
+}
+
 /** An age for people: `0.4s`, `12s`, `5m`, `3h`, `2d`. */
 export function formatAge(ms: number): string {
   if (ms < 10_000) return `${(ms / 1000).toFixed(1)}s`;

@@ -7,7 +7,7 @@
 import { Buffer } from 'node:buffer';
 import { createRequire } from 'node:module';
 import type { Client, Dispatcher, Pool } from 'undici';
-import { MAX_NACK_ERROR_LENGTH } from '@myop-relay/protocol';
+import { headerValueProblem, isHttpToken, MAX_NACK_ERROR_LENGTH, MAX_RESPONSE_HEADER_CHARS, MAX_RESPONSE_HEADERS, type HeaderPairs } from '@myop-relay/protocol';
 
 /** How an attempt ended: `error` is undefined when the whole answer arrived. */
 export type AttemptEnd = (attempt: Attempt, error?: Error) => void;
@@ -55,6 +55,33 @@ export class Attempt implements Dispatcher.DispatchHandlers {
   /** The start of the body as UTF-8 text, when it had any. */
   get responseBody(): string | undefined {
     return this.#kept === 0 ? undefined : Buffer.concat(this.#chunks).toString('utf8');
+  }
+
+  /** The first `limit` body bytes kept (at most the `keep` the attempt was made with). */
+  bodyStart(limit: number): Uint8Array {
+    const kept = Buffer.concat(this.#chunks);
+    return kept.subarray(0, Math.min(limit, kept.length));
+  }
+
+  /**
+   * The final answer's headers in received order, as the protocol lets a report carry them: at
+   * most {@link MAX_RESPONSE_HEADERS} pairs and {@link MAX_RESPONSE_HEADER_CHARS} characters, the
+   * rest dropped. Values are read as Latin-1, byte for byte; a pair that is no valid header
+   * (a name that is not a token) is skipped.
+   */
+  responseHeaders(): HeaderPairs {
+    const head = this.#head ?? [];
+    const pairs: HeaderPairs = [];
+    let chars = 0;
+    for (let i = 0; i + 1 < head.length && pairs.length < MAX_RESPONSE_HEADERS; i += 2) {
+      const name = head[i]?.toString('latin1') ?? '';
+      const value = head[i + 1]?.toString('latin1') ?? '';
+      if (!isHttpToken(name) || headerValueProblem(value) !== undefined) continue;
+      if (chars + name.length + value.length > MAX_RESPONSE_HEADER_CHARS) break;
+      chars += name.length + value.length;
+      pairs.push([name, value]);
+    }
+    return pairs;
   }
 
   /** The answer's `Content-Length`, when it gave a single valid one. */

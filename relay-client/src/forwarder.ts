@@ -9,7 +9,7 @@
  */
 import { Buffer } from 'node:buffer';
 import type { Dispatcher, Pool } from 'undici';
-import { isBase64, type EventMessage } from '@myop-relay/protocol';
+import { isBase64, MAX_RESPONSE_BODY_BYTES, type EventMessage, type HeaderPairs } from '@myop-relay/protocol';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { Attempt, bodyFailure, bodyProgress, errorText, metStaleConnection, nackText, openHandlerPool } from './forward-attempt.js';
 import { buildForwardHeaders, unsendableHeader, type Resign } from './forward-headers.js';
@@ -71,6 +71,20 @@ export interface ForwardOutcome {
   latencyMs: number;
   /** The start of the response body as text (at most {@link ForwarderOptions.keepResponseBytes} bytes), for display. */
   responseBody?: string;
+  /** The answer as the relay records it, when the handler answered and capture is on ({@link ForwarderOptions.captureBytes}). */
+  answer?: CapturedAnswer;
+}
+
+/** What an ack or nack reports of the handler's answer. */
+export interface CapturedAnswer {
+  /** Headers, bounded as the protocol requires (`MAX_RESPONSE_HEADERS`, `MAX_RESPONSE_HEADER_CHARS`). */
+  headers: HeaderPairs;
+  /** The first {@link ForwarderOptions.captureBytes} bytes of the body. */
+  body: Uint8Array;
+  /** Body bytes that arrived in all. */
+  bytes: number;
+  /** Whether `body` holds less than the whole body that arrived. */
+  truncated: boolean;
 }
 
 /** Settings of a {@link Forwarder}. */
@@ -86,6 +100,11 @@ export interface ForwarderOptions {
   resign?: Resign;
   /** Response body bytes kept for display; the rest is read, counted and discarded. Default 65 536. */
   keepResponseBytes?: number;
+  /**
+   * Body bytes of each answer reported to the relay with its headers (`--capture-bytes`), 0 to
+   * report nothing, at most `MAX_RESPONSE_BODY_BYTES` (4096) and `keepResponseBytes`. Default 4096.
+   */
+  captureBytes?: number;
   /**
    * Most connections open to the handler at once: as many as forwards can run at once (channels
    * × window). A forward beyond that waits for a free connection, within its timeout. Default 8,
@@ -109,7 +128,7 @@ export interface ForwarderOptions {
 }
 
 /** {@link ForwarderOptions} defaults. */
-export const FORWARDER_DEFAULTS = Object.freeze({ timeoutMs: 10_000, keepResponseBytes: 64 * 1024, connections: 8, idleConnectionMs: 1_000 });
+export const FORWARDER_DEFAULTS = Object.freeze({ timeoutMs: 10_000, keepResponseBytes: 64 * 1024, captureBytes: MAX_RESPONSE_BODY_BYTES, connections: 8, idleConnectionMs: 1_000 });
 
 /** What every forward of one {@link Forwarder} shares. */
 interface ForwardSettings {
@@ -118,6 +137,7 @@ interface ForwardSettings {
   readonly clock: Clock;
   readonly timeoutMs: number;
   readonly keepBytes: number;
+  readonly captureBytes: number;
 }
 
 /** One forward in flight: its attempts (a second one after a stale connection), and its timeout. */
@@ -196,6 +216,11 @@ class PendingForward {
     this.#settings.clock.clearTimeout(this.#timer);
     const responseBody = attempt.responseBody;
     if (responseBody !== undefined) outcome.responseBody = responseBody;
+    const { captureBytes } = this.#settings;
+    if (captureBytes > 0 && attempt.status !== undefined) {
+      const body = attempt.bodyStart(captureBytes);
+      outcome.answer = { headers: attempt.responseHeaders(), body, bytes: attempt.bytes, truncated: attempt.bytes > body.length };
+    }
     this.#resolve(outcome);
   }
 }
@@ -229,12 +254,15 @@ export class Forwarder {
       bodyTimeout: 0,
       ...(options.ca === undefined ? {} : { connect: { ca: options.ca } }),
     });
+    const keepBytes = options.keepResponseBytes ?? FORWARDER_DEFAULTS.keepResponseBytes;
     this.#settings = {
       pool,
       path: this.target.path,
       clock: options.clock ?? systemClock,
       timeoutMs: options.timeoutMs ?? FORWARDER_DEFAULTS.timeoutMs,
-      keepBytes: options.keepResponseBytes ?? FORWARDER_DEFAULTS.keepResponseBytes,
+      keepBytes,
+      // Never more than the protocol carries, nor than the attempt keeps.
+      captureBytes: Math.max(0, Math.min(options.captureBytes ?? FORWARDER_DEFAULTS.captureBytes, MAX_RESPONSE_BODY_BYTES, keepBytes)),
     };
   }
 

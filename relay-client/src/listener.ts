@@ -3,11 +3,14 @@
  * (the relay enforces the window), acked after a 2xx and nacked otherwise; a stop lets running
  * forwards finish and answers them before the socket closes.
  */
+import { Buffer } from 'node:buffer';
 import {
   DEFAULT_WINDOW,
   retryDelayMs,
   DEFAULT_RETRY_SCHEDULE,
   type RetrySchedule,
+  base64ByteLength,
+  type AckMessage,
   type BacklogMessage,
   type ErrorMessage,
   type EventMessage,
@@ -21,7 +24,7 @@ import type { Clock } from './clock.js';
 import { resolveListenConfig, type ListenConfig, type ListenOptions } from './config.js';
 import { ClientError } from './errors.js';
 import type { ConnectionFailure } from './failure.js';
-import { Forwarder } from './forwarder.js';
+import { Forwarder, type CapturedAnswer } from './forwarder.js';
 import type { AnswerSent, DeliveryInfo, ListenSummary, Renderer } from './renderer/renderer.js';
 import { silentRenderer } from './renderer/silent.js';
 import type { SocketFactory } from './socket.js';
@@ -188,7 +191,7 @@ class Listener implements TransportHandlers {
       return;
     }
     const delivery = deliveryInfo(event);
-    this.renderer.eventReceived({ ...delivery, bytes: base64Bytes(event.body) });
+    this.renderer.eventReceived({ ...delivery, bytes: base64ByteLength(event.body) });
     const running = this.#deliver(event, delivery, key, session);
     this.#inFlight.add(running);
     void running.finally(() => this.#inFlight.delete(running));
@@ -201,7 +204,7 @@ class Listener implements TransportHandlers {
     let answer: AnswerSent;
     let nextAttemptMs: number | undefined;
     if (outcome.ok && outcome.status !== undefined) {
-      answer = session.send({ type: 'ack', sub, seq, attempt, status: outcome.status, latencyMs }) ? 'ack' : 'lost';
+      answer = session.send({ type: 'ack', sub, seq, attempt, status: outcome.status, latencyMs, ...answerFields(outcome.answer) }) ? 'ack' : 'lost';
       if (answer === 'ack') {
         this.#delivered++;
         this.#outstanding.delete(key);
@@ -210,7 +213,7 @@ class Listener implements TransportHandlers {
       }
     } else {
       this.#failed++;
-      const nack: NackMessage = { type: 'nack', sub, seq, attempt, latencyMs };
+      const nack: NackMessage = { type: 'nack', sub, seq, attempt, latencyMs, ...answerFields(outcome.answer) };
       // The protocol takes statuses 100-599; anything else a handler manages to send is described instead.
       if (outcome.status !== undefined && outcome.status >= 100 && outcome.status <= 599) nack.status = outcome.status;
       const error = outcome.error ?? (nack.status === undefined ? `invalid HTTP status ${String(outcome.status)}` : undefined);
@@ -237,10 +240,15 @@ function deliveryInfo(event: EventMessage): DeliveryInfo {
   return { channel, seq, id, eventType, attempt, receivedAt, synthetic, replay };
 }
 
-/** Size of the bytes a padded base64 text stands for. */
-function base64Bytes(b64: string): number {
-  const padding = b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0;
-  return (b64.length / 4) * 3 - padding;
+/** The answer fields of an ack or nack, none when nothing was captured. */
+function answerFields(answer: CapturedAnswer | undefined): Pick<AckMessage, 'responseHeaders' | 'responseBody' | 'responseBytes' | 'responseBodyTruncated'> {
+  if (answer === undefined) return {};
+  return {
+    responseHeaders: answer.headers,
+    responseBody: Buffer.from(answer.body.buffer, answer.body.byteOffset, answer.body.byteLength).toString('base64'),
+    responseBytes: answer.bytes,
+    responseBodyTruncated: answer.truncated,
+  };
 }
 
 /**
@@ -266,6 +274,7 @@ export async function listen(options: ListenOptions, deps: ListenDeps = {}): Pro
   const forwarder = new Forwarder({
     target: config.target,
     timeoutMs: config.timeoutMs,
+    captureBytes: config.captureBytes,
     // Every subscription can have a window of forwards running at once.
     connections: config.channels.length * (config.window ?? DEFAULT_WINDOW),
     ...(config.resign === undefined ? {} : { resign: config.resign }),

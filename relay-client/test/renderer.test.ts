@@ -42,7 +42,7 @@ const failed: ForwardedInfo = {
   attempt: 2,
   method: 'POST',
   url,
-  outcome: { ok: false, status: 500, latencyMs: 31, responseBody: 'db down\u001b[2J' },
+  outcome: { ok: false, status: 500, latencyMs: 31, responseBody: '\ndb down\u001b[2J\n    at query (db.js:12)\n' },
   answer: 'nack',
   nextAttemptMs: 2000,
 };
@@ -73,21 +73,21 @@ describe('plain renderer', () => {
     r.forwarded(delivered);
     expect(out.lines).toEqual([
       '10:03:59  --> call.answered  evt_01JABCXYZ123',
-      '10:03:59  <-- [200] POST http://localhost:3000/webhooks/myoperator  12 ms',
+      '10:03:59  <-- [200] call.answered  evt_01JABCXYZ123  12 ms',
     ]);
   });
 
-  it('shows the status or error of a failure and the next attempt estimate, and strips control characters from the body', () => {
+  it('names the event, shows the status or error of a failure, the next attempt estimate and the first line of the answer, without control characters', () => {
     const out = new Sink();
     const r = createPlainRenderer({ out, err: new Sink(), now });
     r.forwarded(failed);
     r.forwarded(refused);
     r.forwarded({ ...refused, outcome: { ok: false, status: 302, error: 'redirect not followed', latencyMs: 3 }, nextAttemptMs: undefined });
     expect(out.lines).toEqual([
-      '10:03:59  <-- [500] POST http://localhost:3000/webhooks/myoperator  31 ms  next attempt in ~2s',
+      '10:03:59  <-- [500] call.answered  evt_01JABCXYZ123  31 ms  next attempt in ~2s',
       '          db down [2J',
-      '10:03:59  <-- [ECONNREFUSED] POST http://localhost:3000/webhooks/myoperator  1 ms  next attempt in ~1s',
-      '10:03:59  <-- [302 redirect not followed] POST http://localhost:3000/webhooks/myoperator  3 ms  no more attempts (--max-attempts reached)',
+      '10:03:59  <-- [ECONNREFUSED] call.answered  evt_01JABCXYZ123  1 ms  next attempt in ~1s',
+      '10:03:59  <-- [302 redirect not followed] call.answered  evt_01JABCXYZ123  3 ms  no more attempts (--max-attempts reached)',
     ]);
   });
 
@@ -191,7 +191,7 @@ describe('json renderer', () => {
     expect(objects.every((o) => o['time'] === at.toISOString())).toBe(true);
     expect(objects[6]).toMatchObject({ id: 'evt_01JABCXYZ123', seq: 42, ok: true, status: 200, latencyMs: 12, answer: 'ack' });
     expect(objects[6]).not.toHaveProperty('responseBody');
-    expect(objects[7]).toMatchObject({ ok: false, status: 500, nextAttemptMs: 2000, responseBody: 'db down\u001b[2J' });
+    expect(objects[7]).toMatchObject({ ok: false, status: 500, nextAttemptMs: 2000, responseBody: '\ndb down\u001b[2J\n    at query (db.js:12)\n' });
     expect(objects[8]).toMatchObject({ ok: false, error: 'ECONNREFUSED' });
     expect(objects[12]).toMatchObject({ delivered: 12, failed: 3, pending: 1 });
   });

@@ -191,6 +191,14 @@ describe('status checks', () => {
     ]);
   });
 
+  it('counts failing events as a problem and names the last error with the first line of the answer', async () => {
+    const lastFailure = { id: 'evt_9', type: 'call.end', seq: 9, attempt: 3, at: '2025-08-26T10:03:59.000Z', status: 500, error: null, responseBody: Buffer.from('\nboom: database is down\nat db.js:1').toString('base64') };
+    const fetch = fakeFetch({ ...healthy, 'GET /api/consumers?channel=myoperator': [200, { consumers: [{ ...consumer, failing: 2, lastFailure }] }] });
+    const report = await checkStatus(new RelayApi({ relay: new URL('http://relay.test'), token: TOKEN, fetch }), { consumers: ['me'], hasToken: true });
+    expect(report.ok).toBe(false);
+    expect(report.problems).toEqual([expect.stringMatching(/^channel myoperator, consumer me: 2 events failing \(retried\); last error: call\.end evt_9 attempt 3 at .+: HTTP 500 boom: database is down; fix the handler/)]);
+  });
+
   it('checks reachability without a token and reports the missing token', async () => {
     const calls: string[] = [];
     const report = await checkStatus(new RelayApi({ relay: new URL('http://relay.test'), fetch: fakeFetch(healthy, calls) }), { consumers: ['me'], hasToken: false });

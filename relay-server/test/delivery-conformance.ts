@@ -122,9 +122,28 @@ export function describeDeliveryConformance(engine: string, open: OpenStore): vo
         const [info] = await store.listConsumers('sales');
         expect(info).toMatchObject({ name: 'c', pending: 1, failed: 0, lastAckAt: new Date(T0 + 101 * SECOND) });
         expect(await store.listAttempts('sales', 'e1')).toEqual([
-          { consumer: 'c', attempt: 1, session: 'S1', startedAt: new Date(T0 + 100 * SECOND), finishedAt: new Date(T0 + 101 * SECOND), status: 200, latencyMs: 5, error: null, outcome: 'acked' },
+          { consumer: 'c', attempt: 1, session: 'S1', startedAt: new Date(T0 + 100 * SECOND), finishedAt: new Date(T0 + 101 * SECOND), status: 200, latencyMs: 5, error: null, outcome: 'acked', answer: null },
         ]);
         expect(await store.listAttempts('sales', 'nope')).toBeUndefined();
+      }));
+
+    it("keeps the handler's answer with each attempt, bytes exact, and none for an abandoned one", () =>
+      withStore(async (store) => {
+        await seed(store, 1);
+        await store.openConsumer({ channel: 'sales', name: 'c', start: { kind: 'seq', seq: 1 }, filter: [], maxAttempts: null }, new Date(T0));
+        await claim(store);
+        const failing = { headers: [['Content-Type', 'text/plain'], ['X-Trace', 'a'], ['x-trace', 'b']] as [string, string][], body: new Uint8Array([0, 0xff, 0x41]), bytes: 10_240, truncated: true };
+        await store.nackDelivery({ ...outcome(1, 1, T0 + 101 * SECOND, { status: 500 }), answer: failing }, new Date(T0 + 102 * SECOND));
+        await claim(store, { now: new Date(T0 + 102 * SECOND) });
+        await store.releaseSession('S1', new Date(T0 + 103 * SECOND), 'connection closed');
+        await claim(store, { now: new Date(T0 + 104 * SECOND) });
+        const empty = { headers: [], body: new Uint8Array(0), bytes: 0, truncated: false };
+        await store.ackDelivery({ ...outcome(1, 3, T0 + 105 * SECOND, { status: 204 }), answer: empty });
+        expect((await store.listAttempts('sales', 'e1'))?.map((a) => [a.attempt, a.outcome, a.answer])).toEqual([
+          [1, 'retry', failing],
+          [2, 'abandoned', null],
+          [3, 'acked', empty],
+        ]);
       }));
 
     it('nacks schedule a retry that falls due later, with the next attempt number', () =>
@@ -155,6 +174,32 @@ export function describeDeliveryConformance(engine: string, open: OpenStore): vo
         expect(await store.nackDelivery(outcome(1, 2, T0 + 103 * SECOND, { status: 502 }), new Date(T0 + 104 * SECOND))).toEqual({ state: 'failed' });
         expect(seqs(await claim(store, { now: new Date(T0 + 200 * SECOND) }))).toEqual([2]);
         expect((await store.listConsumers('sales'))[0]).toMatchObject({ failed: 1, pending: 1 });
+      }));
+
+    it('counts events failing and parked, and names the latest failure of those not yet delivered', () =>
+      withStore(async (store) => {
+        await seed(store, 3);
+        await store.openConsumer({ channel: 'sales', name: 'c', start: { kind: 'seq', seq: 1 }, filter: [], maxAttempts: 2 }, new Date(T0));
+        await claim(store);
+        const body = new TextEncoder().encode('boom');
+        await store.nackDelivery({ ...outcome(1, 1, T0 + 101 * SECOND, { status: 500 }), answer: { headers: [], body, bytes: 4, truncated: false } }, new Date(T0 + 150 * SECOND));
+        await store.nackDelivery(outcome(2, 1, T0 + 102 * SECOND, { error: 'ECONNREFUSED' }), new Date(T0 + 150 * SECOND));
+        // Seq 3 goes back because its connection closed: a retry, but not a failing one.
+        await store.releaseSession('S1', new Date(T0 + 103 * SECOND), 'connection closed');
+        expect((await store.listConsumers('sales'))[0]).toMatchObject({
+          failing: 2,
+          failed: 0,
+          lastFailure: { eventId: 'e2', eventType: 'call.answered', seq: 2, attempt: 1, at: new Date(T0 + 102 * SECOND), status: null, error: 'ECONNREFUSED', responseBody: null },
+        });
+        // Seq 2 is delivered and seq 1 parked: the failure named is the parked one's.
+        await claim(store, { now: new Date(T0 + 150 * SECOND) });
+        await store.ackDelivery(outcome(2, 2, T0 + 151 * SECOND, { status: 200 }));
+        await store.nackDelivery({ ...outcome(1, 2, T0 + 152 * SECOND, { status: 503 }), answer: { headers: [], body, bytes: 4, truncated: false } }, new Date(T0 + 200 * SECOND));
+        await store.ackDelivery(outcome(3, 2, T0 + 153 * SECOND, { status: 200 }));
+        const [info] = await store.listConsumers('sales');
+        expect(info).toMatchObject({ failing: 0, failed: 1, lastFailure: { eventId: 'e1', attempt: 2, status: 503, error: null, responseBody: body } });
+        await store.requeueDeliveries('sales', 'c', [1], new Date(T0 + 300 * SECOND));
+        expect((await store.listConsumers('sales'))[0]).toMatchObject({ failing: 0, failed: 0, lastFailure: null });
       }));
 
     it('gives an expired lease to another session, and a released session\'s events at once', () =>

@@ -431,6 +431,32 @@ describe('SqliteStore', () => {
       ]);
     });
 
+    it("upgrades a schema version 4 file: old attempts have no answer, new ones keep theirs", async () => {
+      const { store, path } = openTemp();
+      await store.createChannel(plainChannel('sales'));
+      seqOf(await store.appendEvent(newEvent('sales', 'e1')));
+      await store.openConsumer({ channel: 'sales', name: 'c', start: { kind: 'seq', seq: 1 }, filter: [], maxAttempts: null }, new Date(T0));
+      const lease = { channel: 'sales', consumer: 'c', session: 'S1', limit: 1, ordered: false, leaseMs: 30_000 };
+      await store.claimDeliveries({ ...lease, now: new Date(T0) });
+      await store.nackDelivery({ channel: 'sales', consumer: 'c', seq: 1, attempt: 1, session: 'S1', now: new Date(T0 + 1), latencyMs: 1, status: 500 }, new Date(T0 + 2));
+      await store.close();
+      const v4 = peer(path);
+      v4.exec(`ALTER TABLE attempts DROP COLUMN response_headers; ALTER TABLE attempts DROP COLUMN response_body;
+        ALTER TABLE attempts DROP COLUMN response_bytes; ALTER TABLE attempts DROP COLUMN response_truncated;
+        UPDATE meta SET value = '4' WHERE key = 'schema_version';`);
+      v4.close();
+
+      const upgraded = openAgain(path);
+      expect(await upgraded.getMeta('schema_version')).toBe(String(SCHEMA_VERSION));
+      await upgraded.claimDeliveries({ ...lease, now: new Date(T0 + 2) });
+      const answer = { headers: [['Content-Type', 'text/plain']] as [string, string][], body: new TextEncoder().encode('ok'), bytes: 2, truncated: false };
+      await upgraded.ackDelivery({ channel: 'sales', consumer: 'c', seq: 1, attempt: 2, session: 'S1', now: new Date(T0 + 3), latencyMs: 1, status: 200, answer });
+      expect((await upgraded.listAttempts('sales', 'e1'))?.map((a) => [a.attempt, a.answer])).toEqual([
+        [1, null],
+        [2, answer],
+      ]);
+    });
+
     it('refuses a file written by a newer schema and leaves it untouched', async () => {
       const { store, path } = openTemp();
       await store.setMeta('schema_version', '99');

@@ -138,6 +138,24 @@ export interface ConsumerView {
   failing: number;
   /** Events parked after max attempts. */
   failed: number;
+  /** The latest failed attempt of an event still failing or parked; null when there is none. */
+  lastFailure: ConsumerFailureView | null;
+}
+
+/** {@link ConsumerView.lastFailure}. */
+export interface ConsumerFailureView {
+  id: string;
+  type: string;
+  seq: number;
+  attempt: number;
+  /** When the attempt ended. */
+  at: string;
+  /** The handler's status, when it answered. */
+  status: number | null;
+  /** Why there was no usable answer, when there was none. */
+  error: string | null;
+  /** Base64 of the start of the handler's answer body, when relay-client reported it. */
+  responseBody?: string;
 }
 
 /** `GET /api/consumers?channel=`. */
@@ -158,19 +176,14 @@ export interface DeliveryAttemptView {
   error: string | null;
   /** `acked`, `retry` (failed, tried again later), `failed` (parked), `abandoned` (no answer), null while in flight. */
   outcome: 'acked' | 'retry' | 'failed' | 'abandoned' | null;
-  /** What the local handler answered, when the relay recorded it. */
-  answer?: HandlerAnswerView | null;
-}
-
-/** A local handler's answer to one attempt, as relay-client reported it. */
-export interface HandlerAnswerView {
-  status: number;
-  /** Response headers in received order. */
-  headers: [string, string][];
-  /** The first bytes of the response body, base64. */
-  bodyBase64: string;
-  /** The body was longer than what was kept. */
-  truncated: boolean;
+  /** The handler's answer headers as relay-client reported them (bounded); absent when it reported none. */
+  responseHeaders?: [name: string, value: string][];
+  /** Base64 of the first bytes of the answer body (at most 4 KiB); absent when none were reported. */
+  responseBody?: string;
+  /** Whether `responseBody` holds less than the whole body; present with `responseBody`. */
+  responseBodyTruncated?: boolean;
+  /** Body bytes the handler sent in all; present with `responseBody`. */
+  responseBytes?: number;
 }
 
 /** `GET /api/events/<channel>/<id>/deliveries`. */

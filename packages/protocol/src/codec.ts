@@ -3,6 +3,8 @@
  * wire data becomes typed values: every field is checked, unknown fields are dropped, and bad
  * input yields a coded {@link ProtocolError} instead of an exception.
  */
+import { base64ByteLength, isBase64 } from './base64.js';
+import { utf8ByteLength } from './utf8.js';
 import { isErrorCode, ProtocolError, type ErrorCode } from './errors.js';
 import { validateEventPattern } from './glob.js';
 import { headerValueProblem, isHttpToken } from './headers.js';
@@ -12,6 +14,9 @@ import {
   MAX_MESSAGE_BYTES,
   MAX_NACK_ERROR_LENGTH,
   MAX_NAME_LENGTH,
+  MAX_RESPONSE_BODY_BYTES,
+  MAX_RESPONSE_HEADER_CHARS,
+  MAX_RESPONSE_HEADERS,
   MAX_WINDOW,
   PROTOCOL_VERSION,
   validateChannelName,
@@ -99,9 +104,19 @@ const boolean = required((v) => (typeof v === 'boolean' ? v : new Invalid('must 
 const TOKEN = /^[\x21-\x7e]{1,4096}$/;
 const token = checkedString((v) => (TOKEN.test(v) ? undefined : 'must be 1-4096 visible ASCII characters'));
 
-const headers = required((v): [string, string][] | Invalid => {
-  if (!Array.isArray(v)) return new Invalid('must be an array of [name, value] pairs');
-  if (v.length > MAX_HEADERS) return new Invalid(`must have at most ${MAX_HEADERS} pairs`);
+function headerPairs(maxPairs: number, maxChars = Number.POSITIVE_INFINITY): Field<[string, string][]> & { readonly optional: false } {
+  return required((v): [string, string][] | Invalid => {
+    if (!Array.isArray(v)) return new Invalid('must be an array of [name, value] pairs');
+    if (v.length > maxPairs) return new Invalid(`must have at most ${maxPairs} pairs`);
+    const copy = readHeaderPairs(v);
+    if (copy instanceof Invalid) return copy;
+    let chars = 0;
+    for (const [name, value] of copy) chars += name.length + value.length;
+    return chars > maxChars ? new Invalid(`must have at most ${maxChars} characters of names and values`) : copy;
+  });
+}
+
+function readHeaderPairs(v: readonly unknown[]): [string, string][] | Invalid {
   const copy: [string, string][] = [];
   for (let i = 0; i < v.length; i++) {
     const pair: unknown = v[i];
@@ -114,7 +129,10 @@ const headers = required((v): [string, string][] | Invalid => {
     copy.push([name, value]);
   }
   return copy;
-});
+}
+
+const headers = headerPairs(MAX_HEADERS);
+const responseHeaders = headerPairs(MAX_RESPONSE_HEADERS, MAX_RESPONSE_HEADER_CHARS);
 
 const eventPatterns = required((v): string[] | Invalid => {
   if (!Array.isArray(v)) return new Invalid('must be an array of strings');
@@ -131,6 +149,14 @@ const eventPatterns = required((v): string[] | Invalid => {
 });
 
 const body = checkedString((v) => (isBase64(v) ? undefined : 'must be padded base64'));
+const RESPONSE_BODY_CHARS = Math.ceil(MAX_RESPONSE_BODY_BYTES / 3) * 4;
+// The length is checked before the shape so an oversized body costs no scan.
+const responseBody = checkedString((v) => {
+  const tooLong = `must hold at most ${MAX_RESPONSE_BODY_BYTES} bytes`;
+  if (v.length > RESPONSE_BODY_CHARS) return tooLong;
+  if (!isBase64(v)) return 'must be padded base64';
+  return base64ByteLength(v) > MAX_RESPONSE_BODY_BYTES ? tooLong : undefined;
+});
 const timestamp = checkedString((v) => (parseTimestamp(v) === undefined ? 'must be an ISO-8601 time with zone' : undefined));
 const errorCode = required((v): ErrorCode | Invalid =>
   typeof v === 'string' && isErrorCode(v) ? v : new Invalid('must be a known RELAY_E_WS_ error code'),
@@ -180,6 +206,16 @@ function versionCheck(peer: string): (raw: Readonly<Record<string, unknown>>) =>
   };
 }
 
+/** The handler's answer as an `ack` or `nack` reports it; each field optional and bounded. */
+function answerFields() {
+  return {
+    responseHeaders: optional(responseHeaders),
+    responseBody: optional(responseBody),
+    responseBytes: optional(count),
+    responseBodyTruncated: optional(boolean),
+  } as const;
+}
+
 const ping: Schema<{ type: 'ping'; ts: number }> = { fields: { type: literal('ping'), ts: finiteNumber } };
 const pong: Schema<{ type: 'pong'; ts: number }> = { fields: { type: literal('pong'), ts: finiteNumber } };
 
@@ -202,7 +238,7 @@ const SCHEMAS: Schemas = {
     },
   },
   ack: {
-    fields: { type: literal('ack'), sub: name, seq, attempt, status: integer(200, 299), latencyMs: nonNegativeNumber },
+    fields: { type: literal('ack'), sub: name, seq, attempt, status: integer(200, 299), latencyMs: nonNegativeNumber, ...answerFields() },
   },
   nack: {
     fields: {
@@ -213,6 +249,7 @@ const SCHEMAS: Schemas = {
       status: optional(integer(100, 599)),
       error: optional(text(MAX_NACK_ERROR_LENGTH)),
       latencyMs: nonNegativeNumber,
+      ...answerFields(),
     },
     refine: (m) => (m.status === undefined && m.error === undefined ? 'nack needs status, error or both' : undefined),
   },
@@ -415,32 +452,6 @@ function tooLarge(bytes: number, maxBytes: number, lowerBound: boolean): Protoco
   return new ProtocolError('RELAY_E_WS_MESSAGE_TOO_LARGE', `${lowerBound ? 'at least ' : ''}${bytes} bytes, limit ${maxBytes}`);
 }
 
-/**
- * UTF-8 length of `text` as a WebSocket sends it (an unpaired surrogate becomes the 3-byte
- * U+FFFD). Stops counting once past `limit`, because a size check does not need the exact
- * figure of a message it refuses.
- *
- * @param limit - default: count everything.
- */
-export function utf8ByteLength(text: string, limit = Number.POSITIVE_INFINITY): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && isLowSurrogate(text.charCodeAt(i + 1))) {
-      bytes += 4;
-      i++;
-    } else bytes += 3;
-    if (bytes > limit) return bytes;
-  }
-  return bytes;
-}
-
-function isLowSurrogate(c: number): boolean {
-  return c >= 0xdc00 && c <= 0xdfff;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
@@ -478,37 +489,4 @@ export function encodeEventMessage(message: Omit<EventMessage, 'headers'>, heade
     `,"receivedAt":${q(message.receivedAt)},"headers":${headersJson},"body":${q(message.body)}` +
     `,"synthetic":${q(message.synthetic)},"replay":${q(message.replay)}}`
   );
-}
-
-// ---------------------------------------------------------------------------------------------
-// Base64 bodies (RFC 4648, standard alphabet, padded)
-
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-const DECODE_TABLE = (() => {
-  const table = new Int8Array(128).fill(-1);
-  for (let i = 0; i < ALPHABET.length; i++) table[ALPHABET.charCodeAt(i)] = i;
-  return table;
-})();
-const PAD = 0x3d; // '='
-
-// The alphabet, then at most two `=`; with the length a multiple of 4 that places padding right.
-const BASE64_SHAPE = /^[A-Za-z0-9+/]*={0,2}$/;
-
-/**
- * Whether `value` is strict base64, the form of `event.body`: the standard alphabet, the length a
- * multiple of 4, padding only at the end, no whitespace, and the unused bits before the padding
- * zero, so every byte string has exactly one accepted encoding. Runtimes decode bodies with their
- * own decoder (`Buffer`, `Uint8Array.fromBase64`) once this holds.
- */
-export function isBase64(value: string): boolean {
-  const n = value.length;
-  if (n % 4 !== 0 || !BASE64_SHAPE.test(value)) return false;
-  // A regular expression runs through long bodies faster than a loop; the unused bits are checked here.
-  if (value.charCodeAt(n - 1) !== PAD) return true;
-  return value.charCodeAt(n - 2) === PAD ? (sextet(value, n - 3) & 0x0f) === 0 : (sextet(value, n - 2) & 0x03) === 0;
-}
-
-function sextet(s: string, i: number): number {
-  const code = s.charCodeAt(i);
-  return code < 128 ? DECODE_TABLE[code]! : -1;
 }

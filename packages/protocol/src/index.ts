@@ -20,6 +20,9 @@ export {
   MAX_HEADERS,
   MAX_EVENT_PATTERNS,
   MAX_NACK_ERROR_LENGTH,
+  MAX_RESPONSE_BODY_BYTES,
+  MAX_RESPONSE_HEADER_CHARS,
+  MAX_RESPONSE_HEADERS,
   RETRY_INITIAL_DELAY_MS,
   RETRY_MAX_DELAY_MS,
   retryDelayMs,
@@ -49,8 +52,6 @@ export {
   decodeServerMessage,
   encodeMessage,
   encodeEventMessage,
-  isBase64,
-  utf8ByteLength,
   type DecodeResult,
   type DecodeOptions,
   type WireData,
@@ -70,4 +71,6 @@ export { validateEventPattern, MAX_EVENT_PATTERN_LENGTH } from './glob.js';
 export { parseSince, parseTimestamp, type Since, type SinceResult } from './since.js';
 export * from './api.js';
 export { formatDuration, parseDuration, readDuration, type DurationResult } from './units.js';
+export { base64ByteLength, isBase64 } from './base64.js';
+export { utf8ByteLength } from './utf8.js';
 export { HOP_BY_HOP_HEADERS, headerValueProblem, isHttpToken, type HeaderPairs } from './headers.js';

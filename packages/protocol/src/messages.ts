@@ -50,6 +50,15 @@ export const MAX_EVENT_PATTERNS = 64;
 /** Longest `nack.error`, in characters: 1000. */
 export const MAX_NACK_ERROR_LENGTH = 1000;
 
+/** Most header pairs of a handler's answer an `ack` or `nack` may report: 50. */
+export const MAX_RESPONSE_HEADERS = 50;
+
+/** Most characters, names and values together, of the answer headers an `ack` or `nack` may report: 8 KiB. */
+export const MAX_RESPONSE_HEADER_CHARS = 8 * 1024;
+
+/** Most bytes of a handler's answer body an `ack` or `nack` may carry (`--capture-bytes` at most): 4 KiB. */
+export const MAX_RESPONSE_BODY_BYTES = 4 * 1024;
+
 /** Default delay before the first redelivery of a nacked event (`--retry-initial`): 1 s. */
 export const RETRY_INITIAL_DELAY_MS = 1_000;
 
@@ -137,6 +146,17 @@ export interface AckMessage {
   status: number;
   /** Milliseconds from sending the local request to its answer. */
   latencyMs: number;
+  /**
+   * The local handler's answer headers in received order, bounded by {@link MAX_RESPONSE_HEADERS}
+   * pairs and {@link MAX_RESPONSE_HEADER_CHARS} characters. Absent when the client captures nothing.
+   */
+  responseHeaders?: [name: string, value: string][];
+  /** The first bytes of the answer body, padded base64 of at most {@link MAX_RESPONSE_BODY_BYTES} bytes. */
+  responseBody?: string;
+  /** Body bytes the handler sent in all, captured or not. */
+  responseBytes?: number;
+  /** Whether `responseBody` holds less than the whole body. */
+  responseBodyTruncated?: boolean;
 }
 
 /** The local handler failed the event; the server delivers it again after a backoff. */
@@ -158,6 +178,17 @@ export interface NackMessage {
   error?: string;
   /** Milliseconds from sending the local request to its answer or failure. */
   latencyMs: number;
+  /**
+   * The local handler's answer headers in received order, bounded by {@link MAX_RESPONSE_HEADERS}
+   * pairs and {@link MAX_RESPONSE_HEADER_CHARS} characters. Absent when the client captures nothing.
+   */
+  responseHeaders?: [name: string, value: string][];
+  /** The first bytes of the answer body, padded base64 of at most {@link MAX_RESPONSE_BODY_BYTES} bytes. */
+  responseBody?: string;
+  /** Body bytes the handler sent in all, captured or not. */
+  responseBytes?: number;
+  /** Whether `responseBody` holds less than the whole body. */
+  responseBodyTruncated?: boolean;
 }
 
 /** Ends a subscription; the consumer's position and acks are kept. */

@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { describe, expect, it } from 'vitest';
-import { isBase64 } from '../src/index.js';
+import { base64ByteLength, isBase64 } from '../src/index.js';
 
 /** Strict base64 is exactly the text Node's encoder writes for the bytes Node's decoder reads from it. */
 function canonical(text: string): boolean {
@@ -39,6 +39,15 @@ describe('isBase64', () => {
       for (const text of [`${a}${b}${c}${d}`, `QUJD${a}${b}${c}${d}`]) {
         expect(isBase64(text), text).toBe(canonical(text));
       }
+    }
+  });
+});
+
+describe('base64ByteLength', () => {
+  it('is the length of the bytes Node decodes, for every padding', () => {
+    for (let n = 0; n < 12; n++) {
+      const text = Buffer.alloc(n, 0xa5).toString('base64');
+      expect(base64ByteLength(text)).toBe(n);
     }
   });
 });

@@ -69,6 +69,7 @@ export function listenOptions<T>(y: Argv<T>, consumerDefault: string) {
     .option('ordered', { type: 'boolean', describe: 'One event at a time, in order; a failing event holds back the rest' })
     .option('max-attempts', { type: 'string', describe: 'Give up on an event after this many failed attempts, 1-1000 (default: never)' })
     .option('timeout', { type: 'string', describe: 'Time the local handler gets per event', default: formatDuration(LISTEN_DEFAULTS.timeoutMs) })
+    .option('capture-bytes', { type: 'string', describe: "Bytes of each handler answer's body the relay records with its headers, 0-4096 (0: none)", default: String(LISTEN_DEFAULTS.captureBytes) })
     .option('resign-secret', { type: 'string', describe: 'Replace the signature with an HMAC-SHA256 of the body under this secret' })
     .option('signature-header', { type: 'string', describe: 'Header --resign-secret writes', default: LISTEN_DEFAULTS.signatureHeader })
     .option('json', { type: 'boolean', describe: 'Print one JSON object per line', default: false })
@@ -166,6 +167,8 @@ export function listenOptionsFromArgs(args: Readonly<Record<string, unknown>>): 
   const maxAttempts = integer(args['maxAttempts'], 'max-attempts');
   if (maxAttempts !== undefined) options.maxAttempts = maxAttempts;
   if (timeoutMs !== undefined) options.timeoutMs = timeoutMs;
+  const captureBytes = integer(args['captureBytes'], 'capture-bytes');
+  if (captureBytes !== undefined) options.captureBytes = captureBytes;
   const resignSecret = text(args['resignSecret'], 'resign-secret');
   if (resignSecret !== undefined) options.resignSecret = resignSecret;
   const signatureHeader = text(args['signatureHeader'], 'signature-header');

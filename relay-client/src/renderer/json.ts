@@ -72,7 +72,8 @@ export class JsonRenderer implements Renderer {
 
   forwarded(info: ForwardedInfo): void {
     const { outcome, ...rest } = info;
-    const { responseBody, ...result } = outcome;
+    // The captured answer is the relay's record (`events show`); the line keeps its short text form.
+    const { responseBody, answer, ...result } = outcome;
     // A success's body is of no interest, and a failure's is cut so one line stays small.
     const body = outcome.ok || responseBody === undefined ? {} : { responseBody: responseBody.slice(0, this.#maxBody) };
     // Whole milliseconds: the clock's fractions are noise to a reader and to a script.

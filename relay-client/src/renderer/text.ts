@@ -8,7 +8,7 @@
  *
  * The plain renderer never colours; the pretty one colours only a terminal that allows it.
  */
-import { clean, clock } from '../format.js';
+import { clean, clock, firstLine } from '../format.js';
 import { formatDelay, formatDuration } from '../units.js';
 import type {
   BacklogInfo,
@@ -117,12 +117,13 @@ export class TextRenderer implements Renderer {
     const { outcome } = info;
     const label = [outcome.status === undefined ? '' : String(outcome.status), outcome.error ?? ''].filter(Boolean).join(' ');
     const latency = `${Math.round(outcome.latencyMs)} ms`;
-    const head = `<-- ${this.#paint(outcome.ok ? 'green' : 'red', `[${clean(label)}]`)} ${info.method} ${info.url}  ${latency}`;
+    const head = `<-- ${this.#paint(outcome.ok ? 'green' : 'red', `[${clean(label)}]`)} ${info.eventType}  ${info.id}  ${latency}`;
     let tail = '';
     if (info.answer === 'lost') tail = '  connection lost before the answer; the relay delivers it again';
     else if (!outcome.ok) tail = info.nextAttemptMs === undefined ? '  no more attempts (--max-attempts reached)' : `  next attempt in ${formatDelay(info.nextAttemptMs)}`;
     this.#timed(`${this.#channel(info.channel)}${head}${tail}`);
-    const body = outcome.ok || outcome.responseBody === undefined ? '' : clean(outcome.responseBody);
+    // The first line of an error page or stack trace usually says what went wrong; the rest is in `events show`.
+    const body = outcome.ok || outcome.responseBody === undefined ? '' : clean(firstLine(outcome.responseBody));
     if (body !== '') this.#line(`          ${this.#paint('dim', body)}`);
     if (outcome.error === 'ECONNREFUSED') {
       // Once until the handler answers again: the same line under every retry would bury the events.

@@ -76,6 +76,39 @@ function attemptRows(attempts: readonly DeliveryAttemptView[]): string[][] {
   ]);
 }
 
+/** The handler's answer to one attempt, as relay-client reported it; nothing when none was recorded. */
+function answerLines(attempt: DeliveryAttemptView): string[] {
+  if (attempt.responseHeaders === undefined && attempt.responseBody === undefined) return [];
+  const status = attempt.status === null ? '' : `${attempt.status}, `;
+  const body = attempt.responseBody === undefined ? undefined : Buffer.from(attempt.responseBody, 'base64');
+  const size = attempt.responseBytes === undefined ? 'body size unknown' : `body ${formatBytes(attempt.responseBytes)}`;
+  const kept = body !== undefined && attempt.responseBodyTruncated === true ? `, first ${formatBytes(body.length)} recorded` : '';
+  const lines = ['', `answer to ${clean(attempt.consumer)}, attempt ${attempt.attempt} (${status}${size}${kept}):`];
+  for (const [name, value] of attempt.responseHeaders ?? []) lines.push(`  ${clean(name, 100)}: ${clean(value, 500)}`);
+  if (body === undefined || body.length === 0) return lines;
+  const text = capturedText(body, attempt.responseBodyTruncated === true);
+  if (text !== undefined) lines.push('  body:', ...text.split('\n').map((l) => `    ${clean(l, 2000)}`));
+  else lines.push('  body (not UTF-8 text; base64):', `    ${attempt.responseBody ?? ''}`);
+  return lines;
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The captured body as text, when it is UTF-8. A cut body may end inside a character: then up to
+ * three trailing bytes are left off rather than showing the whole body as base64.
+ */
+function capturedText(body: Uint8Array, truncated: boolean): string | undefined {
+  for (let cut = 0; cut <= (truncated ? Math.min(3, body.length) : 0); cut++) {
+    try {
+      return strictUtf8.decode(body.subarray(0, body.length - cut));
+    } catch {
+      // Try one byte shorter.
+    }
+  }
+  return undefined;
+}
+
 function bodyLines(event: EventDetailView): string[] {
   const body = Buffer.from(event.bodyBase64, 'base64');
   const view = viewBody(body, headerValue(event.headers, 'content-type'));
@@ -130,6 +163,7 @@ export async function runEventsShow(api: RelayApi, channel: string | undefined, 
   } else {
     lines.push('deliveries:', ...tableLines(['CONSUMER', 'ATTEMPT', 'STARTED', 'STATUS', 'LATENCY', 'OUTCOME', 'ERROR'], attemptRows(deliveries.attempts)).map((l) => `  ${l}`));
   }
+  for (const attempt of deliveries.attempts) lines.push(...answerLines(attempt));
   writeLines(output.out, lines);
   return view;
 }

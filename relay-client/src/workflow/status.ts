@@ -3,9 +3,10 @@
  * consumers doing (waiting, failed, connected, last ack). Every check runs even when an earlier
  * one failed where it can, so one run shows everything that is wrong.
  */
-import type { ChannelInfo, ConsumerView } from '@myop-relay/protocol';
+import { Buffer } from 'node:buffer';
+import type { ChannelInfo, ConsumerFailureView, ConsumerView } from '@myop-relay/protocol';
 import { ClientError } from '../errors.js';
-import { clean, formatAge, localTime } from '../format.js';
+import { clean, firstLine, formatAge, localTime } from '../format.js';
 import { RelayApiError, RelayUnreachableError, type ProbeResult, type RelayApi } from '../relay-api.js';
 import { writeJson, writeLines, type CommandOutput } from './output.js';
 
@@ -146,11 +147,8 @@ export async function checkStatus(api: RelayApi, options: StatusOptions): Promis
         continue;
       }
       channel.consumers.push({ name: consumerName, exists: true, consumer });
-      if (consumer.failed > 0) {
-        problems.push(
-          `channel ${name}, consumer ${consumerName}: ${consumer.failed} event${consumer.failed === 1 ? '' : 's'} failed for good (max attempts reached); fix the handler, then \`relay-client replay --since <time> --channel ${name}\``,
-        );
-      }
+      const failure = failureProblem(name, consumer);
+      if (failure !== undefined) problems.push(failure);
       if (consumer.pending > 0 && consumer.connectedSessions === 0) {
         warnings.push(`channel ${name}, consumer ${consumerName}: ${consumer.pending} event${consumer.pending === 1 ? '' : 's'} waiting and no listen connected`);
       }
@@ -163,6 +161,30 @@ export async function checkStatus(api: RelayApi, options: StatusOptions): Promis
   }
   report.ok = problems.length === 0;
   return report;
+}
+
+/**
+ * What is wrong with a consumer whose handler fails: how many events are failing (retried) and
+ * parked (max attempts reached), and the last error, so the fix can start without `events show`.
+ * Undefined when nothing fails. `failing` and `lastFailure` are missing from older relays.
+ */
+function failureProblem(channel: string, consumer: ConsumerView): string | undefined {
+  const failing = consumer.failing ?? 0;
+  if (failing === 0 && consumer.failed === 0) return undefined;
+  const counts: string[] = [];
+  if (failing > 0) counts.push(`${failing} event${failing === 1 ? '' : 's'} failing (retried)`);
+  if (consumer.failed > 0) counts.push(`${consumer.failed} event${consumer.failed === 1 ? '' : 's'} failed for good (max attempts reached)`);
+  const last = consumer.lastFailure ?? null;
+  const lastError = last === null ? '' : `; last error: ${last.type} ${last.id} attempt ${last.attempt} at ${localTime(last.at)}: ${failureText(last)}`;
+  const fix = consumer.failed > 0 ? `fix the handler, then \`relay-client replay --since <time> --channel ${channel}\`` : 'fix the handler; the relay keeps delivering them';
+  return `channel ${channel}, consumer ${consumer.name}: ${counts.join(', ')}${lastError}; ${fix}`;
+}
+
+/** A failed attempt in a few words: the status and the first line of the answer, or the error. */
+function failureText(failure: ConsumerFailureView): string {
+  const answer = failure.responseBody === undefined ? '' : firstLine(Buffer.from(failure.responseBody, 'base64').toString('utf8'));
+  const parts = [failure.status === null ? '' : `HTTP ${failure.status}`, failure.error ?? '', clean(answer, 200)].filter((p) => p !== '');
+  return parts.join(' ') || 'no answer';
 }
 
 function probeText(status: ProbeStatus): string {
@@ -200,7 +222,7 @@ export async function runStatus(api: RelayApi, options: StatusOptions, output: C
       const v = c.consumer;
       const sessions = v.connectedSessions === 0 ? 'not connected' : `connected (${v.connectedSessions} session${v.connectedSessions === 1 ? '' : 's'})`;
       const oldest = v.oldestPendingAgeMs === null ? '' : `, oldest ${formatAge(v.oldestPendingAgeMs)}`;
-      lines.push(`  consumer ${clean(c.name)}: ${sessions}, pending ${v.pending}${oldest}, failed ${v.failed}, last ack ${v.lastAckAt === null ? 'never' : localTime(v.lastAckAt)}`);
+      lines.push(`  consumer ${clean(c.name)}: ${sessions}, pending ${v.pending}${oldest}, failing ${v.failing ?? 0}, failed ${v.failed}, last ack ${v.lastAckAt === null ? 'never' : localTime(v.lastAckAt)}`);
     }
   }
   if (report.problems.length > 0) lines.push('', 'problems:', ...report.problems.map((p) => `  - ${clean(p, 1000)}`));

@@ -1,8 +1,9 @@
-import type { ConsumerListView, ReplayResult } from '@myop-relay/protocol';
+import { Buffer } from 'node:buffer';
+import type { ConsumerFailureView, ConsumerListView, ReplayResult } from '@myop-relay/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import type { DeliveryHub } from '../delivery/hub.js';
 import { RelayError } from '../errors.js';
-import type { EventQuery, Store } from '../store/store.js';
+import type { ConsumerFailure, EventQuery, Store } from '../store/store.js';
 import { assertReadable, readableChannel } from './access.js';
 import { recordApiAction } from './audit.js';
 import { replayRequest } from './bodies.js';
@@ -37,6 +38,7 @@ export const consumerRoutes: FastifyPluginAsync<ConsumerRoutesOptions> = async (
         lastAckAt: c.lastAckAt?.toISOString() ?? null,
         failing: c.failing,
         failed: c.failed,
+        lastFailure: failureView(c.lastFailure),
       })),
     };
   });
@@ -80,3 +82,17 @@ export const consumerRoutes: FastifyPluginAsync<ConsumerRoutesOptions> = async (
     return { channel, consumer: name, queued, missing };
   });
 };
+
+function failureView(failure: ConsumerFailure | null): ConsumerFailureView | null {
+  if (failure === null) return null;
+  return {
+    id: failure.eventId,
+    type: failure.eventType,
+    seq: failure.seq,
+    attempt: failure.attempt,
+    at: failure.at.toISOString(),
+    status: failure.status,
+    error: failure.error,
+    ...(failure.responseBody === null ? {} : { responseBody: Buffer.from(failure.responseBody).toString('base64') }),
+  };
+}

@@ -1,6 +1,8 @@
+import { Buffer } from 'node:buffer';
 import type {
   ChannelInfo,
   ChannelList,
+  DeliveryAttemptView,
   DeliveryListView,
   EventDetailView,
   EventListView,
@@ -10,7 +12,7 @@ import { viewChannel } from '../channel.js';
 import { RelayError } from '../errors.js';
 import type { DeliveryHub } from '../delivery/hub.js';
 import type { IngestCounters } from '../ingest/counters.js';
-import type { Store } from '../store/store.js';
+import type { HandlerAnswer, Store } from '../store/store.js';
 import { authenticate, mayReadChannel, visibleChannels } from '../tokens.js';
 import { acceptJsonBodies } from './json-body.js';
 import { channelParam, cursorParam, limitParam, optional, single, timeParam, type RawQuery } from './params.js';
@@ -128,7 +130,18 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (app, { sto
         latencyMs: a.latencyMs,
         error: a.error,
         outcome: a.outcome,
+        ...answerView(a.answer),
       })),
     };
   });
 };
+
+/** The recorded answer's fields of a {@link DeliveryAttemptView}; none when nothing was recorded. */
+function answerView(answer: HandlerAnswer | null): Pick<DeliveryAttemptView, 'responseHeaders' | 'responseBody' | 'responseBodyTruncated' | 'responseBytes'> {
+  if (answer === null) return {};
+  return {
+    responseHeaders: answer.headers,
+    ...(answer.body === null ? {} : { responseBody: Buffer.from(answer.body).toString('base64'), responseBodyTruncated: answer.truncated }),
+    ...(answer.bytes === null ? {} : { responseBytes: answer.bytes }),
+  };
+}

@@ -24,7 +24,7 @@ import type { Duplex } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
 import { sha256Hex } from '../secrets.js';
-import type { ConsumerStart, Delivery, Store, TokenRecord } from '../store/store.js';
+import type { ConsumerStart, Delivery, HandlerAnswer, Store, TokenRecord } from '../store/store.js';
 import { mayReadChannel } from '../tokens.js';
 import type { DeliveryHub } from './hub.js';
 import { Outbox, type SendLimits } from './outbox.js';
@@ -312,6 +312,7 @@ export class Session implements SubscriptionOwner {
       latencyMs: message.latencyMs,
       ...(message.status !== undefined ? { status: message.status } : {}),
       ...(message.type === 'nack' && message.error !== undefined ? { error: message.error } : {}),
+      ...answerOf(message),
     };
     // The hub takes the attempt out of the subscription's window as soon as it is asked.
     if (message.type === 'ack') {
@@ -381,4 +382,21 @@ export class Session implements SubscriptionOwner {
     })();
     return this.cleanupDone;
   }
+}
+
+/**
+ * The handler's answer an ack or nack reports, as a store keeps it. The codec has bounded every
+ * field already (`MAX_RESPONSE_HEADERS`, `MAX_RESPONSE_BODY_BYTES`), so nothing here can grow a row.
+ */
+function answerOf(message: AckMessage | NackMessage): { answer?: HandlerAnswer } {
+  const { responseHeaders, responseBody, responseBytes, responseBodyTruncated } = message;
+  if (responseHeaders === undefined && responseBody === undefined && responseBytes === undefined) return {};
+  return {
+    answer: {
+      headers: responseHeaders ?? [],
+      body: responseBody === undefined ? null : Buffer.from(responseBody, 'base64'),
+      bytes: responseBytes ?? null,
+      truncated: responseBodyTruncated ?? false,
+    },
+  };
 }

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import type { EventVerificationView } from '@myop-relay/protocol';
 import { ClaimBudget, takeWithin } from './claim-budget.js';
 import { changed, firstRow, rows, type Queryable } from './postgres-connection.js';
@@ -15,6 +16,7 @@ import type {
   OpenConsumerResult,
   StoredEvent,
 } from './store.js';
+import { answerColumns, answerOf, type AnswerRow } from './answer-columns.js';
 
 /**
  * An event-type glob (`*` any run, `?` one character) as a LIKE pattern. LIKE's own wildcards and
@@ -81,7 +83,8 @@ const SQL = {
   insertAttempts: `INSERT INTO attempts (channel, consumer, seq, attempt, session, started_at)
     SELECT $1, $2, seq, attempt, $5, $6 FROM unnest($3::bigint[], $4::int[]) AS p(seq, attempt)`,
   lockDelivery: 'SELECT * FROM deliveries WHERE channel = $1 AND consumer = $2 AND seq = $3 FOR UPDATE',
-  finishAttempt: `UPDATE attempts SET finished_at = $5, status = $6, latency_ms = $7, error = $8, outcome = $9
+  finishAttempt: `UPDATE attempts SET finished_at = $5, status = $6, latency_ms = $7, error = $8, outcome = $9,
+      response_headers = $10, response_body = $11, response_bytes = $12, response_truncated = $13
     WHERE channel = $1 AND consumer = $2 AND seq = $3 AND attempt = $4 AND outcome IS NULL`,
   settle: `UPDATE deliveries SET state = $4, session = NULL, lease_expires_at = NULL, next_attempt_at = $5
     WHERE channel = $1 AND consumer = $2 AND seq = $3`,
@@ -103,6 +106,16 @@ const SQL = {
   unsentCount: `SELECT COUNT(*) AS n, MIN(received_at) AS oldest FROM events e WHERE channel = $1 AND seq >= $2 AND ${MATCHES_FILTER(3)}
     AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.channel = e.channel AND d.consumer = $4 AND d.seq = e.seq)`,
   failedCount: `SELECT COUNT(*) AS n FROM deliveries WHERE channel = $1 AND consumer = $2 AND state = 'failed'`,
+  /** Retries after a handler's failure, not after a lost connection or a replay. */
+  failingCount: `SELECT COUNT(*) AS n FROM deliveries d
+    JOIN attempts a ON a.channel = d.channel AND a.consumer = d.consumer AND a.seq = d.seq AND a.attempt = d.attempts
+    WHERE d.channel = $1 AND d.consumer = $2 AND d.state = 'retry' AND a.outcome = 'retry'`,
+  lastFailure: `SELECT e.event_id, e.event_type, d.seq, a.attempt, a.finished_at, a.status, a.error, a.response_body
+    FROM deliveries d
+    JOIN attempts a ON a.channel = d.channel AND a.consumer = d.consumer AND a.seq = d.seq AND a.attempt = d.attempts
+    JOIN events e ON e.channel = d.channel AND e.seq = d.seq
+    WHERE d.channel = $1 AND d.consumer = $2 AND d.state IN ('retry', 'failed') AND a.outcome = d.state
+    ORDER BY a.finished_at DESC, a.id DESC LIMIT 1`,
   deleteConsumer: 'DELETE FROM consumers WHERE channel = $1 AND name = $2',
   deleteConsumerDeliveries: 'DELETE FROM deliveries WHERE channel = $1 AND consumer = $2',
   deleteConsumerAttempts: 'DELETE FROM attempts WHERE channel = $1 AND consumer = $2',
@@ -117,6 +130,17 @@ const SQL = {
     ON CONFLICT (channel, consumer, seq) DO UPDATE SET
       state = 'retry', session = NULL, lease_expires_at = NULL, next_attempt_at = excluded.next_attempt_at, replay = true`,
 } as const;
+
+interface FailureRow {
+  event_id: string;
+  event_type: string;
+  seq: number;
+  attempt: number;
+  finished_at: Date;
+  status: number | null;
+  error: string | null;
+  response_body: Uint8Array | null;
+}
 
 interface ConsumerRow {
   channel: string;
@@ -300,7 +324,10 @@ export class PostgresDeliveries {
   }
 
   private async finishAttempt(db: Queryable, o: AttemptOutcome, error: string | null, outcome: NonNullable<AttemptRecord['outcome']>): Promise<void> {
-    await db.query(SQL.finishAttempt, [o.channel, o.consumer, o.seq, o.attempt, o.now, o.status ?? null, o.latencyMs, error, outcome]);
+    const [headers, body, bytes, truncated] = answerColumns(o.answer);
+    // The driver sends a Buffer as bytea; other typed arrays it would not.
+    const bodyParam = body === null ? null : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    await db.query(SQL.finishAttempt, [o.channel, o.consumer, o.seq, o.attempt, o.now, o.status ?? null, o.latencyMs, error, outcome, headers, bodyParam, bytes, truncated]);
   }
 
   async ack(db: Queryable, o: AttemptOutcome): Promise<boolean> {
@@ -357,6 +384,7 @@ export class PostgresDeliveries {
         const unsent = await firstRow<{ n: number; oldest: Date | null }>(db, SQL.unsentCount, [channel, row.next_seq, likePatterns(row.filter), row.name]);
         const failed = await firstRow<{ n: number }>(db, SQL.failedCount, [channel, row.name]);
         const failing = await firstRow<{ n: number }>(db, FAILING_COUNT, [channel, row.name]);
+        const last = await firstRow<FailureRow>(db, SQL.lastFailure, [channel, row.name]);
         const oldest = [open?.oldest, unsent?.oldest].filter((d): d is Date => d instanceof Date).map((d) => d.getTime());
         return {
           channel,
@@ -370,6 +398,19 @@ export class PostgresDeliveries {
           failing: failing?.n ?? 0,
           failed: failed?.n ?? 0,
           retrying: open?.retrying ?? 0,
+          lastFailure:
+            last === undefined
+              ? null
+              : {
+                  eventId: last.event_id,
+                  eventType: last.event_type,
+                  seq: last.seq,
+                  attempt: last.attempt,
+                  at: last.finished_at,
+                  status: last.status,
+                  error: last.error,
+                  responseBody: last.response_body === null ? null : new Uint8Array(last.response_body),
+                },
         };
       }),
     );
@@ -397,7 +438,7 @@ export class PostgresDeliveries {
   async listAttempts(db: Queryable, channel: string, eventId: string): Promise<AttemptRecord[] | undefined> {
     const event = await firstRow<{ seq: number }>(db, SQL.eventSeq, [channel, eventId]);
     if (!event) return undefined;
-    type Row = {
+    type Row = AnswerRow & {
       consumer: string;
       attempt: number;
       session: string;
@@ -418,6 +459,7 @@ export class PostgresDeliveries {
       latencyMs: r.latency_ms,
       error: r.error,
       outcome: r.outcome,
+      answer: answerOf(r),
     }));
   }
 }

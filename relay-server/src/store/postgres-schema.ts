@@ -162,6 +162,13 @@ CREATE TABLE audit (
 `,
   },
   { version: 5, name: 'event listing: sessions, verification, channel order', sql: EVENT_LISTING },
+  // Null for attempts from before it, and for those whose client reported no answer.
+  {
+    version: 6,
+    name: 'handler answers',
+    sql: `ALTER TABLE attempts ADD COLUMN IF NOT EXISTS response_headers text, ADD COLUMN IF NOT EXISTS response_body bytea,
+      ADD COLUMN IF NOT EXISTS response_bytes bigint, ADD COLUMN IF NOT EXISTS response_truncated boolean;`,
+  },
 ];
 
 /** The newest schema version this relay-server reads and writes. */

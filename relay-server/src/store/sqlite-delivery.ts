@@ -6,6 +6,7 @@ import type {
   AttemptOutcome,
   AttemptRecord,
   ClaimRequest,
+  ConsumerFailure,
   ConsumerInfo,
   ConsumerSpec,
   DeliveredEvent,
@@ -13,6 +14,7 @@ import type {
   NackResult,
   OpenConsumerResult,
 } from './store.js';
+import { answerColumns, answerOf, NO_ANSWER, type AnswerColumns, type AnswerRow } from './answer-columns.js';
 
 /** SQL for "event_type matches one of the globs"; SQLite's GLOB has the same `*` and `?`. */
 export function globClause(filter: readonly string[]): { sql: string; params: string[] } {
@@ -101,8 +103,9 @@ function prepareStatements(db: SqliteDatabase) {
     // An attempt is written once, when it ends; until then the delivery row holds it (`started_at` is
     // set exactly while an attempt is in flight).
     finishAttempt: p(
-      `INSERT INTO attempts (channel, consumer, seq, attempt, session, started_at, finished_at, status, latency_ms, error, outcome)
-       SELECT channel, consumer, seq, attempts, session, started_at, ?, ?, ?, ?, ? FROM deliveries
+      `INSERT INTO attempts (channel, consumer, seq, attempt, session, started_at, finished_at, status, latency_ms, error, outcome,
+         response_headers, response_body, response_bytes, response_truncated)
+       SELECT channel, consumer, seq, attempts, session, started_at, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM deliveries
        WHERE channel = ? AND consumer = ? AND seq = ? AND attempts = ? AND started_at IS NOT NULL`,
     ),
     settle: p(`UPDATE deliveries SET state = ?, session = NULL, started_at = NULL, due_at = ? WHERE channel = ? AND consumer = ? AND seq = ?`),
@@ -118,15 +121,27 @@ function prepareStatements(db: SqliteDatabase) {
     ),
     failedCount: p(`SELECT COUNT(*) AS n FROM deliveries INDEXED BY deliveries_failed WHERE channel = ? AND consumer = ? AND state = 'failed'`),
     failingCount: p(FAILING_COUNT),
+    // Each half walks its partial index: settled history, the bulk of the table, is never read. A
+    // retry counts when its last attempt failed, a parked event until a replay queues it again.
+    lastFailure: p(
+      `SELECT e.event_id, e.event_type, d.seq, a.attempt, a.finished_at, a.status, a.error, a.response_body
+       FROM (SELECT channel, consumer, seq, attempts, state FROM deliveries INDEXED BY deliveries_due WHERE channel = ? AND consumer = ? AND state IN ('inflight', 'retry') AND state = 'retry'
+             UNION ALL
+             SELECT channel, consumer, seq, attempts, state FROM deliveries INDEXED BY deliveries_failed WHERE channel = ? AND consumer = ? AND state = 'failed') d
+       JOIN attempts a ON a.channel = d.channel AND a.seq = d.seq AND a.consumer = d.consumer AND a.attempt = d.attempts
+       JOIN events e ON e.channel = d.channel AND e.seq = d.seq
+       WHERE a.outcome = d.state ORDER BY a.finished_at DESC, a.id DESC LIMIT 1`,
+    ),
     deleteConsumer: p('DELETE FROM consumers WHERE channel = ? AND name = ?'),
     deleteConsumerDeliveries: p('DELETE FROM deliveries WHERE channel = ? AND consumer = ?'),
     deleteConsumerAttempts: p('DELETE FROM attempts WHERE channel = ? AND consumer = ?'),
     eventSeq: p('SELECT seq FROM events WHERE channel = ? AND event_id = ?'),
     // Finished attempts, and those in flight, which only their delivery row records.
     attemptsOf: p(
-      `SELECT consumer, attempt, session, started_at, finished_at, status, latency_ms, error, outcome FROM attempts WHERE channel = ? AND seq = ?
+      `SELECT consumer, attempt, session, started_at, finished_at, status, latency_ms, error, outcome,
+         response_headers, response_body, response_bytes, response_truncated FROM attempts WHERE channel = ? AND seq = ?
        UNION ALL
-       SELECT consumer, attempts, session, started_at, NULL, NULL, NULL, NULL, NULL FROM deliveries WHERE channel = ? AND seq = ? AND started_at IS NOT NULL
+       SELECT consumer, attempts, session, started_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM deliveries WHERE channel = ? AND seq = ? AND started_at IS NOT NULL
        ORDER BY started_at, consumer, attempt`,
     ),
     eventExists: p('SELECT 1 AS found FROM events WHERE channel = ? AND seq = ?'),
@@ -219,7 +234,7 @@ export class SqliteDeliveries {
         continue;
       }
       if (previous.state === 'inflight') {
-        this.s.finishAttempt.run(t, null, null, 'no ack before the lease ended', 'abandoned', channel, consumer, seq, previous.attempts);
+        this.s.finishAttempt.run(t, null, null, 'no ack before the lease ended', 'abandoned', ...sqliteAnswer(NO_ANSWER), channel, consumer, seq, previous.attempts);
       }
       const claimed = this.s.leaseAgain.get(request.session, t, t + request.leaseMs, channel, consumer, seq) as { attempts: number; replay: number };
       deliveries.push({ event, attempt: Number(claimed.attempts), replay: claimed.replay === 1 });
@@ -271,7 +286,7 @@ export class SqliteDeliveries {
 
   ack(o: AttemptOutcome): boolean {
     const t = o.now.getTime();
-    const recorded = Number(this.s.finishAttempt.run(t, o.status ?? null, o.latencyMs, null, 'acked', o.channel, o.consumer, o.seq, o.attempt).changes) > 0;
+    const recorded = Number(this.s.finishAttempt.run(t, o.status ?? null, o.latencyMs, null, 'acked', ...sqliteAnswer(answerColumns(o.answer)), o.channel, o.consumer, o.seq, o.attempt).changes) > 0;
     // The handler answered 2xx: the event is delivered, even if this ack is late for its lease.
     if (Number(this.s.settleAcked.run(o.attempt, o.attempt, o.channel, o.consumer, o.seq).changes) === 0) {
       if (recorded) this.s.endStraggler.run(o.channel, o.consumer, o.seq, o.attempt);
@@ -300,7 +315,7 @@ export class SqliteDeliveries {
     const d = this.s.delivery.get(o.channel, o.consumer, o.seq) as DeliveryRow | undefined;
     const current = d !== undefined && d.state === 'inflight' && Number(d.attempts) === o.attempt;
     const failed = current && maxAttempts !== null && o.attempt >= maxAttempts;
-    const recorded = Number(this.s.finishAttempt.run(t, o.status ?? null, o.latencyMs, o.error ?? null, failed ? 'failed' : 'retry', o.channel, o.consumer, o.seq, o.attempt).changes) > 0;
+    const recorded = Number(this.s.finishAttempt.run(t, o.status ?? null, o.latencyMs, o.error ?? null, failed ? 'failed' : 'retry', ...sqliteAnswer(answerColumns(o.answer)), o.channel, o.consumer, o.seq, o.attempt).changes) > 0;
     if (!current) {
       // An attempt that outlived its event's delivery is recorded; nothing else changes.
       if (recorded) this.s.endStraggler.run(o.channel, o.consumer, o.seq, o.attempt);
@@ -323,7 +338,7 @@ export class SqliteDeliveries {
     const t = now.getTime();
     const held = this.s.sessionInflight.all(session) as { channel: string; consumer: string; seq: number; attempts: number }[];
     for (const d of held) {
-      this.s.finishAttempt.run(t, null, null, reason, 'abandoned', d.channel, d.consumer, d.seq, d.attempts);
+      this.s.finishAttempt.run(t, null, null, reason, 'abandoned', ...sqliteAnswer(NO_ANSWER), d.channel, d.consumer, d.seq, d.attempts);
       this.s.settle.run('retry', t, d.channel, d.consumer, d.seq);
     }
     return held.length;
@@ -359,6 +374,7 @@ export class SqliteDeliveries {
         failing: Number((this.s.failingCount.get(channel, row.name) as { n: number }).n),
         failed: Number((this.s.failedCount.get(channel, row.name) as { n: number }).n),
         retrying: Number(open.retrying),
+        lastFailure: failureOf(this.s.lastFailure.get(channel, row.name, channel, row.name) as FailureRow | undefined),
       };
     });
   }
@@ -372,7 +388,7 @@ export class SqliteDeliveries {
       if (!this.s.eventExists.get(channel, seq)) continue;
       // The attempt in flight is recorded as abandoned; the replay takes its place.
       const open = this.s.delivery.get(channel, consumer, seq) as DeliveryRow | undefined;
-      if (open?.started_at != null) this.s.finishAttempt.run(t, null, null, 'queued again by a replay', 'abandoned', channel, consumer, seq, open.attempts);
+      if (open?.started_at != null) this.s.finishAttempt.run(t, null, null, 'queued again by a replay', 'abandoned', ...sqliteAnswer(NO_ANSWER), channel, consumer, seq, open.attempts);
       this.s.requeue.run(channel, consumer, seq, t);
       queued += 1;
     }
@@ -388,7 +404,7 @@ export class SqliteDeliveries {
   listAttempts(channel: string, eventId: string): AttemptRecord[] | undefined {
     const event = this.s.eventSeq.get(channel, eventId) as { seq: number } | undefined;
     if (!event) return undefined;
-    type Row = { consumer: string; attempt: number; session: string; started_at: number; finished_at: number | null; status: number | null; latency_ms: number | null; error: string | null; outcome: AttemptRecord['outcome'] };
+    type Row = AnswerRow & { consumer: string; attempt: number; session: string; started_at: number; finished_at: number | null; status: number | null; latency_ms: number | null; error: string | null; outcome: AttemptRecord['outcome'] };
     return (this.s.attemptsOf.all(channel, event.seq, channel, event.seq) as Row[]).map((r) => ({
       consumer: r.consumer,
       attempt: Number(r.attempt),
@@ -399,6 +415,28 @@ export class SqliteDeliveries {
       latencyMs: r.latency_ms === null ? null : Number(r.latency_ms),
       error: r.error,
       outcome: r.outcome,
+      answer: answerOf(r),
     }));
   }
+}
+
+/** SQLite has no boolean: the truncated flag is kept as 0 or 1. */
+function sqliteAnswer([headers, body, bytes, truncated]: AnswerColumns): [string | null, Uint8Array | null, number | null, number | null] {
+  return [headers, body, bytes, truncated === null ? null : truncated ? 1 : 0];
+}
+
+type FailureRow = { event_id: string; event_type: string; seq: number; attempt: number; finished_at: number; status: number | null; error: string | null; response_body: Uint8Array | null };
+
+function failureOf(row: FailureRow | undefined): ConsumerFailure | null {
+  if (row === undefined) return null;
+  return {
+    eventId: row.event_id,
+    eventType: row.event_type,
+    seq: Number(row.seq),
+    attempt: Number(row.attempt),
+    at: new Date(Number(row.finished_at)),
+    status: row.status === null ? null : Number(row.status),
+    error: row.error,
+    responseBody: row.response_body === null ? null : new Uint8Array(row.response_body),
+  };
 }

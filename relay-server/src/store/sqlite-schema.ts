@@ -10,7 +10,7 @@ import type { SqliteDatabase } from './sqlite-driver.js';
  */
 
 /** Version of the schema this relay-server writes. */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -101,6 +101,14 @@ UPDATE events SET session_id = CAST(json_extract(CAST(body AS TEXT), '$.session_
 /** To schema version 4: consumers record the token that created them (`--max-consumers-per-token`). */
 const MIGRATE_TO_4 = 'ALTER TABLE consumers ADD COLUMN created_by TEXT;';
 
+/** To schema version 6: attempts keep the handler's answer (status line aside: headers and body start). */
+const MIGRATE_TO_6 = `
+ALTER TABLE attempts ADD COLUMN response_headers TEXT;
+ALTER TABLE attempts ADD COLUMN response_body BLOB;
+ALTER TABLE attempts ADD COLUMN response_bytes INTEGER;
+ALTER TABLE attempts ADD COLUMN response_truncated INTEGER;
+`;
+
 /**
  * Delivery state, schema version 2. Each delivered event costs a few rows, so the tables are kept
  * lean: deliveries is clustered on its key (no separate rowid tree), an open delivery has one due
@@ -138,7 +146,12 @@ CREATE TABLE IF NOT EXISTS attempts (
   status INTEGER,
   latency_ms REAL,
   error TEXT,
-  outcome TEXT
+  outcome TEXT,
+  -- The handler's answer as relay-client reported it (schema version 5); null when it reported none.
+  response_headers TEXT,
+  response_body BLOB,
+  response_bytes INTEGER,
+  response_truncated INTEGER
 );
 -- Attempts are found by event: a handful of rows per (channel, seq), whatever the consumer.
 CREATE INDEX IF NOT EXISTS attempts_event ON attempts (channel, seq);
@@ -207,6 +220,8 @@ export function migrateSqliteSchema(db: SqliteDatabase, transaction: (work: () =
     if (!consumerColumns.some((c) => c.name === 'created_by')) db.exec(MIGRATE_TO_4);
     const eventColumns = db.prepare('PRAGMA table_info(events)').all() as { name: string }[];
     if (!eventColumns.some((c) => c.name === 'session_id')) db.exec(MIGRATE_TO_5);
+    const attemptColumns = db.prepare('PRAGMA table_info(attempts)').all() as { name: string }[];
+    if (!attemptColumns.some((c) => c.name === 'response_headers')) db.exec(MIGRATE_TO_6);
     db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
   });
 }

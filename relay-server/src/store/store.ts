@@ -308,6 +308,23 @@ export interface AttemptOutcome {
   status?: number;
   /** Why the attempt failed without a status (refused, timeout, redirect…). */
   error?: string;
+  /** The handler's answer as relay-client reported it, when it reported one. */
+  answer?: HandlerAnswer;
+}
+
+/**
+ * A local handler's answer to one attempt, as relay-client reports it: bounded by the protocol
+ * (`MAX_RESPONSE_HEADERS`, `MAX_RESPONSE_BODY_BYTES`) before it reaches a store.
+ */
+export interface HandlerAnswer {
+  /** Answer headers in received order; empty when none were reported. */
+  headers: [name: string, value: string][];
+  /** The first bytes of the body, or null when none were reported. */
+  body: Uint8Array | null;
+  /** Body bytes the handler sent in all; null when not reported. */
+  bytes: number | null;
+  /** Whether `body` holds less than the whole body. */
+  truncated: boolean;
 }
 
 /** What a negative acknowledgement did. */
@@ -334,6 +351,22 @@ export interface ConsumerInfo {
   failed: number;
   /** Of the pending events, those whose last attempt failed and that wait for their retry. */
   retrying: number;
+  /** The latest failed attempt of an event still failing or parked; null when there is none. */
+  lastFailure: ConsumerFailure | null;
+}
+
+/** A consumer's latest failed attempt, as {@link ConsumerInfo.lastFailure} reports it. */
+export interface ConsumerFailure {
+  eventId: string;
+  eventType: string;
+  seq: number;
+  attempt: number;
+  at: Date;
+  /** The handler's status, when it answered. */
+  status: number | null;
+  error: string | null;
+  /** The start of the handler's answer body, when relay-client reported it. */
+  responseBody: Uint8Array | null;
 }
 
 /** One attempt to deliver an event to a consumer. */
@@ -348,6 +381,8 @@ export interface AttemptRecord {
   error: string | null;
   /** `null` while the attempt is in flight. */
   outcome: 'acked' | 'retry' | 'failed' | 'abandoned' | null;
+  /** The handler's answer, when relay-client reported one. */
+  answer: HandlerAnswer | null;
 }
 
 /** Delivery state kept per consumer: durable subscriptions, leases and the attempt log. */

@@ -1,4 +1,4 @@
-import type { ConsumerDeliveryView, DeliveryAttemptView, DeliveryListView, HandlerAnswerView } from '@myop-relay/protocol';
+import type { ConsumerDeliveryView, DeliveryAttemptView, DeliveryListView } from '@myop-relay/protocol';
 import { decodeBase64, rawView } from '../body.js';
 import { h } from '../dom.js';
 import { latency, localTime, relative } from '../format.js';
@@ -13,9 +13,11 @@ const OUTCOMES: Record<NonNullable<DeliveryAttemptView['outcome']>, string> = {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** The handler's answer to one attempt: status, headers, and the start of its body. */
-function answerBlock(answer: HandlerAnswerView): HTMLElement {
-  const bytes = decodeBase64(answer.bodyBase64);
+/** The handler's answer to one attempt, as relay-client reported it: status, headers, and the start of its body. */
+function answerBlock(attempt: DeliveryAttemptView): HTMLElement | null {
+  if (attempt.responseBody === undefined && attempt.responseHeaders === undefined) return null;
+  const headers = attempt.responseHeaders ?? [];
+  const bytes = decodeBase64(attempt.responseBody ?? '');
   let text: string | null;
   try {
     text = utf8.decode(bytes);
@@ -25,9 +27,14 @@ function answerBlock(answer: HandlerAnswerView): HTMLElement {
   return h(
     'div',
     { class: 'answer' },
-    h('div', { class: 'answer-status' }, `Handler answered ${answer.status}`, answer.truncated ? h('span', { class: 'muted' }, ' (body cut to what the relay keeps)') : null),
-    answer.headers.length > 0
-      ? h('details', null, h('summary', null, `${answer.headers.length} response headers`), h('table', { class: 'headers' }, h('tbody', null, ...answer.headers.map(([n, v]) => h('tr', null, h('th', null, n), h('td', null, v))))))
+    h(
+      'div',
+      { class: 'answer-status' },
+      `Handler answered ${attempt.status ?? 'without a status'}`,
+      attempt.responseBodyTruncated ? h('span', { class: 'muted' }, ` (first ${bytes.length} of ${attempt.responseBytes ?? '?'} bytes kept)`) : null,
+    ),
+    headers.length > 0
+      ? h('details', null, h('summary', null, `${headers.length} response headers`), h('table', { class: 'headers' }, h('tbody', null, ...headers.map(([n, v]) => h('tr', null, h('th', null, n), h('td', null, v))))))
       : null,
     bytes.length > 0 ? h('pre', { class: 'code answer-body' }, rawView(bytes, text)) : h('div', { class: 'muted' }, 'empty body'),
   );
@@ -49,7 +56,7 @@ function attemptItem(attempt: DeliveryAttemptView): HTMLElement {
       h('span', { class: 'mono session', title: `session ${attempt.session}` }, `session ${attempt.session.slice(0, 8)}`),
     ),
     attempt.error === null ? null : h('div', { class: 'attempt-error' }, attempt.error),
-    attempt.answer ? answerBlock(attempt.answer) : null,
+    answerBlock(attempt),
   );
 }
 
