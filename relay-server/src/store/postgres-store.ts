@@ -3,12 +3,15 @@ import type pg from 'pg';
 import type { Channel } from '../channel.js';
 import { RelayError } from '../errors.js';
 import { runPrune, type PrunedEvent } from './prune.js';
+import { GroupCommit } from './group-commit.js';
 import { KeyedBatches } from './keyed-batches.js';
 import { blocksEveryWrite, changed, createPool, DEFAULT_TIMEOUTS, describeDatabaseUrl, firstRow, inTransaction, rows, toStoreError } from './postgres-connection.js';
 import type { PostgresTimeouts, Queryable } from './postgres-connection.js';
 import { PostgresDeliveries, toStoredEvent, type StoredEventRow } from './postgres-delivery.js';
 import { SUMMARY_COLUMNS, deliveryStates, listEvents } from './postgres-event-query.js';
 import { NotificationListener } from './postgres-listener.js';
+import { insertEventBatch } from './postgres-events.js';
+import { postgresTokens } from './postgres-tokens.js';
 import { probeWritable } from './postgres-readiness.js';
 import { applyMigrations, lockSchemaWide, type MigrationReport } from './postgres-schema.js';
 import { actorText, toAuditEntry, type AuditRow } from './audit-rows.js';
@@ -62,15 +65,6 @@ export function notifyChannel(schema: string): string {
   return `${NOTIFY_PREFIX}:${createHash('sha256').update(schema).digest('hex').slice(0, 32)}`;
 }
 
-const EVENT_COLUMNS = ['channel', 'seq', 'event_id', 'event_type', 'received_at', 'source_ip', 'headers', 'body', 'synthetic', 'session_id', 'verification'] as const;
-
-/** One multi-row INSERT per batch; bodies travel as binary parameters, not as hex text. */
-function insertEventsSql(count: number): string {
-  const width = EVENT_COLUMNS.length;
-  const tuples = Array.from({ length: count }, (_, r) => `(${EVENT_COLUMNS.map((_, c) => `$${r * width + c + 1}`).join(', ')})`);
-  return `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`;
-}
-
 const SQL = {
   getMeta: 'SELECT value FROM meta WHERE key = $1',
   setMeta: 'INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
@@ -86,20 +80,6 @@ const SQL = {
   deleteChannelConsumers: 'DELETE FROM consumers WHERE channel = $1',
   deleteChannelDeliveries: 'DELETE FROM deliveries WHERE channel = $1',
   deleteChannelAttempts: 'DELETE FROM attempts WHERE channel = $1',
-  insertToken: 'INSERT INTO tokens (name, hash, role, channels, created_at) VALUES ($1, $2, $3, $4::jsonb, $5) ON CONFLICT DO NOTHING',
-  tokenByHash: 'SELECT * FROM tokens WHERE hash = $1',
-  listTokens: 'SELECT * FROM tokens ORDER BY name COLLATE "C"',
-  deleteToken: 'DELETE FROM tokens WHERE name = $1',
-  setTokenChannels: 'UPDATE tokens SET channels = $2::jsonb WHERE name = $1',
-  /**
-   * The row lock that makes seqs gap-free and dedup exact across processes: a batch holds its
-   * channels' rows until COMMIT. Taken in name order, so two batches never wait on each other in a circle.
-   */
-  lockChannels: 'SELECT name, last_seq FROM channels WHERE name = ANY ($1::text[]) ORDER BY name FOR UPDATE',
-  /** Read after the lock: whatever another process committed for these ids is visible now. */
-  existingEvents: `SELECT e.channel, e.event_id, e.seq FROM events e
-    JOIN unnest($1::text[], $2::text[]) AS k(channel, event_id) ON e.channel = k.channel AND e.event_id = k.event_id`,
-  setLastSeqs: 'UPDATE channels AS c SET last_seq = u.last_seq FROM unnest($1::text[], $2::bigint[]) AS u(name, last_seq) WHERE c.name = u.name',
   /** Inside the transaction: Postgres delivers it only after COMMIT, so no process wakes for an event it cannot read yet. */
   notify: 'SELECT pg_notify($1, name) FROM unnest($2::text[]) AS name',
   getEvent: `SELECT ${SUMMARY_COLUMNS}, headers, body, verification FROM events WHERE channel = $1 AND event_id = $2`,
@@ -118,24 +98,6 @@ const SQL = {
   storageBytes: `SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::bigint AS bytes
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'`,
 } as const;
-
-interface Pending {
-  event: NewEvent;
-  resolve: (result: AppendResult) => void;
-  reject: (error: unknown) => void;
-}
-
-interface TokenRow {
-  name: string;
-  hash: string;
-  role: string;
-  channels: string[] | null;
-  created_at: Date;
-}
-
-function toToken(row: TokenRow): TokenRecord {
-  return { name: row.name, hash: row.hash, role: row.role === 'admin' ? 'admin' : 'developer', channels: row.channels, createdAt: row.created_at };
-}
 
 /** The pid Postgres gave a connection; pg keeps it on the client without declaring it in its types. */
 function backendPid(client: pg.PoolClient): number | undefined {
@@ -158,15 +120,12 @@ export class PostgresStore implements Store {
   /** Where the store lives, for banners and logs: the URL without password or query, and the schema. */
   readonly description: string;
   private readonly deliveries = new PostgresDeliveries();
-  private readonly maxBatch: number;
-  private readonly maxBatchBytes: number;
   /** This schema's NOTIFY channel; undefined when notifications are off. */
   private readonly wakeChannel: string | undefined;
   private readonly remoteListeners = new Set<(channel: string) => void>();
   private readonly flushListeners = new Set<(events: number, seconds: number) => void>();
   private listener: NotificationListener | undefined;
-  private queue: Pending[] = [];
-  private flushing: Promise<void> | undefined;
+  private readonly appends: GroupCommit;
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly consumerWork = new KeyedBatches<Queryable>((work) => inTransaction(this.pool, work));
@@ -179,8 +138,27 @@ export class PostgresStore implements Store {
     /** The schema the tables live in. */
     readonly schema: string,
   ) {
-    this.maxBatch = options.maxBatch ?? 256;
-    this.maxBatchBytes = options.maxBatchBytes ?? 16 * 1024 * 1024;
+    this.appends = new GroupCommit({
+      maxBatch: options.maxBatch ?? 256,
+      maxBatchBytes: options.maxBatchBytes ?? 16 * 1024 * 1024,
+      // Each batch is durable once its COMMIT is confirmed (synchronous_commit on).
+      commit: (events) =>
+        inTransaction(this.pool, async (db) => {
+          const { results, channels } = await insertEventBatch(db, events);
+          await this.notifyChannels(db, channels);
+          return results;
+        }),
+      // Rolled back, or COMMIT was not confirmed: none of these events may get a 2xx. The sender
+      // retries, and dedup answers a retry of an event that did commit after all.
+      toError: (error) => toStoreError(error),
+      // Appends queued meanwhile would meet the same lock or outage and wait out the bound once
+      // more: they are refused with this one, so a webhook waits for its own commit only.
+      refusesQueue: (error) => blocksEveryWrite(error),
+      refusal: () => (this.closed ? closedError() : undefined),
+      flushed: (events, seconds) => {
+        for (const listener of this.flushListeners) listener(events, seconds);
+      },
+    });
     this.wakeChannel = (options.notify ?? true) ? notifyChannel(schema) : undefined;
     this.description = `${describeDatabaseUrl(options.url)} schema ${schema}`;
   }
@@ -283,130 +261,32 @@ export class PostgresStore implements Store {
   }
 
   createToken(token: TokenRecord): Promise<void> {
-    return this.run(async () => {
-      const channels = token.channels === null ? null : JSON.stringify(token.channels);
-      if ((await changed(this.pool, SQL.insertToken, [token.name, token.hash, token.role, channels, token.createdAt])) === 0) {
-        throw new RelayError('RELAY_E_TOKEN_EXISTS', `(token "${token.name}")`);
-      }
-    });
+    return this.run(() => postgresTokens.create(this.pool, token));
   }
 
   findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
-    return this.run(async () => {
-      const row = await firstRow<TokenRow>(this.pool, SQL.tokenByHash, [hash]);
-      return row ? toToken(row) : undefined;
-    });
+    return this.run(() => postgresTokens.byHash(this.pool, hash));
   }
 
   listTokens(): Promise<TokenRecord[]> {
-    return this.run(async () => (await rows<TokenRow>(this.pool, SQL.listTokens)).map(toToken));
+    return this.run(() => postgresTokens.list(this.pool));
   }
 
   revokeToken(name: string): Promise<boolean> {
-    return this.run(async () => (await changed(this.pool, SQL.deleteToken, [name])) > 0);
+    return this.run(() => postgresTokens.revoke(this.pool, name));
   }
 
   updateTokenChannels(name: string, channels: readonly string[] | null): Promise<boolean> {
-    return this.run(async () => (await changed(this.pool, SQL.setTokenChannels, [name, channels === null ? null : JSON.stringify(channels)])) > 0);
+    return this.run(() => postgresTokens.setChannels(this.pool, name, channels));
   }
 
   appendEvent(event: NewEvent): Promise<AppendResult> {
-    if (this.closed) return Promise.reject(closedError());
-    return new Promise((resolve, reject) => {
-      this.queue.push({ event, resolve, reject });
-      this.scheduleFlush();
-    });
-  }
-
-  /** Starts the commit loop unless it runs; it takes batches until the queue is empty. */
-  private scheduleFlush(): void {
-    if (this.flushing) return;
-    this.flushing = (async () => {
-      // setImmediate runs after pending I/O callbacks, so requests already read join this batch.
-      await new Promise((resolve) => setImmediate(resolve));
-      while (this.queue.length > 0) await this.commitBatch(this.takeBatch());
-    })().finally(() => {
-      this.flushing = undefined;
-      // An append that came between the loop's last look and here must not wait for the next one.
-      if (this.queue.length > 0) this.scheduleFlush();
-    });
-  }
-
-  private takeBatch(): Pending[] {
-    let count = 0;
-    let bytes = 0;
-    for (const pending of this.queue) {
-      if (count >= this.maxBatch || (count > 0 && bytes + pending.event.body.byteLength > this.maxBatchBytes)) break;
-      count += 1;
-      bytes += pending.event.body.byteLength;
-    }
-    return this.queue.splice(0, count);
-  }
-
-  private async commitBatch(batch: Pending[]): Promise<void> {
-    let results: AppendResult[];
-    const started = performance.now();
-    try {
-      results = await inTransaction(this.pool, (db) => this.insertBatch(db, batch.map((p) => p.event)));
-    } catch (error) {
-      // Rolled back, or COMMIT was not confirmed: none of these events may get a 2xx. The
-      // sender retries, and dedup answers a retry of an event that did commit after all.
-      const failure = toStoreError(error);
-      // Appends queued meanwhile would meet the same lock or outage and wait out the bound once
-      // more: they are refused with this one, so a webhook waits for its own commit only.
-      const waiting = blocksEveryWrite(error) ? this.queue.splice(0) : [];
-      for (const pending of [...batch, ...waiting]) pending.reject(failure);
-      return;
-    }
-    batch.forEach((pending, i) => pending.resolve(results[i] as AppendResult));
-    const seconds = (performance.now() - started) / 1000;
-    for (const listener of this.flushListeners) listener(batch.length, seconds);
+    return this.appends.append(event);
   }
 
   onAppendFlushed(listener: (events: number, seconds: number) => void): () => void {
     this.flushListeners.add(listener);
     return () => this.flushListeners.delete(listener);
-  }
-
-  private async insertBatch(db: Queryable, events: readonly NewEvent[]): Promise<AppendResult[]> {
-    const channels = [...new Set(events.map((e) => e.channel))];
-    const lastSeq = new Map((await rows<{ name: string; last_seq: number }>(db, SQL.lockChannels, [channels])).map((r) => [r.name, r.last_seq]));
-    const known = events.filter((e) => lastSeq.has(e.channel));
-    const key = (channel: string, id: string): string => `${channel}\u0000${id}`;
-    const stored = new Map(
-      (await rows<{ channel: string; event_id: string; seq: number }>(db, SQL.existingEvents, [known.map((e) => e.channel), known.map((e) => e.eventId)])).map(
-        (r) => [key(r.channel, r.event_id), r.seq],
-      ),
-    );
-
-    const results: AppendResult[] = [];
-    const values: unknown[] = [];
-    for (const event of events) {
-      const last = lastSeq.get(event.channel);
-      if (last === undefined) {
-        results.push({ ok: false, reason: 'unknown-channel' });
-        continue;
-      }
-      const id = key(event.channel, event.eventId);
-      const first = stored.get(id);
-      if (first !== undefined) {
-        results.push({ ok: true, seq: first, duplicate: true });
-        continue;
-      }
-      const seq = last + 1;
-      lastSeq.set(event.channel, seq);
-      stored.set(id, seq);
-      const verification = event.verification === undefined ? null : JSON.stringify(event.verification);
-      values.push(event.channel, seq, event.eventId, event.eventType, event.receivedAt, event.sourceIp, JSON.stringify(event.headers), event.body, event.synthetic, event.session ?? null, verification);
-      results.push({ ok: true, seq, duplicate: false });
-    }
-    const inserted = values.length / EVENT_COLUMNS.length;
-    if (inserted === 0) return results;
-    await db.query(insertEventsSql(inserted), values);
-    const touched = channels.filter((c) => lastSeq.has(c));
-    await db.query(SQL.setLastSeqs, [touched, touched.map((c) => lastSeq.get(c))]);
-    await this.notifyChannels(db, touched);
-    return results;
   }
 
   getEvent(channel: string, id: string): Promise<StoredEvent | undefined> {
@@ -560,8 +440,9 @@ export class PostgresStore implements Store {
   /** Commits the appends already queued, then closes the LISTEN connection and the pool. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      // Appends already queued are committed first; from then on appends are refused.
+      await this.appends.drain();
       this.closed = true;
-      while (this.flushing) await this.flushing;
       await this.consumerWork.idle();
       await this.listener?.stop();
       await this.pool.end();

@@ -9,6 +9,7 @@ import { SqliteDeliveries } from './sqlite-delivery.js';
 import { migrateSqliteSchema } from './sqlite-schema.js';
 import { SqliteEventQueries } from './sqlite-event-query.js';
 import { SqliteEvents } from './sqlite-events.js';
+import { SqliteTokens } from './sqlite-tokens.js';
 import { DEFAULT_MIN_FREE_BYTES, SqliteReadiness } from './sqlite-readiness.js';
 import { WalSync, type SyncFile } from './wal-sync.js';
 import { actorText, toAuditEntry, type AuditRow } from './audit-rows.js';
@@ -52,24 +53,6 @@ export interface SqliteStoreOptions {
 /** How long a write waits for another process's write lock (an admin command) before it fails. */
 const BUSY_TIMEOUT_MS = 5000;
 
-interface TokenRow {
-  name: string;
-  hash: string;
-  role: string;
-  channels: string | null;
-  created_at: string;
-}
-
-function toToken(row: TokenRow): TokenRecord {
-  return {
-    name: row.name,
-    hash: row.hash,
-    role: row.role === 'admin' ? 'admin' : 'developer',
-    channels: row.channels === null ? null : (JSON.parse(row.channels) as string[]),
-    createdAt: new Date(row.created_at),
-  };
-}
-
 /**
  * The embedded store: one SQLite file in WAL mode. Appends are group-committed: every event that
  * arrives while the event loop is busy joins the next transaction, and an append resolves only
@@ -86,6 +69,7 @@ export class SqliteStore implements Store {
   private readonly statements: ReturnType<SqliteStore['prepareStatements']>;
   private readonly deliveries: SqliteDeliveries;
   private readonly events: SqliteEvents;
+  private readonly tokens: SqliteTokens;
   private readonly eventQueries: SqliteEventQueries;
   private readonly walSync: WalSync;
   private readonly readiness: SqliteReadiness;
@@ -137,6 +121,7 @@ export class SqliteStore implements Store {
       });
       this.deliveries = new SqliteDeliveries(this.db);
       this.events = new SqliteEvents(this.db);
+      this.tokens = new SqliteTokens(this.db);
       this.eventQueries = new SqliteEventQueries(this.db);
       this.walSync = new WalSync(`${options.path}-wal`, options.syncWal);
       this.appends = new GroupCommit({
@@ -177,11 +162,6 @@ export class SqliteStore implements Store {
       channelCounts: p('SELECT COUNT(*) AS n, MAX(received_at) AS last FROM events WHERE channel = ?'),
       deleteChannel: p('DELETE FROM channels WHERE name = ?'),
       deleteChannelEvents: p('DELETE FROM events WHERE channel = ?'),
-      insertToken: p('INSERT INTO tokens (name, hash, role, channels, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING'),
-      tokenByHash: p('SELECT * FROM tokens WHERE hash = ?'),
-      listTokens: p('SELECT * FROM tokens ORDER BY name'),
-      deleteToken: p('DELETE FROM tokens WHERE name = ?'),
-      setTokenChannels: p('UPDATE tokens SET channels = ? WHERE name = ?'),
       pruneAge: p('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at < ? ORDER BY received_at LIMIT ?) RETURNING channel, seq'),
       channelNames: p('SELECT name FROM channels'),
       countChannel: p('SELECT COUNT(*) AS n FROM events WHERE channel = ?'),
@@ -344,35 +324,23 @@ export class SqliteStore implements Store {
   }
 
   createToken(token: TokenRecord): Promise<void> {
-    return this.run(() => {
-      const { changes } = this.statements.insertToken.run(
-        token.name,
-        token.hash,
-        token.role,
-        token.channels === null ? null : JSON.stringify(token.channels),
-        token.createdAt.toISOString(),
-      );
-      if (Number(changes) === 0) throw new RelayError('RELAY_E_TOKEN_EXISTS', `(token "${token.name}")`);
-    });
+    return this.run(() => this.tokens.create(token));
   }
 
   findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
-    return this.run(() => {
-      const row = this.statements.tokenByHash.get(hash) as TokenRow | undefined;
-      return row ? toToken(row) : undefined;
-    });
+    return this.run(() => this.tokens.byHash(hash));
   }
 
   listTokens(): Promise<TokenRecord[]> {
-    return this.run(() => (this.statements.listTokens.all() as TokenRow[]).map(toToken));
+    return this.run(() => this.tokens.list());
   }
 
   revokeToken(name: string): Promise<boolean> {
-    return this.run(() => Number(this.statements.deleteToken.run(name).changes) > 0);
+    return this.run(() => this.tokens.revoke(name));
   }
 
   updateTokenChannels(name: string, channels: readonly string[] | null): Promise<boolean> {
-    return this.run(() => Number(this.statements.setTokenChannels.run(channels === null ? null : JSON.stringify(channels), name).changes) > 0);
+    return this.run(() => this.tokens.setChannels(name, channels));
   }
 
   appendEvent(event: NewEvent): Promise<AppendResult> {
