@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
-import type { EventVerificationView } from '@myop-relay/protocol';
 import { ClaimBudget, takeWithin } from './claim-budget.js';
+import { toDeliveredEvent, type FullEventRow } from './event-rows.js';
 import { changed, firstRow, rows, type Queryable } from './postgres-connection.js';
 import { FAILING_COUNT } from './postgres-event-query.js';
 import type {
@@ -162,60 +162,7 @@ interface DeliveryRow {
   replay: boolean;
 }
 
-/** An event row as the store reads it. */
-export interface EventRow {
-  id: number;
-  channel: string;
-  seq: number;
-  event_id: string;
-  event_type: string;
-  received_at: Date;
-  source_ip: string;
-  size: number;
-  synthetic: boolean;
-  session_id: string | null;
-}
-
-/** An event row with its headers (JSON text) and body. */
-export interface FullEventRow extends EventRow {
-  headers: string;
-  body: Buffer;
-}
-
-/** A {@link FullEventRow} with how the event was verified (JSON text; NULL when not recorded). */
-export interface StoredEventRow extends FullEventRow {
-  verification: string | null;
-}
-
-/** The listing view of an event row. */
-export function toSummary(row: EventRow): EventSummary {
-  return {
-    channel: row.channel,
-    seq: row.seq,
-    id: row.event_id,
-    type: row.event_type,
-    receivedAt: row.received_at,
-    sourceIp: row.source_ip,
-    size: row.size,
-    synthetic: row.synthetic,
-    session: row.session_id ?? null,
-  };
-}
-
-/** The stored event a full row holds; the body is a plain Uint8Array view of the received bytes. */
-export function toStoredEvent(row: StoredEventRow): StoredEvent {
-  return {
-    ...toSummary(row),
-    headers: JSON.parse(row.headers) as StoredEvent['headers'],
-    body: new Uint8Array(row.body.buffer, row.body.byteOffset, row.body.byteLength),
-    verification: row.verification === null ? null : (JSON.parse(row.verification) as EventVerificationView),
-  };
-}
-
-/** The event a full row holds, as a delivery carries it: headers left as their JSON text. */
-function toDeliveredEvent(row: FullEventRow): DeliveredEvent {
-  return { ...toSummary(row), headersJson: row.headers, body: new Uint8Array(row.body.buffer, row.body.byteOffset, row.body.byteLength) };
-}
+export { toDeliveredEvent, toStoredEvent, toSummary, type EventRow, type FullEventRow, type StoredEventRow } from './event-rows.js';
 
 /** A delivery about to be leased: an event due again (with its row) or a new one. */
 interface Candidate {
