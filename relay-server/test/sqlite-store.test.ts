@@ -182,11 +182,16 @@ describe('SqliteStore', () => {
       const append = (id: string): Promise<void> => store.appendEvent(newEvent('sales', id)).then(() => void answered.push(id));
       const first = append('a');
       await until(() => started.length === 1);
-      // Two more batches commit while the first flush runs.
+      // Two more appends while the first flush runs. The store takes an append into a commit on
+      // the event-loop turn after it arrives (setImmediate), so two turns after each append is
+      // when a store that did not wait for the flush would have committed it.
+      const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
       const second = append('b');
-      await new Promise((resolve) => setImmediate(resolve));
+      await turn();
+      await turn();
       const third = append('c');
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await turn();
+      await turn();
       expect(started).toHaveLength(1);
       expect(answered).toEqual([]);
       expect(peer(path).prepare('SELECT event_id FROM events ORDER BY seq').pluck().all()).toEqual(['a']);
