@@ -215,6 +215,9 @@ describe('Webhook Logs page', { timeout: 120_000 }, () => {
     await attempt.waitFor();
     expect(await attempt.locator('.status').textContent()).toBe('HTTP 500');
     expect(await attempt.locator('.outcome').textContent()).toBe('failed, will retry');
+    // The handler's own answer, as relay-client captured it: its status and its body's bytes.
+    expect(await attempt.locator('.answer-status').textContent()).toContain('Handler answered 500');
+    expect(await attempt.locator('.answer-body').textContent()).toBe('ok');
     expect(await page.textContent('.timeline[data-consumer="laptop"] h4')).toMatch(/laptop · failing.*next retry/);
     expect(await row(page, `${FAILING}1`).locator('.badge').allTextContents()).toEqual(['laptop · failing']);
     await page.close();
@@ -286,7 +289,9 @@ describe('Webhook Logs page', { timeout: 120_000 }, () => {
     await postEvent('park-1', 'call.end');
     const { store } = relay;
     const now = new Date();
-    await store.openConsumer({ channel: 'myoperator', name: 'batch', start: { kind: 'time', at: new Date(now.getTime() - 1000) }, filter: [], maxAttempts: 1 }, now);
+    // From park-1 itself, whatever earlier tests stored just before it.
+    const parkSeq = (await store.getEvent('myoperator', 'park-1'))?.seq ?? 0;
+    await store.openConsumer({ channel: 'myoperator', name: 'batch', start: { kind: 'seq', seq: parkSeq }, filter: [], maxAttempts: 1 }, now);
     const [delivery] = await store.claimDeliveries({ channel: 'myoperator', consumer: 'batch', session: 'batch-1', limit: 1, ordered: true, now, leaseMs: 30_000 });
     expect(delivery?.event.id).toBe('park-1');
     await store.nackDelivery({ channel: 'myoperator', consumer: 'batch', seq: delivery?.event.seq ?? 0, attempt: 1, session: 'batch-1', now, latencyMs: 3, status: 503 }, new Date(now.getTime() + 60_000));

@@ -128,11 +128,18 @@ async function exchange(run: Run, random: Random, data: Buffer): Promise<string>
   const chunks: Buffer[] = [];
   socket.on('data', (chunk: Buffer) => chunks.push(chunk));
   socket.on('error', () => undefined);
-  const closed = once(socket, 'close');
+  // Not events.once: it rejects on 'error', and a reset or EPIPE is one of the endings expected here.
+  const closed = new Promise((resolve) => socket.once('close', resolve));
   let offset = 0;
-  while (offset < data.length) {
+  // The relay may answer and close before the request is all written (it refuses early): the
+  // rest is then not sent, as a real peer's write would fail too.
+  while (offset < data.length && !socket.destroyed && socket.writable) {
     const size = random.chance(0.7) ? data.length - offset : 1 + random.int(data.length - offset);
-    socket.write(data.subarray(offset, offset + size));
+    try {
+      socket.write(data.subarray(offset, offset + size));
+    } catch {
+      break;
+    }
     offset += size;
     if (random.chance(0.1)) await new Promise((resolve) => setImmediate(resolve));
   }
