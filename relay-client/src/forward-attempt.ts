@@ -9,6 +9,9 @@ import { createRequire } from 'node:module';
 import type { Client, Dispatcher, Pool } from 'undici';
 import { headerValueProblem, isHttpToken, MAX_NACK_ERROR_LENGTH, MAX_RESPONSE_HEADER_CHARS, MAX_RESPONSE_HEADERS, type HeaderPairs } from '@myop-relay/protocol';
 
+/** The body start of an answer without a body. */
+const NO_BYTES = new Uint8Array(0);
+
 /** How an attempt ended: `error` is undefined when the whole answer arrived. */
 export type AttemptEnd = (attempt: Attempt, error?: Error) => void;
 
@@ -59,6 +62,7 @@ export class Attempt implements Dispatcher.DispatchHandlers {
 
   /** The first `limit` body bytes kept (at most the `keep` the attempt was made with). */
   bodyStart(limit: number): Uint8Array {
+    if (this.#kept === 0) return NO_BYTES;
     const kept = Buffer.concat(this.#chunks);
     return kept.subarray(0, Math.min(limit, kept.length));
   }

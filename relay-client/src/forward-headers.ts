@@ -80,9 +80,11 @@ const NOT_FORWARDED: ReadonlySet<string> = new Set(['expect']);
  * @param resign - see {@link Resign}; default: the original signature is kept.
  */
 export function buildForwardHeaders(event: EventMessage, body: Uint8Array, resign?: Resign): string[] {
-  const connectionNamed = new Set<string>();
+  let connectionNamed: Set<string> | undefined;
   for (const [name, value] of event.headers) {
-    if (name.toLowerCase() === 'connection') for (const token of value.split(',')) connectionNamed.add(token.trim().toLowerCase());
+    if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
+    connectionNamed ??= new Set();
+    for (const token of value.split(',')) connectionNamed.add(token.trim().toLowerCase());
   }
   const signatureHeader = resign === undefined ? undefined : (resign.header ?? DEFAULT_SIGNATURE_HEADER);
   const signatureLower = signatureHeader?.toLowerCase();
@@ -92,7 +94,7 @@ export function buildForwardHeaders(event: EventMessage, body: Uint8Array, resig
   let hasSignature = false;
   for (const [name, value] of event.headers) {
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP_HEADERS.has(lower) || connectionNamed.has(lower) || NOT_FORWARDED.has(lower) || WRITTEN_BY_CLIENT.has(lower) || RELAY_HEADERS.has(lower)) continue;
+    if (HOP_BY_HOP_HEADERS.has(lower) || connectionNamed?.has(lower) === true || NOT_FORWARDED.has(lower) || WRITTEN_BY_CLIENT.has(lower) || RELAY_HEADERS.has(lower)) continue;
     if (signature !== undefined && lower === signatureLower) {
       if (!hasSignature) out.push(name, signature);
       hasSignature = true;

@@ -9,7 +9,7 @@
  */
 import { Buffer } from 'node:buffer';
 import type { Dispatcher, Pool } from 'undici';
-import { isBase64, MAX_RESPONSE_BODY_BYTES, type EventMessage, type HeaderPairs } from '@myop-relay/protocol';
+import { base64ByteLength, MAX_RESPONSE_BODY_BYTES, type EventMessage, type HeaderPairs } from '@myop-relay/protocol';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { Attempt, bodyFailure, bodyProgress, errorText, metStaleConnection, nackText, openHandlerPool } from './forward-attempt.js';
 import { buildForwardHeaders, unsendableHeader, type Resign } from './forward-headers.js';
@@ -287,9 +287,10 @@ export class Forwarder {
     let body: Buffer;
     let headers: string[];
     try {
-      // Node's decoder is native, and lenient: the strict check comes first.
-      if (!isBase64(event.body)) throw new RangeError('event body is not valid padded base64');
+      // The protocol's decoder let only strict base64 through. Node's own decoder is lenient: it
+      // skips what is not base64, so a body that came some other way decodes short and is refused.
       body = Buffer.from(event.body, 'base64');
+      if (body.length !== base64ByteLength(event.body)) throw new RangeError('event body is not valid padded base64');
       headers = buildForwardHeaders(event, body, this.#resign);
     } catch (error) {
       return Promise.resolve({ ok: false, error: nackText(errorText(error)), latencyMs: Math.max(0, clock.now() - started) });

@@ -24,8 +24,8 @@ import type { Clock } from './clock.js';
 import { resolveListenConfig, type ListenConfig, type ListenOptions } from './config.js';
 import { ClientError } from './errors.js';
 import type { ConnectionFailure } from './failure.js';
-import { Forwarder, type CapturedAnswer } from './forwarder.js';
-import type { AnswerSent, DeliveryInfo, ListenSummary, Renderer } from './renderer/renderer.js';
+import { Forwarder, type CapturedAnswer, type ForwardOutcome } from './forwarder.js';
+import type { AnswerSent, DeliveryInfo, EventReceivedInfo, ForwardedInfo, ListenSummary, Renderer } from './renderer/renderer.js';
 import { silentRenderer } from './renderer/silent.js';
 import type { SocketFactory } from './socket.js';
 import { Transport, type Session, type SubscriptionRequest, type TransportHandlers } from './transport.js';
@@ -75,7 +75,9 @@ class Listener implements TransportHandlers {
   #failed = 0;
   /** Events, by channel and seq, whose latest delivery here did not end in an ack. */
   readonly #outstanding = new Set<string>();
-  readonly #inFlight = new Set<Promise<void>>();
+  /** Forwards running now; {@link Listener.drain} waits for it to be 0. */
+  #inFlight = 0;
+  readonly #idle: (() => void)[] = [];
   /** Questions to the relay's API about new subscriptions, awaited before the summary. */
   readonly #facts = new Set<Promise<void>>();
   /** Channels whose hints were looked for: once per run, not at every reconnect. */
@@ -104,14 +106,14 @@ class Listener implements TransportHandlers {
   beginStop(): void {
     if (this.#stopping) return;
     this.#stopping = true;
-    if (this.#inFlight.size > 0) this.renderer.stopping({ inFlight: this.#inFlight.size, timeoutMs: this.config.timeoutMs });
+    if (this.#inFlight > 0) this.renderer.stopping({ inFlight: this.#inFlight, timeoutMs: this.config.timeoutMs });
     const session = this.#session;
     if (session !== undefined) for (const sub of this.#subscriptions.keys()) session.send({ type: 'unsubscribe', sub });
   }
 
   /** Resolves when every running forward has finished and been answered. */
   async drain(): Promise<void> {
-    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    while (this.#inFlight > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
     await Promise.allSettled([...this.#facts]);
   }
 
@@ -191,20 +193,28 @@ class Listener implements TransportHandlers {
       return;
     }
     const delivery = deliveryInfo(event);
-    this.renderer.eventReceived({ ...delivery, bytes: base64ByteLength(event.body) });
-    const running = this.#deliver(event, delivery, key, session);
-    this.#inFlight.add(running);
-    void running.finally(() => this.#inFlight.delete(running));
+    this.renderer.eventReceived(receivedInfo(delivery, base64ByteLength(event.body)));
+    // The event itself is not kept while its handler answers: only what the answer needs is.
+    // Dozens of forwards can be waiting, and their bodies would otherwise outlive many young
+    // generation collections, each copying them again (section 4 in docs/benchmarks.md).
+    const { sub } = event;
+    this.#inFlight++;
+    void this.forwarder.forward(event).then((outcome) => {
+      try {
+        this.#answer(outcome, sub, delivery, key, session);
+      } finally {
+        if (--this.#inFlight === 0) for (const resolve of this.#idle.splice(0)) resolve();
+      }
+    });
   }
 
-  async #deliver(event: EventMessage, delivery: DeliveryInfo, key: string, session: Session): Promise<void> {
-    const outcome = await this.forwarder.forward(event);
-    const { sub, seq, attempt } = event;
+  #answer(outcome: ForwardOutcome, sub: string, delivery: DeliveryInfo, key: string, session: Session): void {
+    const { seq, attempt } = delivery;
     const latencyMs = outcome.latencyMs;
     let answer: AnswerSent;
     let nextAttemptMs: number | undefined;
     if (outcome.ok && outcome.status !== undefined) {
-      answer = session.send({ type: 'ack', sub, seq, attempt, status: outcome.status, latencyMs, ...answerFields(outcome.answer) }) ? 'ack' : 'lost';
+      answer = session.send(withAnswer({ type: 'ack', sub, seq, attempt, status: outcome.status, latencyMs }, outcome.answer)) ? 'ack' : 'lost';
       if (answer === 'ack') {
         this.#delivered++;
         this.#outstanding.delete(key);
@@ -213,7 +223,7 @@ class Listener implements TransportHandlers {
       }
     } else {
       this.#failed++;
-      const nack: NackMessage = { type: 'nack', sub, seq, attempt, latencyMs, ...answerFields(outcome.answer) };
+      const nack = withAnswer<NackMessage>({ type: 'nack', sub, seq, attempt, latencyMs }, outcome.answer);
       // The protocol takes statuses 100-599; anything else a handler manages to send is described instead.
       if (outcome.status !== undefined && outcome.status >= 100 && outcome.status <= 599) nack.status = outcome.status;
       const error = outcome.error ?? (nack.status === undefined ? `invalid HTTP status ${String(outcome.status)}` : undefined);
@@ -224,31 +234,38 @@ class Listener implements TransportHandlers {
       else this.#outstanding.add(key);
       if (answer === 'nack' && !parked) nextAttemptMs = retryDelayMs(attempt, this.#retrySchedule);
     }
-    this.renderer.forwarded({
-      ...delivery,
-      method: 'POST',
-      url: this.forwarder.target.display,
-      outcome,
-      answer,
-      ...(nextAttemptMs === undefined ? {} : { nextAttemptMs }),
-    });
+    this.renderer.forwarded(forwardedInfo(delivery, this.forwarder.target.display, outcome, answer, nextAttemptMs));
   }
 }
+
+// The renderer's records are built field by field, never by spreading: they are made for every
+// event, and a literal of known shape is one allocation where a spread copies property by property.
 
 function deliveryInfo(event: EventMessage): DeliveryInfo {
   const { channel, seq, id, eventType, attempt, receivedAt, synthetic, replay } = event;
   return { channel, seq, id, eventType, attempt, receivedAt, synthetic, replay };
 }
 
-/** The answer fields of an ack or nack, none when nothing was captured. */
-function answerFields(answer: CapturedAnswer | undefined): Pick<AckMessage, 'responseHeaders' | 'responseBody' | 'responseBytes' | 'responseBodyTruncated'> {
-  if (answer === undefined) return {};
-  return {
-    responseHeaders: answer.headers,
-    responseBody: Buffer.from(answer.body.buffer, answer.body.byteOffset, answer.body.byteLength).toString('base64'),
-    responseBytes: answer.bytes,
-    responseBodyTruncated: answer.truncated,
-  };
+function receivedInfo(d: DeliveryInfo, bytes: number): EventReceivedInfo {
+  const { channel, seq, id, eventType, attempt, receivedAt, synthetic, replay } = d;
+  return { channel, seq, id, eventType, attempt, receivedAt, synthetic, replay, bytes };
+}
+
+function forwardedInfo(d: DeliveryInfo, url: string, outcome: ForwardOutcome, answer: AnswerSent, nextAttemptMs: number | undefined): ForwardedInfo {
+  const { channel, seq, id, eventType, attempt, receivedAt, synthetic, replay } = d;
+  const info: ForwardedInfo = { channel, seq, id, eventType, attempt, receivedAt, synthetic, replay, method: 'POST', url, outcome, answer };
+  if (nextAttemptMs !== undefined) info.nextAttemptMs = nextAttemptMs;
+  return info;
+}
+
+/** `message` with the fields that report the handler's answer, when one was captured. */
+function withAnswer<M extends AckMessage | NackMessage>(message: M, answer: CapturedAnswer | undefined): M {
+  if (answer === undefined) return message;
+  message.responseHeaders = answer.headers;
+  message.responseBody = answer.body.byteLength === 0 ? '' : Buffer.from(answer.body.buffer, answer.body.byteOffset, answer.body.byteLength).toString('base64');
+  message.responseBytes = answer.bytes;
+  message.responseBodyTruncated = answer.truncated;
+  return message;
 }
 
 /**

@@ -268,3 +268,19 @@ describe('forwarding over HTTPS', () => {
     expect(local.connections).toHaveLength(1);
   });
 });
+
+describe('forwarding: bodies that are not base64', () => {
+  it.each([
+    ['a character outside the alphabet', 'eyJpZCI6MX0*'],
+    ['whitespace', 'eyJp ZCI6MX0='],
+    ['a length that is no multiple of 4', 'eyJpZCI6MX0'],
+    ['padding in the middle', 'QQ==QQ=='],
+  ])('fails the forward before anything is sent: %s', async (_name, body) => {
+    const local = await rawHandler((socket) => {
+      socket.write(OK);
+    });
+    const event = { ...eventMessage(), body };
+    expect(await forwarderTo(local.url).forward(event)).toMatchObject({ ok: false, error: 'event body is not valid padded base64' });
+    expect(local.requests).toHaveLength(0);
+  });
+});
