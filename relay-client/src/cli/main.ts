@@ -3,7 +3,7 @@
  * (`trigger`, `events`, `replay`, `status`). Every failure ends as one coded line (JSON with
  * `--json`) and an exit code from the table in docs/errors.md. Sets `process.exitCode`, never exits.
  */
-import { CLI_ERRORS, CommandAccepted, EXIT_CODES, UsageError, reportFailure, wantsJson, withUsageChecks, type CliFailure } from '@myop-relay/cli-support';
+import { CLI_ERRORS, EXIT_CODES, UsageError, runCommandLine, type CliFailure } from '@myop-relay/cli-support';
 import { resolveListenConfig } from '../config.js';
 import { ClientError } from '../errors.js';
 import { clean } from '../format.js';
@@ -55,11 +55,6 @@ const RELAY_ERROR_HINTS: Readonly<Record<string, string>> = {
   RELAY_E_UNKNOWN_CHANNEL: '`relay-client status` lists the channels this token may read.',
 };
 
-/** `relay-client events show`, from the command words yargs found. */
-function commandName(words: readonly string[]): string {
-  return ['relay-client', ...words].join(' ');
-}
-
 /** The coded line (and exit code) for whatever ended the command. */
 function failureOf(error: unknown, command: string): CliFailure {
   const help = `See \`${command} --help\`.`;
@@ -81,24 +76,17 @@ function failureOf(error: unknown, command: string): CliFailure {
 
 /** Parses `argv` (without the node and script entries) and runs the command. */
 export async function runCli(argv: string[], runtime: CliRuntime): Promise<void> {
-  let command: readonly string[] = [];
-  try {
-    const settings = configFileSettings(argv, runtime.env, runtime.homeDir);
-    const parser = buildParser(argv, runtime, settings, { listen: (a) => runListen(a, runtime) });
-    withUsageChecks(parser, argv, { parseOnly: runtime.parseOnly !== undefined, onCommand: (words) => (command = words) });
-    // With a callback, yargs hands over what it would print (help, version, completions) instead of using console.log.
-    await parser.parseAsync(argv, {}, (_error, _args, output) => {
-      if (output !== '') runtime.stdout.write(`${output}\n`);
-    });
-  } catch (error) {
-    if (error instanceof CommandAccepted) {
-      runtime.parseOnly?.(error.command);
-      return;
-    }
-    if (error instanceof RenderedError) {
+  await runCommandLine({
+    name: 'relay-client',
+    argv,
+    parser: () => buildParser(argv, runtime, configFileSettings(argv, runtime.env, runtime.homeDir), { listen: (a) => runListen(a, runtime) }),
+    stdout: runtime.stdout,
+    stderr: runtime.stderr,
+    parseOnly: runtime.parseOnly,
+    failure: (error, command) => {
+      if (!(error instanceof RenderedError)) return failureOf(error, command);
       process.exitCode = error.error.exitCode;
-      return;
-    }
-    reportFailure(runtime.stderr, failureOf(error, commandName(command)), wantsJson(argv));
-  }
+      return undefined;
+    },
+  });
 }

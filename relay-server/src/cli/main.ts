@@ -8,7 +8,7 @@ import { cliAuditor, listAuditCommand, type Auditor } from './audit.js';
 import { runBackup } from './backup.js';
 import { channelCommands } from './channel.js';
 import { channelOptions, configFileSettings, databaseUrlOption, serverOptions, storeOptions } from './options.js';
-import { CommandAccepted, UsageError, createParser, helpWidth, line, reportFailure, wantsJson, withUsageChecks } from '@myop-relay/cli-support';
+import { UsageError, createParser, helpWidth, line, runCommandLine } from '@myop-relay/cli-support';
 import { serverFailure } from './report.js';
 import type { CliRuntime } from './runtime.js';
 import { runInit } from './init.js';
@@ -198,21 +198,15 @@ async function runMigrate(args: { databaseUrl?: unknown; json: boolean }, runtim
 
 /** Parses `argv` (without the node and script entries) and runs the command. Sets `process.exitCode` on failure. */
 export async function runCli(argv: string[], runtime: CliRuntime): Promise<void> {
-  let command: readonly string[] = [];
-  try {
-    const parser = buildParser(argv, runtime, configFileSettings(argv, process.env));
-    withUsageChecks(parser, argv, { parseOnly: runtime.parseOnly !== undefined, onCommand: (words) => (command = words) });
-    // With a callback, yargs hands over what it would print (help) instead of using console.log.
-    await parser.parseAsync(argv, {}, (_error, _args, output) => {
-      if (output !== '') runtime.stdout.write(`${output}\n`);
-    });
-  } catch (error) {
-    if (error instanceof CommandAccepted) {
-      runtime.parseOnly?.(error.command);
-      return;
-    }
-    reportFailure(runtime.stderr, serverFailure(error, ['relay-server', ...command].join(' ')), wantsJson(argv));
-  }
+  await runCommandLine({
+    name: 'relay-server',
+    argv,
+    parser: () => buildParser(argv, runtime, configFileSettings(argv, process.env)),
+    stdout: runtime.stdout,
+    stderr: runtime.stderr,
+    parseOnly: runtime.parseOnly,
+    failure: serverFailure,
+  });
 }
 
 /** The `relay-server` parser for `argv`, with `settings` from the config file; nothing runs until it is parsed. */
