@@ -5,9 +5,10 @@
  * Under a steady stream of forwards, V8 by default grows the young generation from 2 × 1 MB to
  * 2 × 16 MB, and lets the old generation grow to up to four times what survived the last full
  * collection, mostly with short-lived objects that happened to be in flight at two scavenges. The
- * resident set then climbs by 40–60 MB for nothing. Keeping the young generation at its start-up
- * size and letting the old generation grow by 30% collects that garbage sooner, for a few percent
- * more CPU per event (section 4 in docs/benchmarks.md, "What limits each figure").
+ * resident set then climbs by 40–60 MB for nothing. Keeping the young generation at the size it
+ * reached while the CLI loaded (2 × 2 MB) and letting the old generation grow by 30% collects
+ * that garbage sooner, for a few percent more CPU per event (section 4 in docs/benchmarks.md,
+ * "What limits each figure").
  *
  * V8 reads both settings whenever it decides to grow a space, so setting them once the process
  * runs works, however relay-client was started (its executable, `node dist/cli.js`, Deno).
