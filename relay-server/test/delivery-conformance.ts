@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ClaimRequest, Delivery, Store } from '../src/store/store.js';
-import { T0, expectRelayError, newEvent, plainChannel, seqOf, type OpenStore } from './store-conformance.js';
+import { T0, expectRelayError, newEvent, plainChannel, seqOf, storeRunner, type OpenStore } from './store-conformance.js';
 
 const SECOND = 1000;
 
@@ -9,14 +9,7 @@ const SECOND = 1000;
  * replays and the attempt log. Runs against every engine, like the rest of the conformance suite.
  */
 export function describeDeliveryConformance(engine: string, open: OpenStore): void {
-  async function withStore(work: (store: Store) => Promise<void>): Promise<void> {
-    const { store, cleanup } = await open();
-    try {
-      await work(store);
-    } finally {
-      await cleanup();
-    }
-  }
+  const withStore = storeRunner(open);
 
   /** A channel `sales` with `count` events of the given types (cycled), received one second apart. */
   async function seed(store: Store, count: number, types: string[] = ['call.answered']): Promise<void> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ClaimRequest, EventQuery, Store } from '../src/store/store.js';
-import { T0, newEvent, plainChannel, seqOf, type OpenStore } from './store-conformance.js';
+import { T0, newEvent, plainChannel, seqOf, storeRunner, type OpenStore } from './store-conformance.js';
 
 const SECOND = 1000;
 
@@ -10,14 +10,7 @@ const SECOND = 1000;
  * an event. Runs against every engine, like the rest of the conformance suite.
  */
 export function describeEventQueryConformance(engine: string, open: OpenStore): void {
-  async function withStore(work: (store: Store) => Promise<void>): Promise<void> {
-    const { store, cleanup } = await open();
-    try {
-      await work(store);
-    } finally {
-      await cleanup();
-    }
-  }
+  const withStore = storeRunner(open);
 
   async function ids(store: Store, query: Partial<EventQuery>): Promise<string[]> {
     return (await store.listEvents({ visibleChannels: null, limit: 100, ...query })).events.map((e) => e.id);

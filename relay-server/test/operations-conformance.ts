@@ -1,21 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Store } from '../src/store/store.js';
-import { T0, newEvent, plainChannel, seqOf, type OpenStore } from './store-conformance.js';
+import { T0, newEvent, plainChannel, seqOf, storeRunner, type OpenStore } from './store-conformance.js';
 
 /**
  * What operators read from a store (metrics, `relay-server doctor`): its size on disk, its group
  * commits, and how many of a consumer's events wait for a retry. Runs against every engine.
  */
 export function describeOperationsConformance(engine: string, open: OpenStore): void {
-  async function withStore(work: (store: Store) => Promise<void>): Promise<void> {
-    const { store, cleanup } = await open();
-    try {
-      await work(store);
-    } finally {
-      await cleanup();
-    }
-  }
+  const withStore = storeRunner(open);
 
   describe(`Operations conformance: ${engine}`, () => {
     it('reports its size on disk, growing as events are stored', () =>

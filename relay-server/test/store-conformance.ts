@@ -103,20 +103,24 @@ function tokenRecord(name: string, fields: Partial<TokenRecord> = {}): TokenReco
 
 const ALL_CHANNELS: Pick<EventQuery, 'visibleChannels'> = { visibleChannels: null };
 
-/**
- * Declares the behaviour every {@link Store} engine must have. The tests use only the `Store`
- * interface, so a new engine passes by calling this with its own `open`.
- */
-export function describeStoreConformance(engine: string, open: OpenStore): void {
-  /** Runs `work` on a fresh store and disposes of it whatever happens. */
-  async function withStore(work: (store: Store) => Promise<void>): Promise<void> {
+/** A runner of `work` on a fresh store from `open`, which disposes of the store whatever happens. */
+export function storeRunner(open: OpenStore): (work: (store: Store) => Promise<void>) => Promise<void> {
+  return async (work) => {
     const { store, cleanup } = await open();
     try {
       await work(store);
     } finally {
       await cleanup();
     }
-  }
+  };
+}
+
+/**
+ * Declares the behaviour every {@link Store} engine must have. The tests use only the `Store`
+ * interface, so a new engine passes by calling this with its own `open`.
+ */
+export function describeStoreConformance(engine: string, open: OpenStore): void {
+  const withStore = storeRunner(open);
 
   describe(`Store conformance: ${engine}`, () => {
     it('reports its engine name', () =>
