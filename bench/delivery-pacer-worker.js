@@ -2,47 +2,13 @@
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parentPort, workerData } from 'node:worker_threads';
-import { SIGNATURE_HEADER, signedEvents } from './events.js';
-
-/** A request without an answer after this long counts as failed, so a stuck target cannot stall the bench. */
-const REQUEST_TIMEOUT_MS = 10_000;
+import { signedEvents } from './events.js';
+import { postEvent } from './post-event.js';
 
 /** @typedef {import('./delivery-pacer.js').PacedOptions} PacedOptions */
 /** @typedef {import('./delivery-pacer.js').PacedResult} PacedResult */
 
 const nowNs = () => Number(process.hrtime.bigint());
-
-/**
- * POSTs one event; resolves with the status, or why no status came.
- *
- * @param {http.Agent} agent
- * @param {URL} target
- * @param {import('./events.js').SignedEvent} event
- * @returns {Promise<number | string>}
- */
-function post(agent, target, event) {
-  return new Promise((resolve) => {
-    const fail = (/** @type {NodeJS.ErrnoException} */ error) => resolve(error.code ?? error.message);
-    const request = http.request(
-      {
-        agent,
-        host: target.hostname,
-        port: target.port,
-        path: target.pathname,
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': event.body.length, [SIGNATURE_HEADER]: event.signature },
-      },
-      (response) => {
-        response.once('error', fail);
-        response.once('end', () => resolve(response.statusCode ?? 0));
-        response.resume();
-      },
-    );
-    request.setTimeout(REQUEST_TIMEOUT_MS, () => request.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`)));
-    request.once('error', fail);
-    request.end(event.body);
-  });
-}
 
 /**
  * @param {PacedOptions} options
@@ -73,7 +39,7 @@ async function sendPaced(options) {
     sentNs[i] = nowNs();
     maxLagNs = Math.max(maxLagNs, sentNs[i] - dueNs);
     answers.push(
-      post(agent, target, events[i]).then((outcome) => {
+      postEvent(agent, target, events[i]).then((outcome) => {
         answeredNs[i] = nowNs();
         if (typeof outcome === 'number' && outcome >= 200 && outcome < 300) ok[i] = 1;
         else {

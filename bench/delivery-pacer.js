@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { runWorker } from './worker-run.js';
 
 /**
  * @typedef {object} PacedOptions
@@ -28,17 +28,5 @@ import { Worker } from 'node:worker_threads';
  * @returns {Promise<PacedResult>}
  */
 export function runPaced(options) {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./delivery-pacer-worker.js', import.meta.url), { workerData: options });
-    /** @type {PacedResult | undefined} */
-    let result;
-    worker.once('message', (message) => {
-      result = message;
-    });
-    worker.once('error', reject);
-    worker.once('exit', (code) => {
-      if (result) resolve(result);
-      else reject(new Error(`bench: the paced sender stopped (exit code ${code}) without reporting`));
-    });
-  });
+  return runWorker(new URL('./delivery-pacer-worker.js', import.meta.url), options, 'the paced sender');
 }

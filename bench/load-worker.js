@@ -2,54 +2,16 @@
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
-import { SIGNATURE_HEADER, signedEvents } from './events.js';
-
-/** A request without an answer after this long counts as failed, so a stuck server cannot stall the bench. */
-const REQUEST_TIMEOUT_MS = 10_000;
+import { signedEvents } from './events.js';
+import { postEvent } from './post-event.js';
 
 /** @typedef {import('./load.js').LoadOptions} LoadOptions */
 /** @typedef {import('./load.js').LoadResult} LoadResult */
 /** @typedef {import('./events.js').SignedEvent} SignedEvent */
 
-/** @typedef {number | string} Outcome  an HTTP status, or why the request failed before one arrived */
+/** @typedef {import('./post-event.js').Outcome} Outcome */
 
 const now = () => process.hrtime.bigint();
-
-/**
- * POSTs one event and resolves once the whole answer has been read.
- *
- * @param {http.Agent} agent
- * @param {URL} target
- * @param {SignedEvent} event
- * @returns {Promise<Outcome>}
- */
-function post(agent, target, event) {
-  return new Promise((resolve) => {
-    const fail = (/** @type {NodeJS.ErrnoException} */ error) => resolve(error.code ?? error.message);
-    const request = http.request(
-      {
-        agent,
-        host: target.hostname,
-        port: target.port,
-        path: target.pathname,
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'content-length': event.body.length,
-          [SIGNATURE_HEADER]: event.signature,
-        },
-      },
-      (response) => {
-        response.once('error', fail);
-        response.once('end', () => resolve(response.statusCode ?? 0));
-        response.resume();
-      },
-    );
-    request.setTimeout(REQUEST_TIMEOUT_MS, () => request.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`)));
-    request.once('error', fail);
-    request.end(event.body);
-  });
-}
 
 function isSuccess(/** @type {Outcome} */ outcome) {
   return typeof outcome === 'number' && outcome >= 200 && outcome < 300;
@@ -104,7 +66,7 @@ async function generateLoad(options) {
       const begin = now();
       if (begin >= deadline) return;
       sent += 1;
-      const outcome = await post(agent, target, event);
+      const outcome = await postEvent(agent, target, event);
       record(outcome, begin, now());
     }
   }

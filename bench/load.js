@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { runWorker } from './worker-run.js';
 
 /**
  * @typedef {object} LoadOptions
@@ -32,17 +32,5 @@ import { Worker } from 'node:worker_threads';
  * @returns {Promise<LoadResult>}
  */
 export function runLoad(options) {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./load-worker.js', import.meta.url), { workerData: options });
-    /** @type {LoadResult | undefined} */
-    let result;
-    worker.once('message', (message) => {
-      result = message;
-    });
-    worker.once('error', reject);
-    worker.once('exit', (code) => {
-      if (result) resolve(result);
-      else reject(new Error(`bench: the load generator stopped (exit code ${code}) without reporting`));
-    });
-  });
+  return runWorker(new URL('./load-worker.js', import.meta.url), options, 'the load generator');
 }
