@@ -192,8 +192,8 @@ class Listener implements TransportHandlers {
       this.#outstanding.add(key);
       return;
     }
-    const delivery = deliveryInfo(event);
-    this.renderer.eventReceived(receivedInfo(delivery, base64ByteLength(event.body)));
+    const delivery = receivedInfo(event);
+    this.renderer.eventReceived(delivery);
     // The event itself is not kept while its handler answers: only what the answer needs is.
     // Dozens of forwards can be waiting, and their bodies would otherwise outlive many young
     // generation collections, each copying them again (section 4 in docs/benchmarks.md).
@@ -241,14 +241,10 @@ class Listener implements TransportHandlers {
 // The renderer's records are built field by field, never by spreading: they are made for every
 // event, and a literal of known shape is one allocation where a spread copies property by property.
 
-function deliveryInfo(event: EventMessage): DeliveryInfo {
+/** The event as the renderer is told of it; it also stands for the delivery until the forward ends. */
+function receivedInfo(event: EventMessage): EventReceivedInfo {
   const { channel, seq, id, eventType, attempt, receivedAt, synthetic, replay } = event;
-  return { channel, seq, id, eventType, attempt, receivedAt, synthetic, replay };
-}
-
-function receivedInfo(d: DeliveryInfo, bytes: number): EventReceivedInfo {
-  const { channel, seq, id, eventType, attempt, receivedAt, synthetic, replay } = d;
-  return { channel, seq, id, eventType, attempt, receivedAt, synthetic, replay, bytes };
+  return { channel, seq, id, eventType, attempt, receivedAt, synthetic, replay, bytes: base64ByteLength(event.body) };
 }
 
 function forwardedInfo(d: DeliveryInfo, url: string, outcome: ForwardOutcome, answer: AnswerSent, nextAttemptMs: number | undefined): ForwardedInfo {
