@@ -105,9 +105,10 @@ const ALL_CHANNELS: Pick<EventQuery, 'visibleChannels'> = { visibleChannels: nul
 
 /**
  * Declares the behaviour every {@link Store} engine must have. The tests use only the `Store`
- * interface, so a new engine passes by calling this with its own `open`.
+ * interface, so a new engine passes by calling this with its own `open`; `variant` names the
+ * settings when one engine runs it more than once.
  */
-export function describeStoreConformance(engine: string, open: OpenStore): void {
+export function describeStoreConformance(engine: string, open: OpenStore, variant?: string): void {
   /** Runs `work` on a fresh store and disposes of it whatever happens. */
   async function withStore(work: (store: Store) => Promise<void>): Promise<void> {
     const { store, cleanup } = await open();
@@ -118,7 +119,7 @@ export function describeStoreConformance(engine: string, open: OpenStore): void 
     }
   }
 
-  describe(`Store conformance: ${engine}`, () => {
+  describe(`Store conformance: ${engine}${variant === undefined ? '' : ` (${variant})`}`, () => {
     it('reports its engine name', () =>
       withStore(async (store) => {
         expect(store.engine).toBe(engine);

@@ -174,6 +174,37 @@ function unreadyReason(state: string | undefined): StoreUnreadyReason {
   return 'store-error';
 }
 
+/** A hot statement: with prepared statements on, Postgres parses and plans it once per connection under `name`. */
+export interface Statement {
+  name: string;
+  text: string;
+}
+
+/**
+ * Runs a hot statement and returns its rows; named (prepared) when `prepared`, plain otherwise
+ * (behind a pooler in transaction mode, where a prepared statement may meet another connection).
+ * Run on the pool, the statement is its own transaction: a deadlock or serialization failure
+ * rolled it back whole, so it runs again, up to `attempts` times.
+ */
+export async function runStatement<R extends pg.QueryResultRow>(
+  db: pg.Pool | pg.PoolClient,
+  statement: Statement,
+  values: unknown[],
+  prepared: boolean,
+  attempts = 3,
+): Promise<R[]> {
+  const config: pg.QueryConfig = prepared ? { name: statement.name, text: statement.text, values } : { text: statement.text, values };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return (await db.query<R>(config)).rows;
+    } catch (error) {
+      const state = sqlState(error);
+      if (db instanceof pg.Pool && attempt < attempts && state !== undefined && RETRYABLE.has(state)) continue;
+      throw error;
+    }
+  }
+}
+
 /**
  * Runs `work` in one READ COMMITTED transaction (named, not left to the server's default: the
  * locking in this store relies on each statement seeing what committed before it). A deadlock or

@@ -10,6 +10,8 @@ export interface ListenerOptions {
   onNotification: (payload: string, senderPid: number) => void;
   /** Hears connection failures; the listener reconnects by itself. */
   onError: (error: Error) => void;
+  /** Hears LISTEN becoming active and being lost: notifications sent while it was not may be missed. */
+  onListening?: (listening: boolean) => void;
   /** First reconnect delay, doubling per failure. Default 100 ms. */
   minDelayMs?: number;
   /** Longest reconnect delay. Default 5 s. */
@@ -26,8 +28,13 @@ export class NotificationListener {
   private timer: NodeJS.Timeout | undefined;
   private delayMs: number;
   private stopped = false;
-  private listening = false;
+  #listening = false;
   private waiters: (() => void)[] = [];
+
+  /** Whether LISTEN is active now. */
+  get listening(): boolean {
+    return this.#listening;
+  }
 
   constructor(private readonly options: ListenerOptions) {
     this.delayMs = options.minDelayMs ?? 100;
@@ -40,7 +47,7 @@ export class NotificationListener {
 
   /** Resolves once LISTEN is active (at once if it already is); after {@link stop}, never. */
   whenListening(): Promise<void> {
-    if (this.listening) return Promise.resolve();
+    if (this.#listening) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
@@ -61,7 +68,8 @@ export class NotificationListener {
         () => {
           if (this.client !== client) return;
           this.delayMs = this.options.minDelayMs ?? 100;
-          this.listening = true;
+          this.#listening = true;
+          this.options.onListening?.(true);
           for (const wake of this.waiters.splice(0)) wake();
         },
         (error: unknown) => this.lost(client, error instanceof Error ? error : new Error(String(error))),
@@ -72,7 +80,9 @@ export class NotificationListener {
   private lost(client: pg.Client, error: Error): void {
     if (this.client !== client) return;
     this.client = undefined;
-    this.listening = false;
+    const was = this.#listening;
+    this.#listening = false;
+    if (was) this.options.onListening?.(false);
     client.end().catch(() => undefined);
     if (this.stopped) return;
     this.options.onError(error);
@@ -84,7 +94,7 @@ export class NotificationListener {
   /** Closes the connection and stops reconnecting. */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.listening = false;
+    this.#listening = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const client = this.client;
