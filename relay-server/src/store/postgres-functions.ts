@@ -7,6 +7,12 @@
  *
  * Lock order stays the one of `postgres-delivery.ts`: the consumer row, then delivery rows, then
  * attempt rows; appends lock their channels' rows in name order.
+ *
+ * Rows are looked up one key at a time, through scalar subqueries or statements on the whole key
+ * (never an EXISTS on a table, which the planner may turn into a join): a fresh schema has no statistics,
+ * and the plans it then picks for joins (a consumer's whole delivery history scanned per new
+ * event) cost seconds on 30 000 events. The plans of these statements are cached per connection,
+ * so they must be good without statistics.
  */
 export const DELIVERY_FUNCTIONS = `
 -- Open deliveries only: a consumer's claim reads its retries and expired leases, never its
@@ -42,8 +48,11 @@ BEGIN
   ),
   known AS (SELECT i.*, c.last_seq FROM input i JOIN channels c ON c.name = i.channel),
   existing AS (
-    SELECT e.channel, e.event_id, e.seq FROM events e
-    WHERE (e.channel, e.event_id) IN (SELECT k.channel, k.event_id FROM known k)
+    SELECT k.channel, k.event_id, k.seq FROM (
+      SELECT DISTINCT i.channel, i.event_id,
+        (SELECT e.seq FROM events e WHERE e.channel = i.channel AND e.event_id = i.event_id) AS seq
+      FROM known i
+    ) k WHERE k.seq IS NOT NULL
   ),
   fresh AS (
     SELECT DISTINCT ON (k.channel, k.event_id) k.* FROM known k
@@ -104,6 +113,7 @@ DECLARE
   v_seqs bigint[] := '{}';
   v_states text[] := '{}';
   v_prior integer[] := '{}';
+  v_present bigint[] := '{}';
   v_used bigint := 0;
   v_taken integer := 0;
   v_full boolean := false;
@@ -168,8 +178,8 @@ BEGIN
     ELSE
       -- SKIP LOCKED: a delivery another transaction is settling is neither waited for nor handed out twice.
       FOR r IN SELECT dl.seq, dl.state, dl.attempts,
-          (SELECT octet_length(e.body) + octet_length(e.headers) FROM events e WHERE e.channel = dl.channel AND e.seq = dl.seq) AS size
-        FROM deliveries dl WHERE dl.channel = p_channel AND dl.consumer = p_consumer
+          (SELECT octet_length(e.body) + octet_length(e.headers) FROM events e WHERE e.channel = p_channel AND e.seq = dl.seq) AS size
+        FROM deliveries dl WHERE dl.channel = p_channel AND dl.consumer = p_consumer AND dl.state IN ('inflight', 'retry')
           AND ((dl.state = 'retry' AND dl.next_attempt_at <= c_now) OR (dl.state = 'inflight' AND dl.lease_expires_at <= c_now))
         ORDER BY dl.seq LIMIT c_limit FOR UPDATE SKIP LOCKED
       LOOP
@@ -190,7 +200,7 @@ BEGIN
       FOR r IN SELECT e.seq, octet_length(e.body) + octet_length(e.headers) AS size FROM events e
         WHERE e.channel = p_channel AND e.seq >= c.next_seq AND e.seq <= v_last
           AND (jsonb_array_length(c.filter) = 0 OR e.event_type LIKE ANY (relay_like_patterns(c.filter)))
-          AND NOT EXISTS (SELECT 1 FROM deliveries dl WHERE dl.channel = e.channel AND dl.consumer = p_consumer AND dl.seq = e.seq)
+          AND (SELECT 1 FROM deliveries dl WHERE dl.channel = p_channel AND dl.consumer = p_consumer AND dl.seq = e.seq) IS NULL
         ORDER BY e.seq LIMIT v_want
       LOOP
         v_found := v_found + 1;
@@ -210,34 +220,38 @@ BEGIN
     END IF;
 
     IF array_length(v_seqs, 1) > 0 THEN
-      -- Retention removed these events; their delivery state goes with them.
-      DELETE FROM deliveries dl WHERE dl.channel = p_channel AND dl.consumer = p_consumer AND dl.seq = ANY (v_seqs)
-        AND NOT EXISTS (SELECT 1 FROM events e WHERE e.channel = p_channel AND e.seq = dl.seq);
-      UPDATE attempts a SET finished_at = c_now, error = 'no ack before the lease ended', outcome = 'abandoned'
-        FROM unnest(v_seqs, v_states, v_prior) AS p(seq, state, attempt)
-        WHERE p.state = 'inflight' AND a.channel = p_channel AND a.consumer = p_consumer AND a.seq = p.seq AND a.attempt = p.attempt
-          AND a.outcome IS NULL AND EXISTS (SELECT 1 FROM events e WHERE e.channel = p_channel AND e.seq = p.seq);
-      RETURN QUERY
-      WITH present AS (
-        SELECT p.seq, p.ord FROM unnest(v_seqs) WITH ORDINALITY AS p(seq, ord)
-        WHERE EXISTS (SELECT 1 FROM events e WHERE e.channel = p_channel AND e.seq = p.seq)
-      ),
-      leased AS (
-        INSERT INTO deliveries AS dl (channel, consumer, seq, state, attempts, session, lease_expires_at, next_attempt_at, replay)
-        SELECT p_channel, p_consumer, p.seq, 'inflight', 1, c_session, c_lease_until, NULL, false FROM present p
-        ON CONFLICT (channel, consumer, seq) DO UPDATE SET
-          state = 'inflight', attempts = dl.attempts + 1, session = excluded.session,
-          lease_expires_at = excluded.lease_expires_at, next_attempt_at = NULL
-        RETURNING dl.seq, dl.attempts, dl.replay
-      ),
-      started AS (
-        INSERT INTO attempts (channel, consumer, seq, attempt, session, started_at)
-        SELECT p_channel, p_consumer, l.seq, l.attempts, c_session, c_now FROM leased l
-      )
-      SELECT 'claim'::text, p.ord::integer, NULL::text, NULL::timestamptz, l.seq, l.attempts, l.replay,
-        e.id, e.event_id, e.event_type, e.received_at, e.source_ip, octet_length(e.body), e.synthetic, e.session_id, e.headers, e.body
-      FROM leased l JOIN present p ON p.seq = l.seq JOIN events e ON e.channel = p_channel AND e.seq = l.seq
-      ORDER BY p.ord;
+      FOR i IN 1 .. array_length(v_seqs, 1) LOOP
+        IF (SELECT 1 FROM events e WHERE e.channel = p_channel AND e.seq = v_seqs[i]) IS NULL THEN
+          -- Retention removed the event; its delivery state goes with it.
+          DELETE FROM deliveries dl WHERE dl.channel = p_channel AND dl.consumer = p_consumer AND dl.seq = v_seqs[i];
+        ELSE
+          v_present := v_present || v_seqs[i];
+          IF v_states[i] = 'inflight' THEN
+            UPDATE attempts a SET finished_at = c_now, error = 'no ack before the lease ended', outcome = 'abandoned'
+              WHERE a.channel = p_channel AND a.consumer = p_consumer AND a.seq = v_seqs[i] AND a.attempt = v_prior[i] AND a.outcome IS NULL;
+          END IF;
+        END IF;
+      END LOOP;
+      FOR r IN
+        WITH leased AS (
+          INSERT INTO deliveries AS dl (channel, consumer, seq, state, attempts, session, lease_expires_at, next_attempt_at, replay)
+          SELECT p_channel, p_consumer, p.seq, 'inflight', 1, c_session, c_lease_until, NULL, false FROM unnest(v_present) AS p(seq)
+          ON CONFLICT (channel, consumer, seq) DO UPDATE SET
+            state = 'inflight', attempts = dl.attempts + 1, session = excluded.session,
+            lease_expires_at = excluded.lease_expires_at, next_attempt_at = NULL
+          RETURNING dl.seq, dl.attempts, dl.replay
+        ),
+        started AS (
+          INSERT INTO attempts (channel, consumer, seq, attempt, session, started_at)
+          SELECT p_channel, p_consumer, l.seq, l.attempts, c_session, c_now FROM leased l
+        )
+        SELECT l.seq, l.attempts, l.replay, p.ord FROM leased l JOIN unnest(v_present) WITH ORDINALITY AS p(seq, ord) ON p.seq = l.seq
+        ORDER BY p.ord
+      LOOP
+        RETURN QUERY SELECT 'claim'::text, r.ord::integer, NULL::text, NULL::timestamptz, r.seq, r.attempts, r.replay,
+          e.id, e.event_id, e.event_type, e.received_at, e.source_ip, octet_length(e.body), e.synthetic, e.session_id, e.headers, e.body
+          FROM events e WHERE e.channel = p_channel AND e.seq = r.seq;
+      END LOOP;
     END IF;
   END IF;
 
