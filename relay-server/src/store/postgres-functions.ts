@@ -12,12 +12,17 @@
  * (never an EXISTS on a table, which the planner may turn into a join): a fresh schema has no statistics,
  * and the plans it then picks for joins (a consumer's whole delivery history scanned per new
  * event) cost seconds on 30 000 events. The plans of these statements are cached per connection,
- * so they must be good without statistics.
+ * so they must be good without statistics; the store also replaces its connections now and then
+ * (see PLAN_REFRESH_USES), so that cached plans follow the tables' growth.
  */
 export const DELIVERY_FUNCTIONS = `
 -- Open deliveries only: a consumer's claim reads its retries and expired leases, never its
--- delivered history.
+-- delivered history. deliveries_open (channel, consumer, state, seq) goes: without statistics
+-- the planner took it for lookups by (channel, consumer, seq), walking the consumer's whole
+-- history per lookup; the primary key serves those, these two the states that are looked for.
 CREATE INDEX deliveries_unacked ON deliveries (channel, consumer, seq) WHERE state IN ('inflight', 'retry');
+CREATE INDEX deliveries_failed ON deliveries (channel, consumer, seq) WHERE state = 'failed';
+DROP INDEX deliveries_open;
 
 -- A consumer's event-type globs as LIKE patterns (see globToLike): LIKE's own wildcards and
 -- its escape character are escaped first.
@@ -114,6 +119,7 @@ DECLARE
   v_states text[] := '{}';
   v_prior integer[] := '{}';
   v_present bigint[] := '{}';
+  v_acked_at timestamptz;
   v_used bigint := 0;
   v_taken integer := 0;
   v_full boolean := false;
@@ -152,13 +158,15 @@ BEGIN
         session = NULL, lease_expires_at = NULL,
         next_attempt_at = CASE WHEN a_kinds[i] = 'nack' AND NOT v_failed THEN a_retry_at[i] END
       WHERE dl.channel = p_channel AND dl.consumer = p_consumer AND dl.seq = a_seqs[i];
-    IF a_kinds[i] = 'ack' THEN
-      UPDATE consumers cs SET last_ack_at = a_nows[i] WHERE cs.channel = p_channel AND cs.name = p_consumer;
-    END IF;
+    IF a_kinds[i] = 'ack' THEN v_acked_at := a_nows[i]; END IF;
     RETURN QUERY SELECT 'answer'::text, i, CASE WHEN a_kinds[i] = 'ack' THEN 'acked' WHEN v_failed THEN 'failed' ELSE 'retry' END::text,
       CASE WHEN a_kinds[i] = 'nack' AND NOT v_failed THEN a_retry_at[i] END, a_seqs[i], a_attempts[i], NULL::boolean,
       NULL::bigint, NULL::text, NULL::text, NULL::timestamptz, NULL::text, NULL::integer, NULL::boolean, NULL::text, NULL::text, NULL::bytea;
   END LOOP;
+  -- Once per turn, with the last ack's time.
+  IF v_acked_at IS NOT NULL THEN
+    UPDATE consumers cs SET last_ack_at = v_acked_at WHERE cs.channel = p_channel AND cs.name = p_consumer;
+  END IF;
 
   IF c_limit > 0 AND c.name IS NOT NULL THEN
     -- The candidates: deliveries due again, then new events, in order while they fit the byte
