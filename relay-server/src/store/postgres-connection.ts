@@ -61,8 +61,6 @@ export interface PoolSettings {
   timeouts: PostgresTimeouts;
   /** Hears errors of idle connections (Postgres restarted, network cut); the pool replaces them by itself. */
   onIdleError: (error: Error) => void;
-  /** Uses after which a connection is closed and replaced. Default: never. */
-  maxUses?: number;
 }
 
 /**
@@ -108,7 +106,6 @@ export function createPool(settings: PoolSettings): pg.Pool {
     ...clientConfig(settings.url, connectMs),
     ...(statementMs > 0 ? { query_timeout: statementMs + SILENT_SERVER_SLACK_MS } : {}),
     max: settings.size,
-    ...(settings.maxUses !== undefined ? { maxUses: settings.maxUses } : {}),
     idleTimeoutMillis: 30_000,
     // A rejection here ends the connection and fails the query that wanted it: none runs unbounded.
     onConnect: async (client) => {

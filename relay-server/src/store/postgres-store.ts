@@ -68,16 +68,6 @@ export interface PostgresStoreOptions {
   onWarning?: (message: string, error: Error) => void;
 }
 
-/**
- * Uses (appends, turns, lookups) after which a pooled connection is replaced. Postgres keeps each
- * connection's plans of the SQL functions' statements, made against the tables' sizes of the
- * moment; without statistics (autovacuum off, or a schema too young for it) a plan made while a
- * table was nearly empty may pick an index that walks a whole channel per lookup. A new
- * connection plans afresh. At a few thousand uses a second across the pool a connection lives
- * some seconds; opening one costs a few milliseconds.
- */
-export const PLAN_REFRESH_USES = 1_000;
-
 /** Prefix of the NOTIFY channel; the schema is appended so relays in other schemas are not woken. */
 export const NOTIFY_PREFIX = 'myop_relay_events';
 
@@ -204,7 +194,7 @@ export class PostgresStore implements Store {
     const warn = options.onWarning ?? (() => undefined);
     const onIdleError = (error: Error): void => warn('postgres connection lost; the pool opens a new one', error);
     const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
-    const pool = createPool({ url: options.url, size: options.poolSize ?? 10, timeouts, onIdleError, maxUses: PLAN_REFRESH_USES });
+    const pool = createPool({ url: options.url, size: options.poolSize ?? 10, timeouts, onIdleError });
     const ownPids = new Set<number>();
     pool.on('connect', (client) => {
       const pid = backendPid(client);
