@@ -10,13 +10,11 @@
  *
  * Query plans. Rows are looked up one key at a time, through scalar subqueries or statements on
  * the whole key, never an EXISTS on a table (which the planner may turn into a join that scans a
- * consumer's whole delivery history per new event: seconds on 30 000 events). And PL/pgSQL keeps
- * a connection's plans, made once against the tables' sizes of that moment: without statistics
- * (autovacuum off, or a schema too young for it) a plan made while `events` was nearly empty
- * finds an event by its id through (channel, id), walking the channel per lookup, for as long as
- * the connection lives. So statements on `events`, and scans of a consumer's open deliveries,
- * are planned at each call (EXECUTE, or the append function's plan_cache_mode), against the
- * tables as they are; the others have one index that fits and keep their plans.
+ * consumer's whole delivery history per new event: seconds on 30 000 events). PL/pgSQL keeps each
+ * connection's plans of these statements; they are good once the tables have statistics, which
+ * the store makes sure of (see postgres-statistics.ts): a plan made without them, while `events`
+ * was nearly empty, found an event by its id through (channel, id), walking the channel per
+ * lookup. Planning every statement at each call instead cost ~3 ms of Postgres CPU per event.
  */
 export const DELIVERY_FUNCTIONS = `
 -- Open deliveries only: a consumer's claim reads its retries and expired leases, never its
@@ -40,7 +38,7 @@ $$;
 CREATE FUNCTION relay_append_events(
   p_channels text[], p_ids text[], p_types text[], p_received timestamptz[], p_ips text[], p_headers text[],
   p_bodies bytea[], p_synthetic boolean[], p_sessions text[], p_verifications text[], p_notify text
-) RETURNS TABLE (seq bigint, duplicate boolean) LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan AS $$
+) RETURNS TABLE (seq bigint, duplicate boolean) LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
   v_seqs bigint[];
@@ -178,9 +176,9 @@ BEGIN
     -- budget (the first whatever its size), as ClaimBudget counts.
     IF c_ordered THEN
       -- Not SKIP LOCKED: in order, the first open delivery must be seen even while it is being settled.
-      EXECUTE $q$SELECT * FROM deliveries dl WHERE dl.channel = $1 AND dl.consumer = $2 AND dl.state IN ('inflight', 'retry')
-        ORDER BY dl.seq LIMIT 1 FOR UPDATE$q$ INTO d USING p_channel, p_consumer;
-      IF d.seq IS NOT NULL THEN
+      SELECT * INTO d FROM deliveries dl WHERE dl.channel = p_channel AND dl.consumer = p_consumer AND dl.state IN ('inflight', 'retry')
+        ORDER BY dl.seq LIMIT 1 FOR UPDATE;
+      IF FOUND THEN
         IF (d.state = 'retry' AND d.next_attempt_at <= c_now) OR (d.state = 'inflight' AND d.lease_expires_at <= c_now) THEN
           v_seqs := ARRAY[d.seq]; v_states := ARRAY[d.state]; v_prior := ARRAY[d.attempts];
         END IF;
@@ -190,11 +188,11 @@ BEGIN
       END IF;
     ELSE
       -- SKIP LOCKED: a delivery another transaction is settling is neither waited for nor handed out twice.
-      FOR r IN EXECUTE $q$SELECT dl.seq, dl.state, dl.attempts,
-          (SELECT octet_length(e.body) + octet_length(e.headers) FROM events e WHERE e.channel = $1 AND e.seq = dl.seq) AS size
-        FROM deliveries dl WHERE dl.channel = $1 AND dl.consumer = $2 AND dl.state IN ('inflight', 'retry')
-          AND ((dl.state = 'retry' AND dl.next_attempt_at <= $3) OR (dl.state = 'inflight' AND dl.lease_expires_at <= $3))
-        ORDER BY dl.seq LIMIT $4 FOR UPDATE SKIP LOCKED$q$ USING p_channel, p_consumer, c_now, c_limit
+      FOR r IN SELECT dl.seq, dl.state, dl.attempts,
+          (SELECT octet_length(e.body) + octet_length(e.headers) FROM events e WHERE e.channel = p_channel AND e.seq = dl.seq) AS size
+        FROM deliveries dl WHERE dl.channel = p_channel AND dl.consumer = p_consumer AND dl.state IN ('inflight', 'retry')
+          AND ((dl.state = 'retry' AND dl.next_attempt_at <= c_now) OR (dl.state = 'inflight' AND dl.lease_expires_at <= c_now))
+        ORDER BY dl.seq LIMIT c_limit FOR UPDATE SKIP LOCKED
       LOOP
         -- A delivery whose event retention removed has no size; it is found missing below and removed.
         IF v_taken > 0 AND c_max_bytes IS NOT NULL AND v_used + COALESCE(r.size, 0) > c_max_bytes THEN v_full := true; EXIT; END IF;
@@ -210,11 +208,11 @@ BEGIN
       SELECT ch.last_seq INTO v_last FROM channels ch WHERE ch.name = p_channel;
       v_last := COALESCE(v_last, 0);
       v_found := 0; v_new := 0; v_last_taken := NULL;
-      FOR r IN EXECUTE $q$SELECT e.seq, octet_length(e.body) + octet_length(e.headers) AS size FROM events e
-        WHERE e.channel = $1 AND e.seq >= $2 AND e.seq <= $3
-          AND (jsonb_array_length($4) = 0 OR e.event_type LIKE ANY (relay_like_patterns($4)))
-          AND (SELECT 1 FROM deliveries dl WHERE dl.channel = $1 AND dl.consumer = $5 AND dl.seq = e.seq) IS NULL
-        ORDER BY e.seq LIMIT $6$q$ USING p_channel, c.next_seq, v_last, c.filter, p_consumer, v_want
+      FOR r IN SELECT e.seq, octet_length(e.body) + octet_length(e.headers) AS size FROM events e
+        WHERE e.channel = p_channel AND e.seq >= c.next_seq AND e.seq <= v_last
+          AND (jsonb_array_length(c.filter) = 0 OR e.event_type LIKE ANY (relay_like_patterns(c.filter)))
+          AND (SELECT 1 FROM deliveries dl WHERE dl.channel = p_channel AND dl.consumer = p_consumer AND dl.seq = e.seq) IS NULL
+        ORDER BY e.seq LIMIT v_want
       LOOP
         v_found := v_found + 1;
         IF v_taken > 0 AND c_max_bytes IS NOT NULL AND v_used + r.size > c_max_bytes THEN v_full := true; EXIT; END IF;
@@ -233,8 +231,8 @@ BEGIN
     END IF;
 
     IF array_length(v_seqs, 1) > 0 THEN
-      EXECUTE $q$SELECT COALESCE(array_agg(p.seq ORDER BY p.ord), '{}') FROM unnest($2::bigint[]) WITH ORDINALITY AS p(seq, ord)
-        WHERE (SELECT 1 FROM events e WHERE e.channel = $1 AND e.seq = p.seq) IS NOT NULL$q$ INTO v_present USING p_channel, v_seqs;
+      SELECT COALESCE(array_agg(p.seq ORDER BY p.ord), '{}') INTO v_present FROM unnest(v_seqs) WITH ORDINALITY AS p(seq, ord)
+        WHERE (SELECT 1 FROM events e WHERE e.channel = p_channel AND e.seq = p.seq) IS NOT NULL;
       FOR i IN 1 .. array_length(v_seqs, 1) LOOP
         IF NOT v_seqs[i] = ANY (v_present) THEN
           -- Retention removed the event; its delivery state goes with it.
@@ -259,17 +257,18 @@ BEGIN
       SELECT array_agg(l.attempts ORDER BY p.ord), array_agg(l.replay ORDER BY p.ord)
       INTO v_attempts, v_replays
       FROM leased l JOIN unnest(v_present) WITH ORDINALITY AS p(seq, ord) ON p.seq = l.seq;
-      RETURN QUERY EXECUTE $q$SELECT 'claim'::text, l.ord::integer, NULL::text, NULL::timestamptz, l.seq, l.attempt, l.replay,
-          e.id, e.event_id, e.event_type, e.received_at, e.source_ip, octet_length(e.body), e.synthetic, e.session_id, e.headers, e.body
-        FROM unnest($2::bigint[], $3::integer[], $4::boolean[]) WITH ORDINALITY AS l(seq, attempt, replay, ord)
-        JOIN events e ON e.channel = $1 AND e.seq = l.seq
-        ORDER BY l.ord$q$ USING p_channel, v_present, v_attempts, v_replays;
+      -- One event at a time: a join might hash the channel's events.
+      FOR i IN 1 .. COALESCE(array_length(v_present, 1), 0) LOOP
+        RETURN QUERY SELECT 'claim'::text, i, NULL::text, NULL::timestamptz, e.seq, v_attempts[i], v_replays[i],
+            e.id, e.event_id, e.event_type, e.received_at, e.source_ip, octet_length(e.body), e.synthetic, e.session_id, e.headers, e.body
+          FROM events e WHERE e.channel = p_channel AND e.seq = v_present[i];
+      END LOOP;
     END IF;
   END IF;
 
-  RETURN QUERY EXECUTE $q$SELECT 'due'::text, NULL::integer, NULL::text, MIN(CASE dl.state WHEN 'retry' THEN dl.next_attempt_at ELSE dl.lease_expires_at END),
+  RETURN QUERY SELECT 'due'::text, NULL::integer, NULL::text, MIN(CASE dl.state WHEN 'retry' THEN dl.next_attempt_at ELSE dl.lease_expires_at END),
     NULL::bigint, NULL::integer, NULL::boolean, NULL::bigint, NULL::text, NULL::text, NULL::timestamptz, NULL::text, NULL::integer, NULL::boolean, NULL::text, NULL::text, NULL::bytea
-    FROM deliveries dl WHERE dl.channel = $1 AND dl.consumer = $2 AND dl.state IN ('inflight', 'retry')$q$ USING p_channel, p_consumer;
+    FROM deliveries dl WHERE dl.channel = p_channel AND dl.consumer = p_consumer AND dl.state IN ('inflight', 'retry');
 END
 $$;
 `;

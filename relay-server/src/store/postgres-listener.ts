@@ -1,5 +1,22 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { clientConfig } from './postgres-connection.js';
+
+/** Prefix of the NOTIFY channel; the schema is appended so relays in other schemas are not woken. */
+export const NOTIFY_PREFIX = 'myop_relay_events';
+
+/**
+ * The payload that says a channel's settings changed. Channel names never hold a space, so no
+ * channel's wake-up reads like it; relay-servers from before it find no consumer of that name.
+ */
+export const SETTINGS_PAYLOAD = 'channel settings';
+
+/** The NOTIFY channel of a schema; longer names than Postgres keeps (63 bytes) are shortened with a hash. */
+export function notifyChannel(schema: string): string {
+  const full = schema === 'public' ? NOTIFY_PREFIX : `${NOTIFY_PREFIX}:${schema}`;
+  if (Buffer.byteLength(full) <= 63) return full;
+  return `${NOTIFY_PREFIX}:${createHash('sha256').update(schema).digest('hex').slice(0, 32)}`;
+}
 
 /** Settings of {@link NotificationListener}. */
 export interface ListenerOptions {

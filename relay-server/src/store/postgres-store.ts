@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { Channel } from '../channel.js';
 import { RelayError } from '../errors.js';
@@ -9,9 +8,10 @@ import { blocksEveryWrite, changed, createPool, DEFAULT_TIMEOUTS, describeDataba
 import type { PostgresTimeouts, Queryable } from './postgres-connection.js';
 import { PostgresDeliveries, toStoredEvent, type StoredEventRow } from './postgres-delivery.js';
 import { SUMMARY_COLUMNS, deliveryStates, listEvents } from './postgres-event-query.js';
-import { NotificationListener } from './postgres-listener.js';
+import { NotificationListener, notifyChannel, SETTINGS_PAYLOAD } from './postgres-listener.js';
 import { appendEventBatch } from './postgres-events.js';
 import { ConsumerTurns } from './postgres-turns.js';
+import { PostgresStatistics } from './postgres-statistics.js';
 import { postgresTokens } from './postgres-tokens.js';
 import { probeWritable } from './postgres-readiness.js';
 import { applyMigrations, lockSchemaWide, type MigrationReport } from './postgres-schema.js';
@@ -38,6 +38,8 @@ import type {
   TokenRecord,
 } from './store.js';
 
+export { NOTIFY_PREFIX, notifyChannel } from './postgres-listener.js';
+
 /** Options of {@link openPostgresStore}. */
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:5432/database`; `?options=-c%20search_path%3D<schema>` picks a schema. */
@@ -52,11 +54,7 @@ export interface PostgresStoreOptions {
   maxBatch?: number;
   /** Most body bytes committed in one transaction (a bigger event goes alone). Default 16 MiB. */
   maxBatchBytes?: number;
-  /**
-   * Hot statements (appends, consumer turns, channel lookups) as named prepared statements,
-   * parsed and planned once per connection. Turn off behind a pooler in transaction mode
-   * (PgBouncer's `pool_mode = transaction`), which may run them on another connection. Default true.
-   */
+  /** Hot statements as named prepared statements; off behind a pooler in transaction mode. Default true. */
   preparedStatements?: boolean;
   /**
    * Delivery state (claims, acks, nacks) committed with `synchronous_commit = off`: a crash of
@@ -66,22 +64,6 @@ export interface PostgresStoreOptions {
   asyncDeliveryCommit?: boolean;
   /** Hears trouble the store recovers from by itself (a lost idle connection, LISTEN reconnecting). Default: ignored. */
   onWarning?: (message: string, error: Error) => void;
-}
-
-/** Prefix of the NOTIFY channel; the schema is appended so relays in other schemas are not woken. */
-export const NOTIFY_PREFIX = 'myop_relay_events';
-
-/**
- * The payload that says a channel's settings changed. Channel names never hold a space, so no
- * channel's wake-up reads like it; relay-servers from before it find no consumer of that name.
- */
-const SETTINGS_PAYLOAD = 'channel settings';
-
-/** The NOTIFY channel of a schema; longer names than Postgres keeps (63 bytes) are shortened with a hash. */
-export function notifyChannel(schema: string): string {
-  const full = schema === 'public' ? NOTIFY_PREFIX : `${NOTIFY_PREFIX}:${schema}`;
-  if (Buffer.byteLength(full) <= 63) return full;
-  return `${NOTIFY_PREFIX}:${createHash('sha256').update(schema).digest('hex').slice(0, 32)}`;
 }
 
 const SQL = {
@@ -151,6 +133,7 @@ export class PostgresStore implements Store {
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly turns: ConsumerTurns;
+  private readonly statistics: PostgresStatistics;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -167,11 +150,16 @@ export class PostgresStore implements Store {
       async (name) => (await runStatement<{ config: Channel }>(this.pool, SQL.getChannel, [name], this.prepared))[0]?.config,
       () => this.listener?.listening ?? false,
     );
+    this.statistics = new PostgresStatistics(pool, schema, (error) => options.onWarning?.('postgres ANALYZE of the relay tables failed; trying again later', error));
     this.appends = new GroupCommit({
       maxBatch: options.maxBatch ?? 256,
       maxBatchBytes: options.maxBatchBytes ?? 16 * 1024 * 1024,
       // Each batch is one statement, durable once its COMMIT is confirmed (synchronous_commit on).
-      commit: (events) => appendEventBatch(this.pool, events, this.wakeChannel, this.prepared),
+      commit: async (events) => {
+        const results = await appendEventBatch(this.pool, events, this.wakeChannel, this.prepared);
+        this.statistics.appended(events.length);
+        return results;
+      },
       // Rolled back, or COMMIT was not confirmed: none of these events may get a 2xx. The sender
       // retries, and dedup answers a retry of an event that did commit after all.
       toError: (error) => toStoreError(error),
@@ -234,12 +222,7 @@ export class PostgresStore implements Store {
     if (this.wakeChannel !== undefined && channels.length > 0) await db.query(SQL.notify, [this.wakeChannel, channels]);
   }
 
-  /**
-   * A channel's settings changed: this process reads them afresh, and the others are told (with
-   * notifications on; without, their cache lives a short while only, see PostgresChannelCache).
-   * Run after the change on the pool, or inside its transaction, where Postgres holds the NOTIFY
-   * until COMMIT.
-   */
+  /** A channel changed: read afresh here, NOTIFYed to the others (held until COMMIT inside a transaction). */
   private async settingsChanged(db: Queryable): Promise<void> {
     this.channels.forget();
     if (this.wakeChannel !== undefined) await db.query(SQL.notifyOne, [this.wakeChannel, SETTINGS_PAYLOAD]);
@@ -488,6 +471,7 @@ export class PostgresStore implements Store {
       await this.appends.drain();
       this.closed = true;
       await this.turns.idle();
+      await this.statistics.idle();
       await this.listener?.stop();
       await this.pool.end();
     })();
