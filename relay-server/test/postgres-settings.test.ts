@@ -1,9 +1,11 @@
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestSchema } from '../../test/support/postgres.js';
 import type { Channel } from '../src/channel.js';
 import { HEARD_CHANNEL_TTL_MS, PostgresChannelCache, UNHEARD_CHANNEL_TTL_MS } from '../src/store/postgres-channel-cache.js';
+import { PostgresStatistics } from '../src/store/postgres-statistics.js';
 import { openPostgresStore, type PostgresStore } from '../src/store/postgres-store.js';
-import { describeStoreConformance, plainChannel } from './store-conformance.js';
+import { describeStoreConformance, newEvent, plainChannel } from './store-conformance.js';
 
 // The whole contract again with the settings a team behind PgBouncer in transaction mode, or one
 // that trades Postgres-crash redeliveries for speed, would use.
@@ -137,5 +139,34 @@ describe('PostgresStore channel settings across processes', () => {
     await a.removeChannel('sales');
     while ((await b.getChannel('sales')) !== undefined) await new Promise((resolve) => setImmediate(resolve));
     expect(await a.getChannel('sales')).toBeUndefined();
+  });
+});
+
+describe('PostgresStatistics', () => {
+  it('analyzes the hot tables that changed enough since their last ANALYZE, once, and leaves the others', async () => {
+    const schema = await createTestSchema();
+    disposers.push(() => schema.drop());
+    // Two stores of 450 appends each: neither reaches its own first look (every 500 appends).
+    const stores = [await openPostgresStore({ url: schema.url, poolSize: 2 }), await openPostgresStore({ url: schema.url, poolSize: 2 })];
+    for (const store of stores) disposers.push(() => store.close());
+    await stores[0]?.createChannel(plainChannel('sales'));
+    for (const [n, store] of stores.entries()) await Promise.all(Array.from({ length: 450 }, (_, i) => store.appendEvent(newEvent('sales', `e${n}-${i}`))));
+    // Their connections report their changes as they end.
+    for (const store of stores) await store.close();
+    const admin = new pg.Client({ connectionString: schema.url });
+    await admin.connect();
+    disposers.push(() => admin.end());
+    // Postgres counts a backend's changes once it has reported them.
+    const changed = async (): Promise<number> =>
+      (await admin.query<{ n: string }>("SELECT n_mod_since_analyze AS n FROM pg_stat_user_tables WHERE schemaname = current_schema() AND relname = 'events'")).rows.map((r) => Number(r.n))[0] ?? 0;
+    while ((await changed()) < 900) await new Promise((resolve) => setTimeout(resolve, 50));
+    const pool = new pg.Pool({ connectionString: schema.url, max: 1 });
+    disposers.push(() => pool.end());
+    const statistics = new PostgresStatistics(pool, schema.name, (error) => {
+      throw error;
+    });
+    expect(await statistics.refresh()).toEqual(['events']);
+    expect(await changed()).toBe(0);
+    expect(await statistics.refresh()).toEqual([]);
   });
 });
