@@ -1,19 +1,7 @@
 import { changed, firstRow, rows, type Queryable } from './postgres-connection.js';
 import { FAILING_COUNT } from './postgres-event-query.js';
-import type {
-  EventSummary,
-  AttemptOutcome,
-  AttemptRecord,
-  ClaimRequest,
-  ConsumerInfo,
-  ConsumerSpec,
-  DeliveredEvent,
-  Delivery,
-  NackResult,
-  OpenConsumerResult,
-  StoredEvent,
-} from './store.js';
-import { answerColumns, answerOf, type AnswerRow } from './answer-columns.js';
+import type { AttemptRecord, ConsumerInfo, ConsumerSpec, OpenConsumerResult } from './store.js';
+import { answerOf, type AnswerRow } from './answer-columns.js';
 
 /**
  * An event-type glob (`*` any run, `?` one character) as a LIKE pattern. LIKE's own wildcards and
@@ -34,9 +22,10 @@ const MATCHES_FILTER = (n: number): string => `(cardinality($${n}::text[]) = 0 O
 
 /*
  * Lock order, the same in every transaction that changes delivery state (and in the consumer
- * turns of postgres-functions.ts): the consumer row, then delivery rows, then attempt rows. Claims, acks, nacks and requeues of one consumer therefore
- * queue on the consumer row, across processes, instead of deadlocking; a session release takes
- * only delivery rows (in key order) and attempts.
+ * turns of postgres-functions.ts): the consumer row, then delivery rows, then attempt rows.
+ * Claims, acks, nacks and requeues of one consumer therefore queue on the consumer row, across
+ * processes, instead of deadlocking; a session release takes only delivery rows (in key order)
+ * and attempts.
  */
 const SQL = {
   lockConsumer: 'SELECT * FROM consumers WHERE channel = $1 AND name = $2 FOR UPDATE',
@@ -109,28 +98,7 @@ interface ConsumerRow {
   last_ack_at: Date | null;
 }
 
-interface DeliveryRow {
-  seq: number;
-  state: 'inflight' | 'retry' | 'acked' | 'failed';
-  attempts: number;
-  session: string | null;
-  lease_expires_at: Date | null;
-  next_attempt_at: Date | null;
-  replay: boolean;
-}
-
 export { toDeliveredEvent, toStoredEvent, toSummary, type EventRow, type FullEventRow, type StoredEventRow } from './event-rows.js';
-
-/** A delivery about to be leased: an event due again (with its row) or a new one. */
-interface Candidate {
-  seq: number;
-  previous: DeliveryRow | undefined;
-}
-
-function isDue(row: DeliveryRow, now: Date): boolean {
-  const at = row.state === 'retry' ? row.next_attempt_at : row.state === 'inflight' ? row.lease_expires_at : null;
-  return at !== null && at.getTime() <= now.getTime();
-}
 
 /**
  * The delivery half of the Postgres store: consumers, leases and attempts, with the same

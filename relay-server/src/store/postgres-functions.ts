@@ -1,3 +1,5 @@
+import { GLOB_AS_LIKE } from './postgres-event-query.js';
+
 /**
  * Migration 7: the hot paths as SQL functions, so that an append batch and a consumer's turn
  * (its answers, then its next claim) each cost one statement and one round trip instead of one
@@ -28,8 +30,7 @@ DROP INDEX deliveries_open;
 -- A consumer's event-type globs as LIKE patterns (see globToLike): LIKE's own wildcards and
 -- its escape character are escaped first.
 CREATE FUNCTION relay_like_patterns(filter jsonb) RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
-  SELECT COALESCE(array_agg(replace(replace(replace(replace(replace(g, '\\', '\\\\'), '%', '\\%'), '_', '\\_'), '*', '%'), '?', '_')), '{}')
-  FROM jsonb_array_elements_text(filter) AS g
+  SELECT COALESCE(array_agg(${GLOB_AS_LIKE}), '{}') FROM jsonb_array_elements_text(filter) AS g(pattern)
 $$;
 
 -- One group commit of appends. Returns a row per event, in order: its seq and whether it was
@@ -95,8 +96,8 @@ $$;
 -- order), then a claim of up to c_limit events (none when 0), then when its next retry or lease
 -- expiry falls due. Rows: ('answer', i, result, retry time) per answer, where result is
 -- 'acked', 'retry', 'failed' or 'ignored'; ('claim', ...) per claimed event, in claim order, with
--- the event and its attempt; and one ('due', at). The behaviour of each step is that of
--- PostgresDeliveries' ack, nack and claim (postgres-delivery.ts), which stay the reference.
+-- the event and its attempt; and one ('due', at). Each step behaves as the SQLite store's ack,
+-- nack and claim (sqlite-delivery.ts); the store conformance suite holds both engines to it.
 CREATE FUNCTION relay_consumer_turn(
   p_channel text, p_consumer text,
   a_kinds text[], a_seqs bigint[], a_attempts integer[], a_nows timestamptz[], a_statuses integer[], a_latencies double precision[],

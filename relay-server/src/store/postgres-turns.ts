@@ -2,6 +2,7 @@ import { Buffer } from 'node:buffer';
 import type pg from 'pg';
 import { answerColumns } from './answer-columns.js';
 import { toDeliveredEvent, type FullEventRow } from './event-rows.js';
+import { KeyedBatches } from './keyed-batches.js';
 import { inTransaction, runStatement, type Statement } from './postgres-connection.js';
 import type { AttemptOutcome, ClaimRequest, Delivery, NackResult } from './store.js';
 
@@ -12,18 +13,14 @@ const TURN: Statement = {
 };
 
 type Answer = { kind: 'ack'; outcome: AttemptOutcome } | { kind: 'nack'; outcome: AttemptOutcome; retryAt: Date };
-
-interface Pending<T> {
-  resolve: (value: T) => void;
-  reject: (error: unknown) => void;
-}
-
-type Work = (Answer & Pending<boolean | NackResult>) | ({ kind: 'claim'; request: ClaimRequest } & Pending<Delivery[]>);
+type Claim = { kind: 'claim'; request: ClaimRequest };
+type Work = Answer | Claim;
+type WorkResult = boolean | NackResult | Delivery[];
 
 /** A turn as relay_consumer_turn takes it: answers in order, then at most one claim. */
 interface Turn {
-  answers: (Answer & Pending<boolean | NackResult>)[];
-  claim: ({ kind: 'claim'; request: ClaimRequest } & Pending<Delivery[]>) | undefined;
+  answers: Answer[];
+  claim: Claim | undefined;
 }
 
 interface TurnRow extends Omit<FullEventRow, 'channel'> {
@@ -33,13 +30,6 @@ interface TurnRow extends Omit<FullEventRow, 'channel'> {
   at: Date | null;
   attempt: number | null;
   replay: boolean | null;
-}
-
-interface Key {
-  channel: string;
-  consumer: string;
-  queued: Work[];
-  busy: boolean;
 }
 
 /** Settings of {@link ConsumerTurns}. */
@@ -98,39 +88,42 @@ function turnValues(channel: string, consumer: string, turn: Turn, asyncCommit: 
   ];
 }
 
+function keyOf(channel: string, consumer: string): string {
+  return `${channel}\u0000${consumer}`;
+}
+
 /**
  * Claims, acks and nacks of each consumer, run as turns: what is asked for in one event-loop
- * turn, and all that comes while the consumer's previous batch runs, goes into its next batch,
- * and each run of answers followed by a claim is one call of relay_consumer_turn. A batch of one
- * such turn is one statement (its own transaction); a longer one runs its turns in one
- * transaction. Work of one consumer runs in the order it was asked for.
+ * turn, and all that comes while the consumer's previous batch runs, goes into its next batch
+ * ({@link KeyedBatches}), and each run of answers followed by a claim is one call of
+ * relay_consumer_turn. A batch of one such turn is one statement (its own transaction); a longer
+ * one runs its turns in one transaction. Work of one consumer runs in the order it was asked for.
  */
 export class ConsumerTurns {
-  readonly #keys = new Map<string, Key>();
-  readonly #running = new Set<Promise<void>>();
-  /** When each consumer's next retry or lease expiry falls due, as its last turn found; dropped by any work queued after it. */
+  readonly #batches: KeyedBatches<Work & { channel: string; consumer: string }, WorkResult>;
+  /** When each consumer's next retry or lease expiry falls due, as its last turn found; dropped by any work asked for after it. */
   readonly #due = new Map<string, Date | null>();
+  /** Work asked for per consumer, counted, so a turn knows whether more came after it. */
+  readonly #asked = new Map<string, number>();
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly settings: TurnSettings,
-  ) {}
+  ) {
+    this.#batches = new KeyedBatches((key, work) => this.#run(key, work));
+  }
 
   claim(request: ClaimRequest): Promise<Delivery[]> {
     if (request.limit <= 0) return Promise.resolve([]);
-    return new Promise((resolve, reject) => this.#queue(request.channel, request.consumer, { kind: 'claim', request, resolve, reject }));
+    return this.#queue(request.channel, request.consumer, { kind: 'claim', request }) as Promise<Delivery[]>;
   }
 
   ack(outcome: AttemptOutcome): Promise<boolean> {
-    return new Promise((resolve, reject) =>
-      this.#queue(outcome.channel, outcome.consumer, { kind: 'ack', outcome, resolve: resolve as (value: boolean | NackResult) => void, reject }),
-    );
+    return this.#queue(outcome.channel, outcome.consumer, { kind: 'ack', outcome }) as Promise<boolean>;
   }
 
   nack(outcome: AttemptOutcome, retryAt: Date): Promise<NackResult> {
-    return new Promise((resolve, reject) =>
-      this.#queue(outcome.channel, outcome.consumer, { kind: 'nack', outcome, retryAt, resolve: resolve as (value: boolean | NackResult) => void, reject }),
-    );
+    return this.#queue(outcome.channel, outcome.consumer, { kind: 'nack', outcome, retryAt }) as Promise<NackResult>;
   }
 
   /**
@@ -138,83 +131,68 @@ export class ConsumerTurns {
    * then handed out once. Undefined when it must be read afresh.
    */
   takeNextDue(channel: string, consumer: string): Date | null | undefined {
-    const key = `${channel}\u0000${consumer}`;
+    const key = keyOf(channel, consumer);
     const due = this.#due.get(key);
     this.#due.delete(key);
     return due;
   }
 
-  #queue(channel: string, consumer: string, work: Work): void {
-    const name = `${channel}\u0000${consumer}`;
-    this.#due.delete(name);
-    let key = this.#keys.get(name);
-    if (key === undefined) {
-      key = { channel, consumer, queued: [], busy: false };
-      this.#keys.set(name, key);
-    }
-    key.queued.push(work);
-    this.#schedule(name, key);
+  #queue(channel: string, consumer: string, work: Work): Promise<WorkResult> {
+    const key = keyOf(channel, consumer);
+    this.#due.delete(key);
+    this.#asked.set(key, (this.#asked.get(key) ?? 0) + 1);
+    return this.#batches.run(key, { ...work, channel, consumer });
   }
 
-  #schedule(name: string, key: Key): void {
-    if (key.busy || key.queued.length === 0) return;
-    key.busy = true;
-    // setImmediate runs after the turn's I/O callbacks, so their work joins this batch.
-    setImmediate(() => {
-      const running = this.#run(name, key);
-      this.#running.add(running);
-      void running.finally(() => this.#running.delete(running));
-    });
-  }
-
-  async #run(name: string, key: Key): Promise<void> {
-    const work = key.queued.splice(0);
+  async #run(key: string, work: (Work & { channel: string; consumer: string })[]): Promise<WorkResult[]> {
+    const asked = this.#asked.get(key);
+    const first = work[0];
+    if (first === undefined) return [];
+    const { channel, consumer } = first;
     const turns = splitIntoTurns(work);
-    try {
-      const values = (turn: Turn): unknown[] => turnValues(key.channel, key.consumer, turn, this.settings.asyncCommit);
-      let results: TurnRow[][];
-      if (turns.length === 1) {
-        results = [await runStatement<TurnRow>(this.pool, TURN, values(turns[0] as Turn), this.settings.prepared)];
-      } else {
-        results = await inTransaction(this.pool, async (db) => {
-          const all: TurnRow[][] = [];
-          for (const turn of turns) all.push(await runStatement<TurnRow>(db, TURN, values(turn), this.settings.prepared));
-          return all;
-        });
-      }
-      turns.forEach((turn, i) => this.#settle(name, key, turn, results[i] ?? [], i === turns.length - 1));
-    } catch (error) {
-      for (const item of work) item.reject(error);
-    } finally {
-      key.busy = false;
-      if (key.queued.length > 0) this.#schedule(name, key);
-      else this.#keys.delete(name);
+    const values = (turn: Turn): unknown[] => turnValues(channel, consumer, turn, this.settings.asyncCommit);
+    let rows: TurnRow[][];
+    if (turns.length === 1) {
+      rows = [await runStatement<TurnRow>(this.pool, TURN, values(turns[0] as Turn), this.settings.prepared)];
+    } else {
+      rows = await inTransaction(this.pool, async (db) => {
+        const all: TurnRow[][] = [];
+        for (const turn of turns) all.push(await runStatement<TurnRow>(db, TURN, values(turn), this.settings.prepared));
+        return all;
+      });
     }
-  }
-
-  #settle(name: string, key: Key, turn: Turn, rows: readonly TurnRow[], last: boolean): void {
-    const answers = new Map<number, TurnRow>();
-    const claimed: Delivery[] = [];
-    for (const row of rows) {
-      if (row.kind === 'answer' && row.idx !== null) answers.set(row.idx, row);
-      else if (row.kind === 'claim') claimed.push({ event: toDeliveredEvent({ ...row, channel: key.channel }), attempt: row.attempt ?? 1, replay: row.replay ?? false });
-      else if (row.kind === 'due' && last && key.queued.length === 0) this.#due.set(name, row.at);
-    }
-    turn.answers.forEach((answer, i) => {
-      const result = answers.get(i + 1)?.result ?? 'ignored';
-      if (answer.kind === 'ack') answer.resolve(result === 'acked');
-      else answer.resolve(nackResult(result, answers.get(i + 1)?.at ?? null));
+    const results = new Map<Work, WorkResult>();
+    turns.forEach((turn, i) => {
+      const due = settle(channel, turn, rows[i] ?? [], results);
+      if (i === turns.length - 1 && this.#asked.get(key) === asked) this.#due.set(key, due);
     });
-    turn.claim?.resolve(claimed);
+    if (this.#asked.get(key) === asked) this.#asked.delete(key);
+    return work.map((item) => results.get(item) ?? []);
   }
 
   /** Resolves once no batch is running or waiting to run. */
-  async idle(): Promise<void> {
-    while (this.#running.size > 0 || [...this.#keys.values()].some((key) => key.busy)) {
-      await Promise.all(this.#running);
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+  idle(): Promise<void> {
+    return this.#batches.idle();
   }
+}
+
+/** Each work item's result from its turn's rows; resolves with the turn's next due time. */
+function settle(channel: string, turn: Turn, rows: readonly TurnRow[], results: Map<Work, WorkResult>): Date | null {
+  const answers = new Map<number, TurnRow>();
+  const claimed: Delivery[] = [];
+  let due: Date | null = null;
+  for (const row of rows) {
+    if (row.kind === 'answer' && row.idx !== null) answers.set(row.idx, row);
+    else if (row.kind === 'claim') claimed.push({ event: toDeliveredEvent({ ...row, channel }), attempt: row.attempt ?? 1, replay: row.replay ?? false });
+    else if (row.kind === 'due') due = row.at;
+  }
+  turn.answers.forEach((answer, i) => {
+    const row = answers.get(i + 1);
+    const result = row?.result ?? 'ignored';
+    results.set(answer, answer.kind === 'ack' ? result === 'acked' : nackResult(result, row?.at ?? null));
+  });
+  if (turn.claim) results.set(turn.claim, claimed);
+  return due;
 }
 
 function nackResult(result: TurnRow['result'], at: Date | null): NackResult {
