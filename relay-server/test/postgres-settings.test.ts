@@ -5,30 +5,12 @@ import type { Channel } from '../src/channel.js';
 import { HEARD_CHANNEL_TTL_MS, PostgresChannelCache, UNHEARD_CHANNEL_TTL_MS } from '../src/store/postgres-channel-cache.js';
 import { PostgresStatistics } from '../src/store/postgres-statistics.js';
 import { openPostgresStore, type PostgresStore } from '../src/store/postgres-store.js';
+import { openConformanceStore } from './postgres-conformance.js';
 import { describeStoreConformance, newEvent, plainChannel } from './store-conformance.js';
 
 // The whole contract again with the settings a team behind PgBouncer in transaction mode, or one
 // that trades Postgres-crash redeliveries for speed, would use.
-describeStoreConformance(
-  'postgres',
-  async () => {
-    const schema = await createTestSchema();
-    try {
-      const store = await openPostgresStore({ url: schema.url, poolSize: 4, preparedStatements: false, asyncDeliveryCommit: true });
-      return {
-        store,
-        cleanup: async () => {
-          await store.close();
-          await schema.drop();
-        },
-      };
-    } catch (error) {
-      await schema.drop();
-      throw error;
-    }
-  },
-  'plain statements, asynchronous delivery commits',
-);
+describeStoreConformance('postgres', () => openConformanceStore({ preparedStatements: false, asyncDeliveryCommit: true }), 'plain statements, asynchronous delivery commits');
 
 const disposers: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

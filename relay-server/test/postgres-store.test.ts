@@ -11,27 +11,13 @@ import { globToLike } from '../src/store/postgres-delivery.js';
 import { notifyChannel, openPostgresStore, PostgresStore, type PostgresStoreOptions } from '../src/store/postgres-store.js';
 import { MIGRATIONS, SCHEMA_VERSION } from '../src/store/postgres-schema.js';
 import type { ClaimRequest, Delivery, Store } from '../src/store/store.js';
+import { openConformanceStore } from './postgres-conformance.js';
 import { describeStoreConformance, expectRelayError, newEvent, plainChannel, rejectionOf, seqOf, T0 } from './store-conformance.js';
 
 /** Every migration this relay-server applies to a new schema, as a migration report lists them. */
 const ALL_MIGRATIONS = MIGRATIONS.map(({ version, name }) => ({ version, name }));
 
-describeStoreConformance('postgres', async () => {
-  const schema = await createTestSchema();
-  try {
-    const store = await openPostgresStore({ url: schema.url, poolSize: 4 });
-    return {
-      store,
-      cleanup: async () => {
-        await store.close();
-        await schema.drop();
-      },
-    };
-  } catch (error) {
-    await schema.drop();
-    throw error;
-  }
-});
+describeStoreConformance('postgres', () => openConformanceStore());
 
 // Disposers of the current test, run newest first: stores close before their schema is dropped.
 const disposers: (() => Promise<void> | void)[] = [];

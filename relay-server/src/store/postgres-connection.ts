@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import pg from 'pg';
 import { SERVER_DEFAULTS } from '../config.js';
 import { RelayError, type StoreUnreadyReason } from '../errors.js';
@@ -172,6 +173,11 @@ function unreadyReason(state: string | undefined): StoreUnreadyReason {
   if (state === '25006') return 'read-only';
   if (state === '42P01' || state === '3F000') return 'schema-missing';
   return 'store-error';
+}
+
+/** Bytes as the driver writes bytea, alone or inside an array: a Buffer (other typed arrays it would not). */
+export function bytea(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** A hot statement: with prepared statements on, Postgres parses and plans it once per connection under `name`. */

@@ -1,6 +1,5 @@
-import { Buffer } from 'node:buffer';
 import type pg from 'pg';
-import { runStatement, type Statement } from './postgres-connection.js';
+import { bytea, runStatement, type Statement } from './postgres-connection.js';
 import type { AppendResult, NewEvent } from './store.js';
 
 /** One group commit as one statement (see relay_append_events in postgres-functions.ts). */
@@ -8,11 +7,6 @@ const APPEND: Statement = {
   name: 'relay_append_events',
   text: 'SELECT seq, duplicate FROM relay_append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)',
 };
-
-/** The driver writes a Buffer inside an array as bytea; other typed arrays it would not. */
-function bytea(body: Uint8Array): Buffer {
-  return Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-}
 
 /**
  * Stores one group commit's events, in order, in one statement, which is its own transaction

@@ -1,9 +1,8 @@
-import { Buffer } from 'node:buffer';
 import type pg from 'pg';
 import { answerColumns } from './answer-columns.js';
 import { toDeliveredEvent, type FullEventRow } from './event-rows.js';
 import { KeyedBatches } from './keyed-batches.js';
-import { inTransaction, runStatement, type Statement } from './postgres-connection.js';
+import { bytea, inTransaction, runStatement, type Statement } from './postgres-connection.js';
 import type { AttemptOutcome, ClaimRequest, Delivery, NackResult } from './store.js';
 
 /** One consumer's turn as one statement: its answers, then its claim (see relay_consumer_turn in postgres-functions.ts). */
@@ -55,11 +54,6 @@ function splitIntoTurns(work: readonly Work[]): Turn[] {
   return turns;
 }
 
-/** The driver sends a Buffer as bytea; other typed arrays it would not. */
-function bytea(body: Uint8Array | null): Buffer | null {
-  return body === null ? null : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-}
-
 function turnValues(channel: string, consumer: string, turn: Turn, asyncCommit: boolean): unknown[] {
   const answers = turn.answers.map((a) => ({ a, columns: answerColumns(a.outcome.answer) }));
   const claim = turn.claim?.request;
@@ -75,7 +69,7 @@ function turnValues(channel: string, consumer: string, turn: Turn, asyncCommit: 
     answers.map(({ a }) => (a.kind === 'nack' ? (a.outcome.error ?? null) : null)),
     answers.map(({ a }) => (a.kind === 'nack' ? a.retryAt : null)),
     answers.map(({ columns }) => columns[0]),
-    answers.map(({ columns }) => bytea(columns[1])),
+    answers.map(({ columns }) => (columns[1] === null ? null : bytea(columns[1]))),
     answers.map(({ columns }) => columns[2]),
     answers.map(({ columns }) => columns[3]),
     claim?.session ?? null,
