@@ -124,6 +124,8 @@ DECLARE
   v_acked_at timestamptz;
   v_attempts integer[];
   v_replays boolean[];
+  v_due timestamptz;
+  v_due_known boolean := false;
   v_used bigint := 0;
   v_taken integer := 0;
   v_full boolean := false;
@@ -172,6 +174,14 @@ BEGIN
     UPDATE consumers cs SET last_ack_at = v_acked_at WHERE cs.channel = p_channel AND cs.name = p_consumer;
   END IF;
 
+  IF c_limit > 0 AND c.name IS NOT NULL AND NOT c_ordered THEN
+    -- When the next retry or lease expiry falls due, after the answers: a claim with none due
+    -- now skips looking for them, and one that claims nothing returns this as its due time.
+    SELECT MIN(CASE dl.state WHEN 'retry' THEN dl.next_attempt_at ELSE dl.lease_expires_at END) INTO v_due
+      FROM deliveries dl WHERE dl.channel = p_channel AND dl.consumer = p_consumer AND dl.state IN ('inflight', 'retry');
+    v_due_known := true;
+  END IF;
+
   IF c_limit > 0 AND c.name IS NOT NULL THEN
     -- The candidates: deliveries due again, then new events, in order while they fit the byte
     -- budget (the first whatever its size), as ClaimBudget counts.
@@ -189,17 +199,19 @@ BEGIN
       END IF;
     ELSE
       -- SKIP LOCKED: a delivery another transaction is settling is neither waited for nor handed out twice.
-      FOR r IN SELECT dl.seq, dl.state, dl.attempts,
-          (SELECT octet_length(e.body) + octet_length(e.headers) FROM events e WHERE e.channel = p_channel AND e.seq = dl.seq) AS size
-        FROM deliveries dl WHERE dl.channel = p_channel AND dl.consumer = p_consumer AND dl.state IN ('inflight', 'retry')
-          AND ((dl.state = 'retry' AND dl.next_attempt_at <= c_now) OR (dl.state = 'inflight' AND dl.lease_expires_at <= c_now))
-        ORDER BY dl.seq LIMIT c_limit FOR UPDATE SKIP LOCKED
-      LOOP
-        -- A delivery whose event retention removed has no size; it is found missing below and removed.
-        IF v_taken > 0 AND c_max_bytes IS NOT NULL AND v_used + COALESCE(r.size, 0) > c_max_bytes THEN v_full := true; EXIT; END IF;
-        v_used := v_used + COALESCE(r.size, 0); v_taken := v_taken + 1;
-        v_seqs := v_seqs || r.seq; v_states := v_states || r.state; v_prior := v_prior || r.attempts;
-      END LOOP;
+      IF v_due <= c_now THEN
+        FOR r IN SELECT dl.seq, dl.state, dl.attempts,
+            (SELECT octet_length(e.body) + octet_length(e.headers) FROM events e WHERE e.channel = p_channel AND e.seq = dl.seq) AS size
+          FROM deliveries dl WHERE dl.channel = p_channel AND dl.consumer = p_consumer AND dl.state IN ('inflight', 'retry')
+            AND ((dl.state = 'retry' AND dl.next_attempt_at <= c_now) OR (dl.state = 'inflight' AND dl.lease_expires_at <= c_now))
+          ORDER BY dl.seq LIMIT c_limit FOR UPDATE SKIP LOCKED
+        LOOP
+          -- A delivery whose event retention removed has no size; it is found missing below and removed.
+          IF v_taken > 0 AND c_max_bytes IS NOT NULL AND v_used + COALESCE(r.size, 0) > c_max_bytes THEN v_full := true; EXIT; END IF;
+          v_used := v_used + COALESCE(r.size, 0); v_taken := v_taken + 1;
+          v_seqs := v_seqs || r.seq; v_states := v_states || r.state; v_prior := v_prior || r.attempts;
+        END LOOP;
+      END IF;
       v_want := CASE WHEN v_full THEN 0 ELSE c_limit - v_taken END;
     END IF;
 
@@ -209,17 +221,20 @@ BEGIN
       SELECT ch.last_seq INTO v_last FROM channels ch WHERE ch.name = p_channel;
       v_last := COALESCE(v_last, 0);
       v_found := 0; v_new := 0; v_last_taken := NULL;
-      FOR r IN SELECT e.seq, octet_length(e.body) + octet_length(e.headers) AS size FROM events e
-        WHERE e.channel = p_channel AND e.seq >= c.next_seq AND e.seq <= v_last
-          AND (jsonb_array_length(c.filter) = 0 OR e.event_type LIKE ANY (relay_like_patterns(c.filter)))
-          AND (SELECT 1 FROM deliveries dl WHERE dl.channel = p_channel AND dl.consumer = p_consumer AND dl.seq = e.seq) IS NULL
-        ORDER BY e.seq LIMIT v_want
-      LOOP
-        v_found := v_found + 1;
-        IF v_taken > 0 AND c_max_bytes IS NOT NULL AND v_used + r.size > c_max_bytes THEN v_full := true; EXIT; END IF;
-        v_used := v_used + r.size; v_taken := v_taken + 1; v_new := v_new + 1; v_last_taken := r.seq;
-        v_seqs := v_seqs || r.seq; v_states := v_states || NULL::text; v_prior := v_prior || NULL::integer;
-      END LOOP;
+      -- Nothing after the position: nothing to look for.
+      IF v_last >= c.next_seq THEN
+        FOR r IN SELECT e.seq, octet_length(e.body) + octet_length(e.headers) AS size FROM events e
+          WHERE e.channel = p_channel AND e.seq >= c.next_seq AND e.seq <= v_last
+            AND (jsonb_array_length(c.filter) = 0 OR e.event_type LIKE ANY (relay_like_patterns(c.filter)))
+            AND (SELECT 1 FROM deliveries dl WHERE dl.channel = p_channel AND dl.consumer = p_consumer AND dl.seq = e.seq) IS NULL
+          ORDER BY e.seq LIMIT v_want
+        LOOP
+          v_found := v_found + 1;
+          IF v_taken > 0 AND c_max_bytes IS NOT NULL AND v_used + r.size > c_max_bytes THEN v_full := true; EXIT; END IF;
+          v_used := v_used + r.size; v_taken := v_taken + 1; v_new := v_new + 1; v_last_taken := r.seq;
+          v_seqs := v_seqs || r.seq; v_states := v_states || NULL::text; v_prior := v_prior || NULL::integer;
+        END LOOP;
+      END IF;
       -- The budget stopped the claim: the position moves only past what was taken. Fewer
       -- matches than asked for means every event up to the channel's last was looked at.
       IF v_full THEN v_next := COALESCE(v_last_taken + 1, c.next_seq);
@@ -267,9 +282,12 @@ BEGIN
     END IF;
   END IF;
 
-  RETURN QUERY SELECT 'due'::text, NULL::integer, NULL::text, MIN(CASE dl.state WHEN 'retry' THEN dl.next_attempt_at ELSE dl.lease_expires_at END),
-    NULL::bigint, NULL::integer, NULL::boolean, NULL::bigint, NULL::text, NULL::text, NULL::timestamptz, NULL::text, NULL::integer, NULL::boolean, NULL::text, NULL::text, NULL::bytea
-    FROM deliveries dl WHERE dl.channel = p_channel AND dl.consumer = p_consumer AND dl.state IN ('inflight', 'retry');
+  IF NOT (v_due_known AND COALESCE(array_length(v_seqs, 1), 0) = 0) THEN
+    SELECT MIN(CASE dl.state WHEN 'retry' THEN dl.next_attempt_at ELSE dl.lease_expires_at END) INTO v_due
+      FROM deliveries dl WHERE dl.channel = p_channel AND dl.consumer = p_consumer AND dl.state IN ('inflight', 'retry');
+  END IF;
+  RETURN QUERY SELECT 'due'::text, NULL::integer, NULL::text, v_due,
+    NULL::bigint, NULL::integer, NULL::boolean, NULL::bigint, NULL::text, NULL::text, NULL::timestamptz, NULL::text, NULL::integer, NULL::boolean, NULL::text, NULL::text, NULL::bytea;
 END
 $$;
 `;
