@@ -48,18 +48,26 @@ export const progress = (/** @type {string} */ text) => process.stderr.write(`be
  * @property {string[]} notes        CPU lines and warnings printed under the tables
  */
 
-/** @typedef {{ kind: 'sqlite' } | { kind: 'postgres' }} Engine */
+/**
+ * The store relay-server runs on. With Postgres, `instances` relay-servers (default 1) share one
+ * schema, each started with `serverArgs` (e.g. `--pg-pool-size 4`).
+ *
+ * @typedef {{ kind: 'sqlite' } | { kind: 'postgres', instances?: number, serverArgs?: string[] }} Engine
+ */
+
+/** @typedef {Awaited<ReturnType<typeof startRelayServer>>} Relay */
 
 /**
- * Prepares a fresh store (see prepareStore), starts relay-server on it as a child process, runs
- * `work`, then stops relay-server and removes the store.
+ * Prepares a fresh store (see prepareStore), starts relay-server on it as a child process (with
+ * Postgres, as many as the engine asks for, one after another), runs `work` with the first and
+ * all of them, then stops them and removes the store.
  *
  * @template T
  * @param {Bench} bench
  * @param {string} name  names the data dir
  * @param {Engine} engine
  * @param {number} backlog  events stored for the consumer before relay-server starts
- * @param {(relay: Awaited<ReturnType<typeof startRelayServer>>, prepared: import('./delivery-store.js').PreparedStore) => Promise<T>} work
+ * @param {(relay: Relay, prepared: import('./delivery-store.js').PreparedStore, relays: Relay[]) => Promise<T>} work
  * @returns {Promise<T>}
  */
 export async function withRelay(bench, name, engine, backlog, work) {
@@ -72,7 +80,7 @@ export async function withRelay(bench, name, engine, backlog, work) {
     const schema = await createBenchSchema();
     bench.schemas.add(schema.drop);
     config = { dataDir, databaseUrl: schema.url };
-    storeArgs = ['--database-url', schema.url];
+    storeArgs = ['--database-url', schema.url, ...(engine.serverArgs ?? [])];
     release = async () => {
       await schema.drop();
       bench.schemas.delete(schema.drop);
@@ -81,11 +89,14 @@ export async function withRelay(bench, name, engine, backlog, work) {
   try {
     if (backlog > 0) progress(`${name}: storing ${count(backlog)} events through appendEvent …`);
     const prepared = await prepareStore(config, { secret: bench.secret, backlog });
-    const relay = await startRelayServer(storeArgs, READY_TIMEOUT_MS);
+    const instances = engine.kind === 'postgres' ? (engine.instances ?? 1) : 1;
+    /** @type {Relay[]} */
+    const relays = [];
     try {
-      return await work(relay, prepared);
+      for (let i = 0; i < instances; i++) relays.push(await startRelayServer(storeArgs, READY_TIMEOUT_MS));
+      return await work(/** @type {Relay} */ (relays[0]), prepared, relays);
     } finally {
-      await relay.stop();
+      await Promise.all(relays.map((relay) => relay.stop()));
     }
   } finally {
     await release();
@@ -164,12 +175,13 @@ function startCpuMeter(children, postgres = false) {
  * @param {Record<string, number>} children
  * @param {number} fromNs
  * @param {number} toNs
+ * @param {boolean} [postgres]  whether the measurement uses Postgres (see startCpuMeter)
  * @returns {Promise<CpuReading>}
  */
-function meterWindow(children, fromNs, toNs) {
+function meterWindow(children, fromNs, toNs, postgres = false) {
   return new Promise((resolve) => {
     setTimeout(() => {
-      const read = startCpuMeter(children);
+      const read = startCpuMeter(children, postgres);
       setTimeout(() => resolve(read()), Math.max(0, (toNs - nowNs()) / 1e6));
     }, Math.max(0, (fromNs - nowNs()) / 1e6));
   });
@@ -259,9 +271,10 @@ export async function measureLatency(bench, label, url, children, postgres = fal
  * @param {string} url
  * @param {Record<string, number>} children
  * @param {number} [warmupSeconds]  load before the window; default the bench's
+ * @param {boolean} [postgres]  whether relay-server runs on Postgres
  * @returns {Promise<Throughput>}
  */
-export async function measureThroughput(bench, label, url, children, warmupSeconds = bench.warmupSeconds) {
+export async function measureThroughput(bench, label, url, children, warmupSeconds = bench.warmupSeconds, postgres = false) {
   progress(`${label}: ${CONNECTIONS} senders for ${bench.seconds} s after ${warmupSeconds} s warm-up …`);
   const { handler } = bench;
   handler.reset();
@@ -270,7 +283,7 @@ export async function measureThroughput(bench, label, url, children, warmupSecon
   const fromNs = startNs + warmupSeconds * 1e9;
   const toNs = fromNs + bench.seconds * 1e9;
   const early = warmupSeconds >= 1 + bench.seconds ? { fromNs: startNs + 1e9, toNs: startNs + (1 + bench.seconds) * 1e9 } : undefined;
-  const cpu = meterWindow(children, fromNs, toNs);
+  const cpu = meterWindow(children, fromNs, toNs, postgres);
   const result = await runLoad({
     url,
     secret: bench.secret,

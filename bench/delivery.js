@@ -9,7 +9,6 @@ import {
   connectClient,
   measureDrain,
   measureDrainFloor,
-  measureIngest,
   measureLatency,
   measureThroughput,
   RATE,
@@ -20,9 +19,7 @@ import { killChildren, peakRssBytes, startIdleNode } from './delivery-processes.
 import { fsyncMs } from './machine.js';
 import { count, megabytes, ms, table, verdict } from './delivery-report.js';
 import { CHANNEL, EVENT_BYTES } from './events.js';
-import { startFloor } from './ingest.js';
-import { TARGET_RATIO as INGEST_TARGET_RATIO } from './report.js';
-import { BENCH_DATABASE_URL, createBenchSchema, describeUrl } from './postgres-schema.js';
+import { postgresSection } from './delivery-postgres.js';
 
 /** @typedef {import('./delivery-measure.js').Bench} Bench */
 /** @typedef {import('./delivery-measure.js').Engine} Engine */
@@ -239,80 +236,16 @@ async function memorySection(bench, clientRss) {
   );
 }
 
-/**
- * 5. Ingest and end-to-end latency with relay-server on Postgres, beside SQLite and the floors;
- * skipped when Postgres cannot be reached.
- *
- * @param {Bench} bench
- * @param {{ relay: Latency, direct: Latency } | undefined} latency  section 1's figures (SQLite and floor), when it ran
- */
-async function postgresSection(bench, latency) {
-  const title = `5. Postgres (${describeUrl(BENCH_DATABASE_URL)}, a schema of its own) beside SQLite, relay-server as a child process`;
-  try {
-    const schema = await createBenchSchema();
-    await schema.drop();
-  } catch (error) {
-    const reason = /** @type {Error} */ (error).message;
-    printSection(bench, title, `skipped: Postgres at ${describeUrl(BENCH_DATABASE_URL)} is not reachable (${reason}); set BENCH_DATABASE_URL to use another server`);
-    return;
-  }
-  const floor = await startFloor(bench.secret);
-  const floorIngest = await measureIngest(bench, 'fastify floor', floor.url, {}).finally(() => floor.close());
-  const ingestOn = (/** @type {Engine} */ engine, /** @type {string} */ label) =>
-    withRelay(bench, `ingest-${engine.kind}`, engine, 0, (server) =>
-      measureIngest(bench, label, `${server.url}/hooks/${CHANNEL}`, { 'relay-server': server.pid }, engine.kind === 'postgres'),
-    );
-  const sqliteIngest = await ingestOn({ kind: 'sqlite' }, 'SQLite');
-  const postgresIngest = await ingestOn({ kind: 'postgres' }, 'Postgres');
-  const postgresLatency = await withRelay(bench, 'latency-postgres', { kind: 'postgres' }, 0, async (server, { token }) => {
-    const client = await connectClient(bench, server, token);
-    try {
-      return await measureLatency(bench, 'Postgres latency', `${server.url}/hooks/${CHANNEL}`, { 'relay-server': server.pid, 'relay-client': client.pid }, true);
-    } finally {
-      await client.stop();
-    }
-  });
-
-  const ingestRow = (/** @type {string} */ label, /** @type {import('./report.js').Row} */ row, /** @type {boolean} */ isFloor) => {
-    const ofFloor = row.eventsPerSecond / floorIngest.eventsPerSecond;
-    const target = `/ floor ${verdict(ofFloor, '>=', INGEST_TARGET_RATIO, '', INGEST_TARGET_RATIO.toFixed(2))}`;
-    return [label, count(row.eventsPerSecond), ms(row.p50Ms), ms(row.p99Ms), isFloor ? '' : ofFloor.toFixed(2), isFloor ? '' : target];
-  };
-  const latencyRow = (/** @type {string} */ label, /** @type {Latency} */ l, /** @type {boolean} */ isFloor) => [
-    label,
-    ms(l.answerP50Ms),
-    ms(l.answerP99Ms),
-    ms(l.p50Ms),
-    ms(l.p99Ms),
-    count(l.errors + l.lost),
-    isFloor ? '' : `p99 ${verdict(l.p99Ms, '<=', LATENCY_TARGET_MS, 'ms')}`,
-  ];
-  printSection(
-    bench,
-    title,
-    `a) ingest, ${CONNECTIONS} keep-alive senders, nobody listening (${bench.warmupSeconds} s warm-up + ${bench.seconds} s)\n\n` +
-      table(
-        ['store', 'events/s', 'p50 ms', 'p99 ms', '/ floor', 'target'],
-        [
-          ingestRow('fastify floor (in-process, no store)', floorIngest, true),
-          ingestRow('relay-server, SQLite', sqliteIngest, false),
-          ingestRow('relay-server, Postgres', postgresIngest, false),
-        ],
-      ) +
-      `\n\nb) end-to-end at ${RATE} events/s, POST until the handler has the body\n\n` +
-      table(
-        ['store', '2xx p50 ms', '2xx p99 ms', 'p50 ms', 'p99 ms', 'errors+lost', 'target'],
-        [
-          ...(latency === undefined
-            ? []
-            : [latencyRow('POST -> handler (floor, from 1)', latency.direct, true), latencyRow('relay-server, SQLite (from 1)', latency.relay, false)]),
-          latencyRow('relay-server, Postgres', postgresLatency, false),
-        ],
-      ),
-  );
+/** BENCH_SECTIONS, e.g. `1,3`: the sections to run; all by default. Section 4 reports on 2 and 3. */
+/** A list of positive whole numbers from the environment, e.g. BENCH_PG_POOL_SIZES=`2,10,20`; empty when unset. */
+function numbersFromEnv(/** @type {string} */ name) {
+  const text = process.env[name];
+  if (text === undefined || text.trim() === '') return [];
+  const values = text.split(',').map((part) => Number(part.trim()));
+  if (values.some((v) => !Number.isInteger(v) || v < 1)) throw new SettingError(`bench: ${name} must list whole numbers of 1 or more separated by commas, e.g. "2,10"; got "${text}"`);
+  return values;
 }
 
-/** BENCH_SECTIONS, e.g. `1,3`: the sections to run; all by default. Section 4 reports on 2 and 3. */
 function sectionsFromEnv() {
   const text = process.env.BENCH_SECTIONS;
   if (text === undefined || text.trim() === '') return new Set([1, 2, 3, 4, 5]);
@@ -330,6 +263,11 @@ async function main() {
   const backlog = numberFromEnv('BENCH_BACKLOG', 100_000, { integer: true });
   const drainTimeoutSeconds = numberFromEnv('BENCH_DRAIN_TIMEOUT_SECONDS', 120);
   const sections = sectionsFromEnv();
+  const postgres = {
+    rounds: numberFromEnv('BENCH_PG_ROUNDS', 2, { integer: true }),
+    poolSizes: numbersFromEnv('BENCH_PG_POOL_SIZES'),
+    serverArgs: (process.env.BENCH_PG_SERVER_ARGS ?? '').split(/\s+/).filter((arg) => arg !== ''),
+  };
   const workspace = mkdtempSync(join(tmpdir(), 'myop-relay-delivery-'));
   const home = join(workspace, 'home');
   mkdirSync(home);
@@ -362,11 +300,11 @@ async function main() {
   );
   try {
     const fsyncBefore = fsyncMs(workspace);
-    const latency = sections.has(1) ? await latencySection(bench) : undefined;
+    if (sections.has(1)) await latencySection(bench);
     const throughputRss = sections.has(2) ? await throughputSection(bench) : undefined;
     const drainRss = sections.has(3) ? await drainSection(bench, backlog, drainTimeoutSeconds) : undefined;
     if (sections.has(4) && (throughputRss !== undefined || drainRss !== undefined)) await memorySection(bench, { throughput: throughputRss, drain: drainRss });
-    if (sections.has(5)) await postgresSection(bench, latency);
+    if (sections.has(5)) await postgresSection(bench, postgres, printSection);
     console.log(`disk: 4 KiB append + fdatasync in ${tmpdir()}, median of 50: ${ms(fsyncBefore)} ms before the run, ${ms(fsyncMs(workspace))} ms after`);
   } finally {
     process.off('SIGINT', onInterrupt);

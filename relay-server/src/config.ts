@@ -21,6 +21,10 @@ export interface ServerConfig {
   readonly pgNotify: boolean;
   /** Most Postgres connections this process opens (plus one for LISTEN). Default 10. */
   readonly pgPoolSize: number;
+  /** With Postgres, hot statements as named prepared statements; off behind a pooler in transaction mode. Default true. */
+  readonly pgPreparedStatements: boolean;
+  /** With Postgres, delivery state (claims, acks, nacks) committed without waiting for the WAL flush; events always wait. Default false. */
+  readonly pgAsyncDeliveryCommit: boolean;
   /** With Postgres, longest one statement may run, lock waits included; beyond it the request gets 503. Default 2 s. */
   readonly pgStatementTimeoutMs: number;
   /** With Postgres, longest one statement waits for a lock; at most {@link pgStatementTimeoutMs}. Default 1 s. */
@@ -95,6 +99,8 @@ export const SERVER_DEFAULTS = Object.freeze({
   databaseUrl: undefined,
   pgNotify: true,
   pgPoolSize: 10,
+  pgPreparedStatements: true,
+  pgAsyncDeliveryCommit: false,
   pgStatementTimeoutMs: 2_000,
   pgLockTimeoutMs: 1_000,
   pgConnectTimeoutMs: 2_000,
@@ -134,6 +140,8 @@ export interface ServerConfigInput {
   databaseUrl?: unknown;
   pgNotify?: unknown;
   pgPoolSize?: unknown;
+  pgPreparedStatements?: unknown;
+  pgAsyncDeliveryCommit?: unknown;
   pgStatementTimeout?: unknown;
   pgLockTimeout?: unknown;
   pgConnectTimeout?: unknown;
@@ -303,6 +311,8 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
     databaseUrl: database,
     pgNotify: flag(input.pgNotify, 'pg-notify', SERVER_DEFAULTS.pgNotify),
     pgPoolSize: integer(input.pgPoolSize, 'pg-pool-size', SERVER_DEFAULTS.pgPoolSize, 1, 1000),
+    pgPreparedStatements: flag(input.pgPreparedStatements, 'pg-prepared-statements', SERVER_DEFAULTS.pgPreparedStatements),
+    pgAsyncDeliveryCommit: flag(input.pgAsyncDeliveryCommit, 'pg-async-delivery-commit', SERVER_DEFAULTS.pgAsyncDeliveryCommit),
     pgStatementTimeoutMs,
     pgLockTimeoutMs,
     pgConnectTimeoutMs,

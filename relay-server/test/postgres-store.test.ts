@@ -11,27 +11,13 @@ import { globToLike } from '../src/store/postgres-delivery.js';
 import { notifyChannel, openPostgresStore, PostgresStore, type PostgresStoreOptions } from '../src/store/postgres-store.js';
 import { MIGRATIONS, SCHEMA_VERSION } from '../src/store/postgres-schema.js';
 import type { ClaimRequest, Delivery, Store } from '../src/store/store.js';
+import { openConformanceStore } from './postgres-conformance.js';
 import { describeStoreConformance, expectRelayError, newEvent, plainChannel, rejectionOf, seqOf, T0 } from './store-conformance.js';
 
 /** Every migration this relay-server applies to a new schema, as a migration report lists them. */
 const ALL_MIGRATIONS = MIGRATIONS.map(({ version, name }) => ({ version, name }));
 
-describeStoreConformance('postgres', async () => {
-  const schema = await createTestSchema();
-  try {
-    const store = await openPostgresStore({ url: schema.url, poolSize: 4 });
-    return {
-      store,
-      cleanup: async () => {
-        await store.close();
-        await schema.drop();
-      },
-    };
-  } catch (error) {
-    await schema.drop();
-    throw error;
-  }
-});
+describeStoreConformance('postgres', () => openConformanceStore());
 
 // Disposers of the current test, run newest first: stores close before their schema is dropped.
 const disposers: (() => Promise<void> | void)[] = [];
@@ -81,13 +67,16 @@ describe('Postgres settings', () => {
       pgNotify: false,
       pgPoolSize: 4,
     });
-    expect(resolveServerConfig({})).toMatchObject({ databaseUrl: undefined, pgNotify: true, pgPoolSize: 10 });
+    expect(resolveServerConfig({})).toMatchObject({ databaseUrl: undefined, pgNotify: true, pgPoolSize: 10, pgPreparedStatements: true, pgAsyncDeliveryCommit: false });
+    expect(resolveServerConfig({ pgPreparedStatements: 'false', pgAsyncDeliveryCommit: 'true' })).toMatchObject({ pgPreparedStatements: false, pgAsyncDeliveryCommit: true });
     const invalid: [Record<string, unknown>, string][] = [
       [{ databaseUrl: 'mysql://relay:sekrit@db/relay' }, '--database-url'],
       [{ databaseUrl: 'db.example.com sekrit' }, '--database-url'],
       [{ databaseUrl: 'postgres://relay:sekrit@db/relay', maxDbSize: '1GiB' }, '--max-db-size'],
       [{ pgNotify: 'maybe' }, '--pg-notify'],
       [{ pgPoolSize: 0 }, '--pg-pool-size'],
+      [{ pgPreparedStatements: 'sometimes' }, '--pg-prepared-statements'],
+      [{ pgAsyncDeliveryCommit: 'maybe' }, '--pg-async-delivery-commit'],
     ];
     for (const [input, setting] of invalid) {
       let caught: unknown;
@@ -360,7 +349,7 @@ describe('PostgresStore notifications', () => {
     const heardLoud = new Promise<void>((resolve) =>
       observer.on('notification', (message) => {
         heard.push(message.payload ?? '');
-        resolve();
+        if (message.payload === 'ops') resolve();
       }),
     );
     await observer.query(`LISTEN ${pg.escapeIdentifier(notifyChannel(schema.name))}`);
@@ -370,7 +359,8 @@ describe('PostgresStore notifications', () => {
     await loud.createChannel(plainChannel('ops'));
     seqOf(await loud.appendEvent(newEvent('ops', 'loud')));
     await heardLoud;
-    expect(heard).toEqual(['ops']);
+    // The loud store announces its new channel's settings, then its event; the quiet one nothing.
+    expect(heard).toEqual(['channel settings', 'ops']);
   });
 });
 

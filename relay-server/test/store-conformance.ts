@@ -117,12 +117,13 @@ export function storeRunner(open: OpenStore): (work: (store: Store) => Promise<v
 
 /**
  * Declares the behaviour every {@link Store} engine must have. The tests use only the `Store`
- * interface, so a new engine passes by calling this with its own `open`.
+ * interface, so a new engine passes by calling this with its own `open`; `variant` names the
+ * settings when one engine runs it more than once.
  */
-export function describeStoreConformance(engine: string, open: OpenStore): void {
+export function describeStoreConformance(engine: string, open: OpenStore, variant?: string): void {
   const withStore = storeRunner(open);
 
-  describe(`Store conformance: ${engine}`, () => {
+  describe(`Store conformance: ${engine}${variant === undefined ? '' : ` (${variant})`}`, () => {
     it('reports its engine name', () =>
       withStore(async (store) => {
         expect(store.engine).toBe(engine);

@@ -1,45 +1,45 @@
-interface Item<Tx> {
-  work: (tx: Tx) => Promise<unknown>;
-  resolve: (value: unknown) => void;
+interface Pending<Item, Result> {
+  item: Item;
+  resolve: (value: Result) => void;
   reject: (error: unknown) => void;
 }
 
-interface Key<Tx> {
-  pending: Item<Tx>[];
+interface Key<Item, Result> {
+  pending: Pending<Item, Result>[];
   /** A batch is running or about to: new work waits for the next one. */
   busy: boolean;
 }
 
 /**
- * Runs work in batches per key, each batch in one transaction: the work asked for in one
- * event-loop turn, and all that comes while a batch of the same key runs, goes into the key's
- * next batch. Batches of one key run one after another, and work runs in the order it was asked
- * for, so later work sees the effect of earlier work.
+ * Runs work in batches per key: the items asked for in one event-loop turn, and all that come
+ * while a batch of the same key runs, go into the key's next batch. Batches of one key run one
+ * after another, each given its items in the order they were asked for, so later work sees the
+ * effect of earlier work. Keys run side by side.
  */
-export class KeyedBatches<Tx> {
-  readonly #keys = new Map<string, Key<Tx>>();
+export class KeyedBatches<Item, Result> {
+  readonly #keys = new Map<string, Key<Item, Result>>();
   readonly #running = new Set<Promise<void>>();
 
   /**
-   * @param transaction - runs `work` in one transaction and commits it; it may run `work` again
-   *   after a retryable failure, so `work` starts afresh each time.
+   * @param runBatch - does one batch's items (e.g. in one transaction) and resolves with a result
+   *   per item, in order; a rejection fails every item of the batch.
    */
-  constructor(private readonly transaction: (work: (tx: Tx) => Promise<void>) => Promise<void>) {}
+  constructor(private readonly runBatch: (key: string, items: Item[]) => Promise<Result[]>) {}
 
-  /** Resolves with `work`'s result once its batch has committed; rejects when the batch failed. */
-  run<T>(key: string, work: (tx: Tx) => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
+  /** Resolves with the item's result once its batch has run; rejects when the batch failed. */
+  run(key: string, item: Item): Promise<Result> {
+    return new Promise<Result>((resolve, reject) => {
       let entry = this.#keys.get(key);
       if (entry === undefined) {
         entry = { pending: [], busy: false };
         this.#keys.set(key, entry);
       }
-      entry.pending.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      entry.pending.push({ item, resolve, reject });
       this.#schedule(key, entry);
     });
   }
 
-  #schedule(key: string, entry: Key<Tx>): void {
+  #schedule(key: string, entry: Key<Item, Result>): void {
     if (entry.busy || entry.pending.length === 0) return;
     entry.busy = true;
     // setImmediate runs after the turn's I/O callbacks, so their work joins this batch.
@@ -50,22 +50,23 @@ export class KeyedBatches<Tx> {
     });
   }
 
-  async #runBatch(key: string, entry: Key<Tx>): Promise<void> {
+  async #runBatch(key: string, entry: Key<Item, Result>): Promise<void> {
     const batch = entry.pending.splice(0);
-    let results: unknown[] = [];
     try {
-      await this.transaction(async (tx) => {
-        results = [];
-        for (const item of batch) results.push(await item.work(tx));
-      });
-      batch.forEach((item, i) => item.resolve(results[i]));
+      const results = await this.runBatch(key, batch.map((p) => p.item));
+      batch.forEach((pending, i) => pending.resolve(results[i] as Result));
     } catch (error) {
-      for (const item of batch) item.reject(error);
+      for (const pending of batch) pending.reject(error);
     } finally {
       entry.busy = false;
       if (entry.pending.length > 0) this.#schedule(key, entry);
       else this.#keys.delete(key);
     }
+  }
+
+  /** Whether work of `key` is queued or running. */
+  has(key: string): boolean {
+    return this.#keys.has(key);
   }
 
   /** Resolves once no batch is running or waiting to run. */

@@ -49,6 +49,10 @@ export interface StoreConfig extends StoreLocation {
   pgNotify?: boolean;
   /** Postgres only: most pooled connections. Default 10. */
   pgPoolSize?: number;
+  /** Postgres only: hot statements prepared once per connection. Default true. */
+  pgPreparedStatements?: boolean;
+  /** Postgres only: delivery state committed asynchronously. Default false. */
+  pgAsyncDeliveryCommit?: boolean;
   /** Postgres only: `statement_timeout` of every pooled connection; 0 sets none. Default 2 s. */
   pgStatementTimeoutMs?: number;
   /** Postgres only: `lock_timeout` of every pooled connection; 0 sets none. Default 1 s. */
@@ -82,6 +86,8 @@ export async function openConfiguredStore(
       url: config.databaseUrl,
       ...(config.pgNotify !== undefined ? { notify: config.pgNotify } : {}),
       ...(config.pgPoolSize !== undefined ? { poolSize: config.pgPoolSize } : {}),
+      ...(config.pgPreparedStatements !== undefined ? { preparedStatements: config.pgPreparedStatements } : {}),
+      ...(config.pgAsyncDeliveryCommit !== undefined ? { asyncDeliveryCommit: config.pgAsyncDeliveryCommit } : {}),
       timeouts: {
         ...(config.pgStatementTimeoutMs !== undefined ? { statementMs: config.pgStatementTimeoutMs } : {}),
         ...(config.pgLockTimeoutMs !== undefined ? { lockMs: config.pgLockTimeoutMs } : {}),

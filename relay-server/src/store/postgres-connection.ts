@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import pg from 'pg';
 import { SERVER_DEFAULTS } from '../config.js';
 import { RelayError, type StoreUnreadyReason } from '../errors.js';
@@ -172,6 +173,42 @@ function unreadyReason(state: string | undefined): StoreUnreadyReason {
   if (state === '25006') return 'read-only';
   if (state === '42P01' || state === '3F000') return 'schema-missing';
   return 'store-error';
+}
+
+/** Bytes as the driver writes bytea, alone or inside an array: a Buffer (other typed arrays it would not). */
+export function bytea(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** A hot statement: with prepared statements on, Postgres parses and plans it once per connection under `name`. */
+export interface Statement {
+  name: string;
+  text: string;
+}
+
+/**
+ * Runs a hot statement and returns its rows; named (prepared) when `prepared`, plain otherwise
+ * (behind a pooler in transaction mode, where a prepared statement may meet another connection).
+ * Run on the pool, the statement is its own transaction: a deadlock or serialization failure
+ * rolled it back whole, so it runs again, up to `attempts` times.
+ */
+export async function runStatement<R extends pg.QueryResultRow>(
+  db: pg.Pool | pg.PoolClient,
+  statement: Statement,
+  values: unknown[],
+  prepared: boolean,
+  attempts = 3,
+): Promise<R[]> {
+  const config: pg.QueryConfig = prepared ? { name: statement.name, text: statement.text, values } : { text: statement.text, values };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return (await db.query<R>(config)).rows;
+    } catch (error) {
+      const state = sqlState(error);
+      if (db instanceof pg.Pool && attempt < attempts && state !== undefined && RETRYABLE.has(state)) continue;
+      throw error;
+    }
+  }
 }
 
 /**

@@ -1,22 +1,7 @@
-import { Buffer } from 'node:buffer';
-import { ClaimBudget, takeWithin } from './claim-budget.js';
-import { toDeliveredEvent, type FullEventRow } from './event-rows.js';
 import { changed, firstRow, rows, type Queryable } from './postgres-connection.js';
 import { FAILING_COUNT } from './postgres-event-query.js';
-import type {
-  EventSummary,
-  AttemptOutcome,
-  AttemptRecord,
-  ClaimRequest,
-  ConsumerInfo,
-  ConsumerSpec,
-  DeliveredEvent,
-  Delivery,
-  NackResult,
-  OpenConsumerResult,
-  StoredEvent,
-} from './store.js';
-import { answerColumns, answerOf, type AnswerRow } from './answer-columns.js';
+import type { AttemptRecord, ConsumerInfo, ConsumerSpec, OpenConsumerResult } from './store.js';
+import { answerOf, type AnswerRow } from './answer-columns.js';
 
 /**
  * An event-type glob (`*` any run, `?` one character) as a LIKE pattern. LIKE's own wildcards and
@@ -32,17 +17,15 @@ function likePatterns(filter: readonly string[]): string[] {
   return filter.map(globToLike);
 }
 
-/** The bytes an event counts for in a claim's budget: body and stored headers. Neither is read whole for it. */
-const EVENT_SIZE = 'octet_length(body) + octet_length(headers)';
-
 /** `$n` holds LIKE patterns; an empty array means every type. */
 const MATCHES_FILTER = (n: number): string => `(cardinality($${n}::text[]) = 0 OR event_type LIKE ANY ($${n}::text[]))`;
 
 /*
- * Lock order, the same in every transaction that changes delivery state: the consumer row, then
- * delivery rows, then attempt rows. Claims, acks, nacks and requeues of one consumer therefore
- * queue on the consumer row, across processes, instead of deadlocking; a session release takes
- * only delivery rows (in key order) and attempts.
+ * Lock order, the same in every transaction that changes delivery state (and in the consumer
+ * turns of postgres-functions.ts): the consumer row, then delivery rows, then attempt rows.
+ * Claims, acks, nacks and requeues of one consumer therefore queue on the consumer row, across
+ * processes, instead of deadlocking; a session release takes only delivery rows (in key order)
+ * and attempts.
  */
 const SQL = {
   lockConsumer: 'SELECT * FROM consumers WHERE channel = $1 AND name = $2 FOR UPDATE',
@@ -52,43 +35,6 @@ const SQL = {
   updateConsumerSettings: 'UPDATE consumers SET filter = $3::jsonb, max_attempts = $4 WHERE channel = $1 AND name = $2',
   lastSeq: 'SELECT last_seq FROM channels WHERE name = $1',
   firstSeqSince: 'SELECT MIN(seq) AS seq FROM events WHERE channel = $1 AND received_at >= $2',
-  setNextSeq: 'UPDATE consumers SET next_seq = $3 WHERE channel = $1 AND name = $2',
-  /**
-   * SKIP LOCKED: a delivery another transaction is settling (an ack in flight) is not waited for,
-   * nor handed out twice. `size` is null when retention removed the event.
-   */
-  due: `SELECT d.*, (SELECT ${EVENT_SIZE} FROM events e WHERE e.channel = d.channel AND e.seq = d.seq) AS size
-    FROM deliveries d WHERE d.channel = $1 AND d.consumer = $2
-      AND ((d.state = 'retry' AND d.next_attempt_at <= $3) OR (d.state = 'inflight' AND d.lease_expires_at <= $3))
-    ORDER BY d.seq LIMIT $4 FOR UPDATE SKIP LOCKED`,
-  /** Not SKIP LOCKED: in order, the first open delivery must be seen even while it is being settled. */
-  firstOpen: `SELECT * FROM deliveries WHERE channel = $1 AND consumer = $2 AND state IN ('inflight', 'retry')
-    ORDER BY seq LIMIT 1 FOR UPDATE`,
-  /** Events already queued for the consumer (a replay ahead of its position) are not taken twice. */
-  newSeqs: `SELECT seq, ${EVENT_SIZE} AS size FROM events e WHERE channel = $1 AND seq >= $2 AND seq <= $3 AND ${MATCHES_FILTER(4)}
-      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.channel = e.channel AND d.consumer = $6 AND d.seq = e.seq)
-    ORDER BY seq LIMIT $5`,
-  eventsBySeq: `SELECT id, channel, seq, event_id, event_type, received_at, source_ip, octet_length(body) AS size, synthetic, session_id, headers, body
-    FROM events WHERE channel = $1 AND seq = ANY ($2::bigint[])`,
-  deleteDeliveries: 'DELETE FROM deliveries WHERE channel = $1 AND consumer = $2 AND seq = ANY ($3::bigint[])',
-  abandonAttempts: `UPDATE attempts a SET finished_at = $3, error = 'no ack before the lease ended', outcome = 'abandoned'
-    FROM unnest($4::bigint[], $5::int[]) AS p(seq, attempt)
-    WHERE a.channel = $1 AND a.consumer = $2 AND a.seq = p.seq AND a.attempt = p.attempt AND a.outcome IS NULL`,
-  lease: `INSERT INTO deliveries (channel, consumer, seq, state, attempts, session, lease_expires_at, next_attempt_at, replay)
-    SELECT $1, $2, seq, 'inflight', 1, $4, $5, NULL, false FROM unnest($3::bigint[]) AS seq
-    ON CONFLICT (channel, consumer, seq) DO UPDATE SET
-      state = 'inflight', attempts = deliveries.attempts + 1, session = excluded.session,
-      lease_expires_at = excluded.lease_expires_at, next_attempt_at = NULL
-    RETURNING seq, attempts, replay`,
-  insertAttempts: `INSERT INTO attempts (channel, consumer, seq, attempt, session, started_at)
-    SELECT $1, $2, seq, attempt, $5, $6 FROM unnest($3::bigint[], $4::int[]) AS p(seq, attempt)`,
-  lockDelivery: 'SELECT * FROM deliveries WHERE channel = $1 AND consumer = $2 AND seq = $3 FOR UPDATE',
-  finishAttempt: `UPDATE attempts SET finished_at = $5, status = $6, latency_ms = $7, error = $8, outcome = $9,
-      response_headers = $10, response_body = $11, response_bytes = $12, response_truncated = $13
-    WHERE channel = $1 AND consumer = $2 AND seq = $3 AND attempt = $4 AND outcome IS NULL`,
-  settle: `UPDATE deliveries SET state = $4, session = NULL, lease_expires_at = NULL, next_attempt_at = $5
-    WHERE channel = $1 AND consumer = $2 AND seq = $3`,
-  touchAck: 'UPDATE consumers SET last_ack_at = $3 WHERE channel = $1 AND name = $2',
   lockSessionInflight: `SELECT channel, consumer, seq, attempts FROM deliveries WHERE session = $1 AND state = 'inflight'
     ORDER BY channel, consumer, seq FOR UPDATE`,
   abandonSessionAttempts: `UPDATE attempts a SET finished_at = $1, error = $2, outcome = 'abandoned'
@@ -152,28 +98,7 @@ interface ConsumerRow {
   last_ack_at: Date | null;
 }
 
-interface DeliveryRow {
-  seq: number;
-  state: 'inflight' | 'retry' | 'acked' | 'failed';
-  attempts: number;
-  session: string | null;
-  lease_expires_at: Date | null;
-  next_attempt_at: Date | null;
-  replay: boolean;
-}
-
 export { toDeliveredEvent, toStoredEvent, toSummary, type EventRow, type FullEventRow, type StoredEventRow } from './event-rows.js';
-
-/** A delivery about to be leased: an event due again (with its row) or a new one. */
-interface Candidate {
-  seq: number;
-  previous: DeliveryRow | undefined;
-}
-
-function isDue(row: DeliveryRow, now: Date): boolean {
-  const at = row.state === 'retry' ? row.next_attempt_at : row.state === 'inflight' ? row.lease_expires_at : null;
-  return at !== null && at.getTime() <= now.getTime();
-}
 
 /**
  * The delivery half of the Postgres store: consumers, leases and attempts, with the same
@@ -196,111 +121,6 @@ export class PostgresDeliveries {
     // Another process created it between the two statements: it exists now, so update it as above.
     await db.query(SQL.updateConsumerSettings, [spec.channel, spec.name, filter, spec.maxAttempts]);
     return { created: false };
-  }
-
-  async claim(db: Queryable, request: ClaimRequest): Promise<Delivery[]> {
-    const { channel, consumer, now, limit } = request;
-    if (limit <= 0) return [];
-    const row = await firstRow<ConsumerRow>(db, SQL.lockConsumer, [channel, consumer]);
-    if (!row) return [];
-    const budget = new ClaimBudget(request.maxBytes);
-    const candidates: Candidate[] = [];
-    if (request.ordered) {
-      const open = await firstRow<DeliveryRow>(db, SQL.firstOpen, [channel, consumer]);
-      if (open) {
-        if (isDue(open, now)) candidates.push({ seq: open.seq, previous: open });
-      } else {
-        candidates.push(...(await this.takeNew(db, row, 1, budget)));
-      }
-    } else {
-      const due = await rows<DeliveryRow & { size: number | null }>(db, SQL.due, [channel, consumer, now, limit]);
-      // Deliveries whose event is gone stay candidates: they are found missing below and removed.
-      candidates.push(...takeWithin(due.map((d) => ({ seq: d.seq, previous: d, size: d.size ?? 0 })), budget));
-      if (candidates.length < limit && !budget.exhausted) candidates.push(...(await this.takeNew(db, row, limit - candidates.length, budget)));
-    }
-    if (candidates.length === 0) return [];
-
-    const loaded = await rows<FullEventRow>(db, SQL.eventsBySeq, [channel, candidates.map((c) => c.seq)]);
-    const events = new Map(loaded.map((r) => [r.seq, toDeliveredEvent(r)]));
-    // Retention removed these events; their delivery state goes with them.
-    const gone = candidates.filter((c) => !events.has(c.seq)).map((c) => c.seq);
-    if (gone.length > 0) await db.query(SQL.deleteDeliveries, [channel, consumer, gone]);
-    const present = candidates.filter((c) => events.has(c.seq));
-    if (present.length === 0) return [];
-
-    const abandoned = present.filter((c) => c.previous?.state === 'inflight');
-    if (abandoned.length > 0) {
-      await db.query(SQL.abandonAttempts, [channel, consumer, now, abandoned.map((c) => c.seq), abandoned.map((c) => c.previous?.attempts ?? 0)]);
-    }
-    const seqs = present.map((c) => c.seq);
-    const leased = await rows<{ seq: number; attempts: number; replay: boolean }>(db, SQL.lease, [
-      channel,
-      consumer,
-      seqs,
-      request.session,
-      new Date(now.getTime() + request.leaseMs),
-    ]);
-    const bySeq = new Map(leased.map((l) => [l.seq, l]));
-    const attempts = seqs.map((seq) => bySeq.get(seq)?.attempts ?? 1);
-    await db.query(SQL.insertAttempts, [channel, consumer, seqs, attempts, request.session, now]);
-    return present.flatMap((c, i) => {
-      const event = events.get(c.seq);
-      return event ? [{ event, attempt: attempts[i] ?? 1, replay: bySeq.get(c.seq)?.replay ?? false }] : [];
-    });
-  }
-
-  /**
-   * Takes the next events after the consumer's position that match its filter and fit in the
-   * budget, and moves the position past them. The channel's last seq is read first: a channel's
-   * seqs are given out under its row lock and committed in order, so every event up to it is
-   * already visible and moving past it skips nothing that a slower transaction is still writing.
-   */
-  private async takeNew(db: Queryable, row: ConsumerRow, limit: number, budget: ClaimBudget): Promise<Candidate[]> {
-    const last = (await firstRow<{ last_seq: number }>(db, SQL.lastSeq, [row.channel]))?.last_seq ?? 0;
-    const found = await rows<{ seq: number; size: number }>(db, SQL.newSeqs, [row.channel, row.next_seq, last, likePatterns(row.filter), limit, row.name]);
-    const seqs = takeWithin(found, budget).map((r) => r.seq);
-    const lastTaken = seqs[seqs.length - 1];
-    let nextSeq: number;
-    // The budget stopped the claim: the position moves only past what was taken.
-    if (seqs.length < found.length) nextSeq = lastTaken === undefined ? row.next_seq : lastTaken + 1;
-    else if (found.length === limit) nextSeq = (lastTaken ?? 0) + 1;
-    // Fewer matches than asked for means every event up to `last` was looked at.
-    else nextSeq = Math.max(row.next_seq, last + 1);
-    if (nextSeq !== row.next_seq) await db.query(SQL.setNextSeq, [row.channel, row.name, nextSeq]);
-    return seqs.map((seq) => ({ seq, previous: undefined }));
-  }
-
-  private async finishAttempt(db: Queryable, o: AttemptOutcome, error: string | null, outcome: NonNullable<AttemptRecord['outcome']>): Promise<void> {
-    const [headers, body, bytes, truncated] = answerColumns(o.answer);
-    // The driver sends a Buffer as bytea; other typed arrays it would not.
-    const bodyParam = body === null ? null : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-    await db.query(SQL.finishAttempt, [o.channel, o.consumer, o.seq, o.attempt, o.now, o.status ?? null, o.latencyMs, error, outcome, headers, bodyParam, bytes, truncated]);
-  }
-
-  async ack(db: Queryable, o: AttemptOutcome): Promise<boolean> {
-    await db.query(SQL.lockConsumer, [o.channel, o.consumer]);
-    const d = await firstRow<DeliveryRow>(db, SQL.lockDelivery, [o.channel, o.consumer, o.seq]);
-    await this.finishAttempt(db, o, null, 'acked');
-    if (!d || d.state === 'acked') return false;
-    // The handler answered 2xx: the event is delivered, even if this ack is late for its lease.
-    await db.query(SQL.settle, [o.channel, o.consumer, o.seq, 'acked', null]);
-    await db.query(SQL.touchAck, [o.channel, o.consumer, o.now]);
-    return true;
-  }
-
-  async nack(db: Queryable, o: AttemptOutcome, retryAt: Date): Promise<NackResult> {
-    const maxAttempts = (await firstRow<ConsumerRow>(db, SQL.lockConsumer, [o.channel, o.consumer]))?.max_attempts ?? null;
-    const d = await firstRow<DeliveryRow>(db, SQL.lockDelivery, [o.channel, o.consumer, o.seq]);
-    const current = d !== undefined && d.state === 'inflight' && d.attempts === o.attempt;
-    const failed = current && maxAttempts !== null && o.attempt >= maxAttempts;
-    await this.finishAttempt(db, o, o.error ?? null, failed ? 'failed' : 'retry');
-    if (!current) return { state: 'ignored' };
-    if (failed) {
-      await db.query(SQL.settle, [o.channel, o.consumer, o.seq, 'failed', null]);
-      return { state: 'failed' };
-    }
-    await db.query(SQL.settle, [o.channel, o.consumer, o.seq, 'retry', retryAt]);
-    return { state: 'retry', nextAttemptAt: retryAt };
   }
 
   /** Returns the session's unanswered events at once; resolves with the channels they belong to. */

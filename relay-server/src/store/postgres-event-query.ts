@@ -12,7 +12,7 @@ const LAST_OUTCOME = `(SELECT a.outcome FROM attempts a WHERE a.channel = d.chan
   AND a.outcome IS NOT NULL ORDER BY a.attempt DESC, a.id DESC LIMIT 1)`;
 
 /** A consumer's glob as a LIKE pattern, in SQL: the same escaping as {@link globToLike}. */
-const GLOB_AS_LIKE = `replace(replace(replace(replace(replace(g.pattern, '\\', '\\\\'), '%', '\\%'), '_', '\\_'), '*', '%'), '?', '_')`;
+export const GLOB_AS_LIKE = `replace(replace(replace(replace(replace(g.pattern, '\\', '\\\\'), '%', '\\%'), '_', '\\_'), '*', '%'), '?', '_')`;
 
 /** Consumer `c` takes event `e` by its type: an empty filter takes all. */
 const FILTER_TAKES = `(jsonb_array_length(c.filter) = 0 OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(c.filter) AS g(pattern) WHERE e.event_type LIKE ${GLOB_AS_LIKE}))`;

@@ -1,5 +1,22 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { clientConfig } from './postgres-connection.js';
+
+/** Prefix of the NOTIFY channel; the schema is appended so relays in other schemas are not woken. */
+export const NOTIFY_PREFIX = 'myop_relay_events';
+
+/**
+ * The payload that says a channel's settings changed. Channel names never hold a space, so no
+ * channel's wake-up reads like it; relay-servers from before it find no consumer of that name.
+ */
+export const SETTINGS_PAYLOAD = 'channel settings';
+
+/** The NOTIFY channel of a schema; longer names than Postgres keeps (63 bytes) are shortened with a hash. */
+export function notifyChannel(schema: string): string {
+  const full = schema === 'public' ? NOTIFY_PREFIX : `${NOTIFY_PREFIX}:${schema}`;
+  if (Buffer.byteLength(full) <= 63) return full;
+  return `${NOTIFY_PREFIX}:${createHash('sha256').update(schema).digest('hex').slice(0, 32)}`;
+}
 
 /** Settings of {@link NotificationListener}. */
 export interface ListenerOptions {
@@ -10,6 +27,8 @@ export interface ListenerOptions {
   onNotification: (payload: string, senderPid: number) => void;
   /** Hears connection failures; the listener reconnects by itself. */
   onError: (error: Error) => void;
+  /** Hears LISTEN becoming active and being lost: notifications sent while it was not may be missed. */
+  onListening?: (listening: boolean) => void;
   /** First reconnect delay, doubling per failure. Default 100 ms. */
   minDelayMs?: number;
   /** Longest reconnect delay. Default 5 s. */
@@ -26,8 +45,13 @@ export class NotificationListener {
   private timer: NodeJS.Timeout | undefined;
   private delayMs: number;
   private stopped = false;
-  private listening = false;
+  #listening = false;
   private waiters: (() => void)[] = [];
+
+  /** Whether LISTEN is active now. */
+  get listening(): boolean {
+    return this.#listening;
+  }
 
   constructor(private readonly options: ListenerOptions) {
     this.delayMs = options.minDelayMs ?? 100;
@@ -40,7 +64,7 @@ export class NotificationListener {
 
   /** Resolves once LISTEN is active (at once if it already is); after {@link stop}, never. */
   whenListening(): Promise<void> {
-    if (this.listening) return Promise.resolve();
+    if (this.#listening) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
@@ -61,7 +85,8 @@ export class NotificationListener {
         () => {
           if (this.client !== client) return;
           this.delayMs = this.options.minDelayMs ?? 100;
-          this.listening = true;
+          this.#listening = true;
+          this.options.onListening?.(true);
           for (const wake of this.waiters.splice(0)) wake();
         },
         (error: unknown) => this.lost(client, error instanceof Error ? error : new Error(String(error))),
@@ -72,7 +97,9 @@ export class NotificationListener {
   private lost(client: pg.Client, error: Error): void {
     if (this.client !== client) return;
     this.client = undefined;
-    this.listening = false;
+    const was = this.#listening;
+    this.#listening = false;
+    if (was) this.options.onListening?.(false);
     client.end().catch(() => undefined);
     if (this.stopped) return;
     this.options.onError(error);
@@ -84,7 +111,7 @@ export class NotificationListener {
   /** Closes the connection and stops reconnecting. */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.listening = false;
+    this.#listening = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const client = this.client;

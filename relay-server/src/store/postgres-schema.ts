@@ -3,6 +3,7 @@ import type { Channel } from '../channel.js';
 import { RelayError } from '../errors.js';
 import { upgradeLegacyPasswordHash } from '../passwords.js';
 import { firstRow, inTransaction, rows, type Queryable } from './postgres-connection.js';
+import { DELIVERY_FUNCTIONS } from './postgres-functions.js';
 
 /** One step of the Postgres schema, applied once, in version order. */
 export interface Migration {
@@ -169,6 +170,7 @@ CREATE TABLE audit (
     sql: `ALTER TABLE attempts ADD COLUMN IF NOT EXISTS response_headers text, ADD COLUMN IF NOT EXISTS response_body bytea,
       ADD COLUMN IF NOT EXISTS response_bytes bigint, ADD COLUMN IF NOT EXISTS response_truncated boolean;`,
   },
+  { version: 7, name: 'appends and consumer turns in one statement each; open deliveries indexed', sql: DELIVERY_FUNCTIONS },
 ];
 
 /** The newest schema version this relay-server reads and writes. */

@@ -1,16 +1,17 @@
-import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { Channel } from '../channel.js';
 import { RelayError } from '../errors.js';
 import { runPrune, type PrunedEvent } from './prune.js';
 import { GroupCommit } from './group-commit.js';
-import { KeyedBatches } from './keyed-batches.js';
-import { blocksEveryWrite, changed, createPool, DEFAULT_TIMEOUTS, describeDatabaseUrl, firstRow, inTransaction, rows, toStoreError } from './postgres-connection.js';
+import { PostgresChannelCache } from './postgres-channel-cache.js';
+import { blocksEveryWrite, changed, createPool, DEFAULT_TIMEOUTS, describeDatabaseUrl, firstRow, inTransaction, rows, runStatement, toStoreError } from './postgres-connection.js';
 import type { PostgresTimeouts, Queryable } from './postgres-connection.js';
 import { PostgresDeliveries, toStoredEvent, type StoredEventRow } from './postgres-delivery.js';
 import { SUMMARY_COLUMNS, deliveryStates, listEvents } from './postgres-event-query.js';
-import { NotificationListener } from './postgres-listener.js';
-import { insertEventBatch } from './postgres-events.js';
+import { NotificationListener, notifyChannel, SETTINGS_PAYLOAD } from './postgres-listener.js';
+import { appendEventBatch } from './postgres-events.js';
+import { ConsumerTurns } from './postgres-turns.js';
+import { PostgresStatistics } from './postgres-statistics.js';
 import { postgresTokens } from './postgres-tokens.js';
 import { probeWritable } from './postgres-readiness.js';
 import { applyMigrations, lockSchemaWide, type MigrationReport } from './postgres-schema.js';
@@ -37,6 +38,8 @@ import type {
   TokenRecord,
 } from './store.js';
 
+export { NOTIFY_PREFIX, notifyChannel } from './postgres-listener.js';
+
 /** Options of {@link openPostgresStore}. */
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:5432/database`; `?options=-c%20search_path%3D<schema>` picks a schema. */
@@ -51,18 +54,16 @@ export interface PostgresStoreOptions {
   maxBatch?: number;
   /** Most body bytes committed in one transaction (a bigger event goes alone). Default 16 MiB. */
   maxBatchBytes?: number;
+  /** Hot statements as named prepared statements; off behind a pooler in transaction mode. Default true. */
+  preparedStatements?: boolean;
+  /**
+   * Delivery state (claims, acks, nacks) committed with `synchronous_commit = off`: a crash of
+   * Postgres may lose its last fraction of a second, and those events go out again; none is lost.
+   * Appended events always commit synchronously. Default false.
+   */
+  asyncDeliveryCommit?: boolean;
   /** Hears trouble the store recovers from by itself (a lost idle connection, LISTEN reconnecting). Default: ignored. */
   onWarning?: (message: string, error: Error) => void;
-}
-
-/** Prefix of the NOTIFY channel; the schema is appended so relays in other schemas are not woken. */
-export const NOTIFY_PREFIX = 'myop_relay_events';
-
-/** The NOTIFY channel of a schema; longer names than Postgres keeps (63 bytes) are shortened with a hash. */
-export function notifyChannel(schema: string): string {
-  const full = schema === 'public' ? NOTIFY_PREFIX : `${NOTIFY_PREFIX}:${schema}`;
-  if (Buffer.byteLength(full) <= 63) return full;
-  return `${NOTIFY_PREFIX}:${createHash('sha256').update(schema).digest('hex').slice(0, 32)}`;
 }
 
 const SQL = {
@@ -70,7 +71,8 @@ const SQL = {
   setMeta: 'INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
   insertChannel: 'INSERT INTO channels (name, config, created_at) VALUES ($1, $2::jsonb, $3) ON CONFLICT (name) DO NOTHING',
   updateChannel: 'UPDATE channels SET config = $2::jsonb WHERE name = $1',
-  getChannel: 'SELECT config FROM channels WHERE name = $1',
+  notifyOne: 'SELECT pg_notify($1, $2)',
+  getChannel: { name: 'relay_get_channel', text: 'SELECT config FROM channels WHERE name = $1' },
   listChannels: 'SELECT config FROM channels ORDER BY name COLLATE "C"',
   channelStats: `SELECT (SELECT last_seq FROM channels WHERE name = $1) AS last_seq, COUNT(*) AS n, MAX(received_at) AS last
     FROM events WHERE channel = $1`,
@@ -122,13 +124,16 @@ export class PostgresStore implements Store {
   private readonly deliveries = new PostgresDeliveries();
   /** This schema's NOTIFY channel; undefined when notifications are off. */
   private readonly wakeChannel: string | undefined;
+  private readonly prepared: boolean;
+  private readonly channels: PostgresChannelCache;
   private readonly remoteListeners = new Set<(channel: string) => void>();
   private readonly flushListeners = new Set<(events: number, seconds: number) => void>();
   private listener: NotificationListener | undefined;
   private readonly appends: GroupCommit;
   private closed = false;
   private closing: Promise<void> | undefined;
-  private readonly consumerWork = new KeyedBatches<Queryable>((work) => inTransaction(this.pool, work));
+  private readonly turns: ConsumerTurns;
+  private readonly statistics: PostgresStatistics;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -138,16 +143,23 @@ export class PostgresStore implements Store {
     /** The schema the tables live in. */
     readonly schema: string,
   ) {
+    this.prepared = options.preparedStatements ?? true;
+    this.turns = new ConsumerTurns(pool, { prepared: this.prepared, asyncCommit: options.asyncDeliveryCommit ?? false });
+    this.wakeChannel = (options.notify ?? true) ? notifyChannel(schema) : undefined;
+    this.channels = new PostgresChannelCache(
+      async (name) => (await runStatement<{ config: Channel }>(this.pool, SQL.getChannel, [name], this.prepared))[0]?.config,
+      () => this.listener?.listening ?? false,
+    );
+    this.statistics = new PostgresStatistics(pool, schema, (error) => options.onWarning?.('postgres ANALYZE of the relay tables failed; trying again later', error));
     this.appends = new GroupCommit({
       maxBatch: options.maxBatch ?? 256,
       maxBatchBytes: options.maxBatchBytes ?? 16 * 1024 * 1024,
-      // Each batch is durable once its COMMIT is confirmed (synchronous_commit on).
-      commit: (events) =>
-        inTransaction(this.pool, async (db) => {
-          const { results, channels } = await insertEventBatch(db, events);
-          await this.notifyChannels(db, channels);
-          return results;
-        }),
+      // Each batch is one statement, durable once its COMMIT is confirmed (synchronous_commit on).
+      commit: async (events) => {
+        const results = await appendEventBatch(this.pool, events, this.wakeChannel, this.prepared);
+        this.statistics.appended(events.length);
+        return results;
+      },
       // Rolled back, or COMMIT was not confirmed: none of these events may get a 2xx. The sender
       // retries, and dedup answers a retry of an event that did commit after all.
       toError: (error) => toStoreError(error),
@@ -159,7 +171,6 @@ export class PostgresStore implements Store {
         for (const listener of this.flushListeners) listener(events, seconds);
       },
     });
-    this.wakeChannel = (options.notify ?? true) ? notifyChannel(schema) : undefined;
     this.description = `${describeDatabaseUrl(options.url)} schema ${schema}`;
   }
 
@@ -211,6 +222,12 @@ export class PostgresStore implements Store {
     if (this.wakeChannel !== undefined && channels.length > 0) await db.query(SQL.notify, [this.wakeChannel, channels]);
   }
 
+  /** A channel changed: read afresh here, NOTIFYed to the others (held until COMMIT inside a transaction). */
+  private async settingsChanged(db: Queryable): Promise<void> {
+    this.channels.forget();
+    if (this.wakeChannel !== undefined) await db.query(SQL.notifyOne, [this.wakeChannel, SETTINGS_PAYLOAD]);
+  }
+
   getMeta(key: string): Promise<string | undefined> {
     return this.run(async () => (await firstRow<{ value: string }>(this.pool, SQL.getMeta, [key]))?.value);
   }
@@ -226,6 +243,7 @@ export class PostgresStore implements Store {
       if ((await changed(this.pool, SQL.insertChannel, [channel.name, JSON.stringify(channel), channel.createdAt])) === 0) {
         throw new RelayError('RELAY_E_CHANNEL_EXISTS', `(channel "${channel.name}")`);
       }
+      await this.settingsChanged(this.pool);
     });
   }
 
@@ -234,11 +252,13 @@ export class PostgresStore implements Store {
       if ((await changed(this.pool, SQL.updateChannel, [channel.name, JSON.stringify(channel)])) === 0) {
         throw new RelayError('RELAY_E_UNKNOWN_CHANNEL', `(channel "${channel.name}")`);
       }
+      await this.settingsChanged(this.pool);
     });
   }
 
+  /** From memory while the settings are known to be current (see {@link PostgresChannelCache}). */
   getChannel(name: string): Promise<Channel | undefined> {
-    return this.run(async () => (await firstRow<{ config: Channel }>(this.pool, SQL.getChannel, [name]))?.config);
+    return this.run(() => this.channels.get(name));
   }
 
   listChannels(): Promise<Channel[]> {
@@ -256,6 +276,7 @@ export class PostgresStore implements Store {
     return this.transaction(async (db) => {
       const existed = (await changed(db, SQL.deleteChannel, [name])) > 0;
       for (const sql of [SQL.deleteChannelEvents, SQL.deleteChannelConsumers, SQL.deleteChannelDeliveries, SQL.deleteChannelAttempts]) await db.query(sql, [name]);
+      if (existed) await this.settingsChanged(db);
       return existed;
     });
   }
@@ -334,26 +355,26 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Claims, acks and nacks of one consumer run through {@link consumerWork}: one transaction for
-   * what a turn asks for, one batch after another, in order.
+   * Claims, acks and nacks of one consumer run through {@link turns}: what an event-loop turn
+   * asks for goes to Postgres as one statement, one batch after another, in order.
    */
-  private consumerBatch<T>(channel: string, consumer: string, work: (db: Queryable) => Promise<T>): Promise<T> {
+  private consumerTurn<T>(work: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(closedError());
-    return this.consumerWork.run(`${channel}\u0000${consumer}`, work).catch((error: unknown) => {
+    return work().catch((error: unknown) => {
       throw toStoreError(error);
     });
   }
 
   claimDeliveries(request: ClaimRequest): Promise<Delivery[]> {
-    return this.consumerBatch(request.channel, request.consumer, (db) => this.deliveries.claim(db, request));
+    return this.consumerTurn(() => this.turns.claim(request));
   }
 
   ackDelivery(outcome: AttemptOutcome): Promise<boolean> {
-    return this.consumerBatch(outcome.channel, outcome.consumer, (db) => this.deliveries.ack(db, outcome));
+    return this.consumerTurn(() => this.turns.ack(outcome));
   }
 
   nackDelivery(outcome: AttemptOutcome, retryAt: Date): Promise<NackResult> {
-    return this.consumerBatch(outcome.channel, outcome.consumer, (db) => this.deliveries.nack(db, outcome, retryAt));
+    return this.consumerTurn(() => this.turns.nack(outcome, retryAt));
   }
 
   releaseSession(session: string, now: Date, reason: string): Promise<number> {
@@ -365,7 +386,10 @@ export class PostgresStore implements Store {
     });
   }
 
+  /** Known without a query right after the consumer's turn, which computed it. */
   nextDueAt(channel: string, consumer: string): Promise<Date | null> {
+    const known = this.turns.takeNextDue(channel, consumer);
+    if (known !== undefined && !this.closed) return Promise.resolve(known);
     return this.run(() => this.deliveries.nextDueAt(this.pool, channel, consumer));
   }
 
@@ -401,10 +425,13 @@ export class PostgresStore implements Store {
     this.listener ??= new NotificationListener({
       url: this.options.url,
       channel: this.wakeChannel,
-      onNotification: (channel, senderPid) => {
+      onNotification: (payload, senderPid) => {
         if (this.ownPids.has(senderPid)) return;
-        for (const wake of this.remoteListeners) wake(channel);
+        if (payload === SETTINGS_PAYLOAD) this.channels.forget();
+        else for (const wake of this.remoteListeners) wake(payload);
       },
+      // Changes announced while nobody listened went unheard.
+      onListening: () => this.channels.forget(),
       onError: (error) => this.options.onWarning?.('postgres LISTEN connection lost; reconnecting (the poll covers events meanwhile)', error),
     });
     this.listener.start();
@@ -443,7 +470,8 @@ export class PostgresStore implements Store {
       // Appends already queued are committed first; from then on appends are refused.
       await this.appends.drain();
       this.closed = true;
-      await this.consumerWork.idle();
+      await this.turns.idle();
+      await this.statistics.idle();
       await this.listener?.stop();
       await this.pool.end();
     })();
