@@ -7,7 +7,7 @@ import { applyChannelSettings } from '../src/channel-settings.js';
 import { resolveServerConfig } from '../src/config.js';
 import { RelayError } from '../src/errors.js';
 import { buildServer } from '../src/server.js';
-import type { PostgresTimeouts } from '../src/store/postgres-connection.js';
+import { createPool, type PostgresTimeouts } from '../src/store/postgres-connection.js';
 import { openPostgresStore, type PostgresStore } from '../src/store/postgres-store.js';
 import { sign } from './harness.js';
 import { newEvent, rejectionOf } from './store-conformance.js';
@@ -81,6 +81,17 @@ async function storedIds(store: PostgresStore): Promise<string[]> {
 }
 
 const UNAVAILABLE = { status: 503, code: 'RELAY_E_STORE_UNAVAILABLE' };
+
+describe('Postgres connections', () => {
+  it('carry the statement and lock bounds, and no JIT compilation, whatever the server sets', async () => {
+    const pool = createPool({ url: TEST_DATABASE_URL, size: 1, timeouts: TIMEOUTS, onIdleError: () => undefined });
+    disposers.push(() => pool.end());
+    const { rows } = await pool.query<{ statement_timeout: string; lock_timeout: string; jit: string }>(
+      "SELECT current_setting('statement_timeout') AS statement_timeout, current_setting('lock_timeout') AS lock_timeout, current_setting('jit') AS jit",
+    );
+    expect(rows).toEqual([{ statement_timeout: '1s', lock_timeout: '300ms', jit: 'off' }]);
+  });
+});
 
 describe('Postgres timeout settings', () => {
   it('defaults to bounds well under a few seconds, reads durations, and names a bad setting', () => {

@@ -94,12 +94,17 @@ export function clientConfig(url: string, connectMs = 5_000): pg.ClientConfig {
  * poolers in session mode (PgBouncer) refuse unknown startup parameters, and the usual way round
  * that, ignoring them, would drop the bounds without a word. The flags win over any
  * `-c statement_timeout` in the URL.
+ *
+ * JIT compilation is off too: the relay's statements are short lookups by key, and a plan whose
+ * cost estimate crosses `jit_above_cost` (a table without statistics yet) would wait tens to
+ * hundreds of milliseconds for LLVM before running for one (docs/benchmarks.md, section 5).
  */
-const SET_TIMEOUTS = "SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)";
+const SET_SESSION = "SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false), set_config('jit', 'off', false)";
 
 /**
  * Opens a connection pool; nothing connects until the first query. Every connection carries the
- * statement and lock bounds; waiting for a free connection is bounded by `connectMs` like opening one.
+ * statement and lock bounds, and JIT off; waiting for a free connection is bounded by `connectMs`
+ * like opening one.
  */
 export function createPool(settings: PoolSettings): pg.Pool {
   const { statementMs, lockMs, connectMs } = settings.timeouts;
@@ -110,7 +115,7 @@ export function createPool(settings: PoolSettings): pg.Pool {
     idleTimeoutMillis: 30_000,
     // A rejection here ends the connection and fails the query that wanted it: none runs unbounded.
     onConnect: async (client) => {
-      await client.query(SET_TIMEOUTS, [String(statementMs), String(lockMs)]);
+      await client.query(SET_SESSION, [String(statementMs), String(lockMs)]);
     },
   });
   // An idle connection that dies emits 'error' on the pool; unheard, that event would crash the process.
