@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SERVER_DEFAULTS, resolveServerConfig } from '../src/config.js';
-import { RelayError } from '../src/errors.js';
+import { expectConfigInvalid } from './harness.js';
 import { formatDuration, parseDuration, parseSize } from '../src/units.js';
 
 describe('resolveServerConfig', () => {
@@ -51,15 +51,7 @@ describe('resolveServerConfig', () => {
   ];
   for (const [input, setting] of invalid) {
     it(`names ${setting} when it is invalid (${JSON.stringify(input)})`, () => {
-      let caught: unknown;
-      try {
-        resolveServerConfig(input);
-      } catch (error) {
-        caught = error;
-      }
-      expect(caught).toBeInstanceOf(RelayError);
-      expect((caught as RelayError).code).toBe('RELAY_E_CONFIG_INVALID');
-      expect((caught as RelayError).message).toContain(setting);
+      expectConfigInvalid(input, setting);
     });
   }
 });

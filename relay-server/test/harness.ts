@@ -6,11 +6,31 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { applyChannelSettings, type ChannelSettings } from '../src/channel-settings.js';
+import { expect } from 'vitest';
 import { resolveServerConfig, type ServerConfigInput } from '../src/config.js';
+import { RelayError } from '../src/errors.js';
 import { buildServer } from '../src/server.js';
 import { betterSqliteDriver } from '../src/store/sqlite-better.js';
 import { SqliteStore, type SqliteStoreOptions } from '../src/store/sqlite-store.js';
 import { issueToken } from '../src/tokens.js';
+
+/**
+ * Asserts that `resolveServerConfig(input)` refuses the settings with `RELAY_E_CONFIG_INVALID`,
+ * naming `setting`; returns the error for further checks.
+ */
+export function expectConfigInvalid(input: ServerConfigInput, setting: string): RelayError {
+  let caught: unknown;
+  try {
+    resolveServerConfig(input);
+  } catch (error) {
+    caught = error;
+  }
+  expect(caught, setting).toBeInstanceOf(RelayError);
+  const error = caught as RelayError;
+  expect(error.code, setting).toBe('RELAY_E_CONFIG_INVALID');
+  expect(error.message).toContain(setting);
+  return error;
+}
 
 /** A fresh temporary directory, removed by the returned function. */
 export function tempDir(prefix = 'relay-test-'): { path: string; remove: () => void } {

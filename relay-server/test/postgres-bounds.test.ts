@@ -5,11 +5,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from '../../test/support/postgres.js';
 import { applyChannelSettings } from '../src/channel-settings.js';
 import { resolveServerConfig } from '../src/config.js';
-import { RelayError } from '../src/errors.js';
 import { buildServer } from '../src/server.js';
 import { createPool, type PostgresTimeouts } from '../src/store/postgres-connection.js';
 import { openPostgresStore, type PostgresStore } from '../src/store/postgres-store.js';
-import { sign } from './harness.js';
+import { expectConfigInvalid, sign } from './harness.js';
 import { newEvent, rejectionOf } from './store-conformance.js';
 
 const SECRET = 'whsec_bounds_0123456789abcdef';
@@ -108,19 +107,7 @@ describe('Postgres timeout settings', () => {
       [{ pgStatementTimeout: '1s', pgLockTimeout: '2s' }, '--pg-lock-timeout'],
       [{ pgConnectTimeout: '0ms' }, '--pg-connect-timeout'],
     ];
-    for (const [input, setting] of invalid) {
-      let caught: unknown;
-      try {
-        resolveServerConfig(input);
-      } catch (error) {
-        caught = error;
-      }
-      expect(caught, setting).toBeInstanceOf(RelayError);
-      if (caught instanceof RelayError) {
-        expect(caught.code).toBe('RELAY_E_CONFIG_INVALID');
-        expect(caught.message).toContain(setting);
-      }
-    }
+    for (const [input, setting] of invalid) expectConfigInvalid(input, setting);
   });
 });
 
