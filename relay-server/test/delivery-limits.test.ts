@@ -1,41 +1,15 @@
 import type { Socket } from 'node:net';
 import type { EventMessage, ServerMessage } from '@myop-relay/protocol';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { ServerConfigInput } from '../src/config.js';
+import { describe, expect, it } from 'vitest';
 import { issueToken } from '../src/tokens.js';
-import { TEST_SECRET, sign, startRelay, type TestRelay } from './harness.js';
-import { TestSocket } from './ws-client.js';
+import { postEvents, relaysPerTest, type TestRelay } from './harness.js';
+import type { TestSocket } from './ws-client.js';
 
-let relay: TestRelay | undefined;
-const sockets: TestSocket[] = [];
-afterEach(async () => {
-  for (const socket of sockets.splice(0)) socket.close();
-  await relay?.close();
-  relay = undefined;
-});
-
-async function start(config: ServerConfigInput = {}): Promise<TestRelay> {
-  relay = await startRelay({ retryInitial: '50ms', retryMax: '200ms', ...config });
-  return relay;
-}
+const relays = relaysPerTest({ retryInitial: '50ms', retryMax: '200ms' });
+const start = relays.start;
 
 function connect(r: TestRelay, token = r.adminToken): TestSocket {
-  const socket = new TestSocket(r.url, { token });
-  sockets.push(socket);
-  return socket;
-}
-
-/** Posts `count` events whose bodies are padded to about `bytes` each. */
-async function postEvents(r: TestRelay, count: number, prefix = 'evt', bytes = 0): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const id = `${prefix}_${i}`;
-    const body = JSON.stringify({ event_id: id, event_type: 'call.answered', pad: 'x'.repeat(bytes) });
-    const res = await r.post('myoperator', body, { 'X-MyOperator-Signature': sign(body, TEST_SECRET) });
-    expect(res.status).toBe(200);
-    ids.push(id);
-  }
-  return ids;
+  return relays.connect(r, { token });
 }
 
 function eventOn(socket: TestSocket, sub: string): Promise<EventMessage> {
@@ -59,7 +33,7 @@ describe('unsubscribe', () => {
     const onB = await eventOn(socket, b);
     socket.send({ type: 'unsubscribe', sub: a });
     socket.ack(onA);
-    await postEvents(r, 1, 'later');
+    await postEvents(r, 1, { prefix: 'later' });
     // Only b still gets events; its first one was never taken back from it.
     const later = await socket.next('event');
     expect(later).toMatchObject({ sub: b, id: 'later_0', attempt: 1 });
@@ -117,7 +91,7 @@ describe('backpressure', () => {
     await socket.subscribe({ consumer: 'stuck', window: 1024 });
     tcp(socket).pause();
     // Far more than the kernel's socket buffers hold, so the relay's own buffer reaches its bound.
-    const ids = await postEvents(r, 64, 'big', 512 * 1024);
+    const ids = await postEvents(r, 64, { prefix: 'big', padBytes: 512 * 1024 });
     await expect.poll(() => r.logs(), { timeout: 30_000 }).toContain('RELAY_E_WS_SLOW_CONSUMER');
     tcp(socket).resume();
     expect((await socket.closed).code).toBe(4204);

@@ -1,40 +1,13 @@
 import { fdatasync } from 'node:fs';
 import type { EventMessage } from '@myop-relay/protocol';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { issueToken } from '../src/tokens.js';
-import { TEST_SECRET, sign, startRelay, type TestRelay } from './harness.js';
-import { TestSocket, bodyText } from './ws-client.js';
+import { TEST_SECRET, postEvents, relaysPerTest, sign } from './harness.js';
+import { bodyText, type TestSocket } from './ws-client.js';
 
-let relay: TestRelay | undefined;
-const sockets: TestSocket[] = [];
-afterEach(async () => {
-  for (const socket of sockets.splice(0)) socket.close();
-  await relay?.close();
-  relay = undefined;
-});
-
-async function start(config: Record<string, string> = {}): Promise<TestRelay> {
-  relay = await startRelay({ retryInitial: '50ms', retryMax: '200ms', ...config });
-  return relay;
-}
-
-function connect(r: TestRelay, options: { token?: string; protocols?: string[] } = { token: r.adminToken }): TestSocket {
-  const socket = new TestSocket(r.url, options);
-  sockets.push(socket);
-  return socket;
-}
-
-async function postEvents(r: TestRelay, count: number, type = 'call.answered', prefix = 'evt'): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const id = `${prefix}_${i}`;
-    const body = JSON.stringify({ event_id: id, event_type: type, payload: { n: i } });
-    const res = await r.post('myoperator', body, { 'X-MyOperator-Signature': sign(body, TEST_SECRET) });
-    expect(res.status).toBe(200);
-    ids.push(id);
-  }
-  return ids;
-}
+const relays = relaysPerTest({ retryInitial: '50ms', retryMax: '200ms' });
+const start = relays.start;
+const connect = relays.connect;
 
 async function receive(socket: TestSocket, count: number, answer: (e: EventMessage) => void = (e) => socket.ack(e)): Promise<EventMessage[]> {
   const events: EventMessage[] = [];
@@ -153,8 +126,7 @@ describe('delivery', () => {
   it('sends a committed event to its consumer while the disk flush runs, and answers the sender after it', async () => {
     const held: (() => void)[] = [];
     // No poll comes to the rescue: the commit itself must wake the consumer.
-    const r = await startRelay({ pollInterval: '1h' }, { syncWal: (fd, done) => held.push(() => fdatasync(fd, done)) });
-    relay = r;
+    const r = await start({ pollInterval: '1h' }, { syncWal: (fd, done) => held.push(() => fdatasync(fd, done)) });
     const socket = connect(r);
     await socket.hello();
     await socket.subscribe({ consumer: 'laptop' });
@@ -276,9 +248,9 @@ describe('delivery', () => {
     const socket = connect(r);
     await socket.hello();
     await socket.subscribe({ consumer: 'calls', events: ['call.end', 'message.*'] });
-    await postEvents(r, 3, 'call.answered', 'ans');
-    await postEvents(r, 2, 'call.end', 'end');
-    await postEvents(r, 2, 'message.received', 'msg');
+    await postEvents(r, 3, { type: 'call.answered', prefix: 'ans' });
+    await postEvents(r, 2, { type: 'call.end', prefix: 'end' });
+    await postEvents(r, 2, { type: 'message.received', prefix: 'msg' });
     const got = await receive(socket, 4);
     expect(got.map((e) => e.id).sort()).toEqual(['end_0', 'end_1', 'msg_0', 'msg_1']);
     await expect.poll(async () => (await r.store.listConsumers('myoperator'))[0]?.pending).toBe(0);
@@ -300,7 +272,7 @@ describe('delivery', () => {
     await now.subscribe({ consumer: 'from-now' });
     now.close();
     await now.closed;
-    await postEvents(r, 2, 'call.end', 'later');
+    await postEvents(r, 2, { type: 'call.end', prefix: 'later' });
     const resumed = connect(r);
     await resumed.hello();
     await resumed.subscribe({ consumer: 'from-now', since: '1' });

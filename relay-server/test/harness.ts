@@ -6,13 +6,14 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { applyChannelSettings, type ChannelSettings } from '../src/channel-settings.js';
-import { expect } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import { resolveServerConfig, type ServerConfigInput } from '../src/config.js';
 import { RelayError } from '../src/errors.js';
 import { buildServer } from '../src/server.js';
 import { betterSqliteDriver } from '../src/store/sqlite-better.js';
 import { SqliteStore, type SqliteStoreOptions } from '../src/store/sqlite-store.js';
 import { issueToken } from '../src/tokens.js';
+import { TestSocket } from './ws-client.js';
 
 /**
  * Asserts that `resolveServerConfig(input)` refuses the settings with `RELAY_E_CONFIG_INVALID`,
@@ -137,4 +138,55 @@ export async function startRelay(
       remove();
     },
   };
+}
+
+/** What {@link relaysPerTest} gives a test file. */
+export interface RelaysPerTest {
+  /** Starts a relay ({@link startRelay}) with the file's defaults under `config`. */
+  start(config?: ServerConfigInput, options?: Parameters<typeof startRelay>[1]): Promise<TestRelay>;
+  /** Opens a WebSocket to `r`, by default with its admin token. */
+  connect(r: TestRelay, options?: { token?: string; protocols?: string[] }): TestSocket;
+}
+
+/**
+ * The relays and WebSockets of one test file's tests: each test's sockets, then its relays, are
+ * closed after it (registered with `afterEach` when called).
+ */
+export function relaysPerTest(defaults: ServerConfigInput = {}): RelaysPerTest {
+  const relays: TestRelay[] = [];
+  const sockets: TestSocket[] = [];
+  afterEach(async () => {
+    for (const socket of sockets.splice(0)) socket.close();
+    for (const relay of relays.splice(0)) await relay.close();
+  });
+  return {
+    async start(config = {}, options = {}) {
+      const relay = await startRelay({ ...defaults, ...config }, options);
+      relays.push(relay);
+      return relay;
+    },
+    connect(r, options = { token: r.adminToken }) {
+      const socket = new TestSocket(r.url, options);
+      sockets.push(socket);
+      return socket;
+    },
+  };
+}
+
+/**
+ * Signs and POSTs `count` events to the `myoperator` channel, expecting 200 for each, and resolves
+ * with their ids (`<prefix>_<i>`). Bodies are `{"event_id","event_type","payload":{"n":i}}`, with
+ * a `pad` of `padBytes` characters when asked for.
+ */
+export async function postEvents(r: TestRelay, count: number, options: { type?: string; prefix?: string; padBytes?: number } = {}): Promise<string[]> {
+  const { type = 'call.answered', prefix = 'evt', padBytes = 0 } = options;
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const id = `${prefix}_${i}`;
+    const body = JSON.stringify({ event_id: id, event_type: type, payload: { n: i }, ...(padBytes > 0 ? { pad: 'x'.repeat(padBytes) } : {}) });
+    const res = await r.post('myoperator', body, { 'X-MyOperator-Signature': sign(body, TEST_SECRET) });
+    expect(res.status).toBe(200);
+    ids.push(id);
+  }
+  return ids;
 }

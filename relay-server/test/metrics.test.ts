@@ -1,18 +1,12 @@
 import { statSync } from 'node:fs';
 import type { EventMessage } from '@myop-relay/protocol';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { resolveServerConfig } from '../src/config.js';
 import { issueToken } from '../src/tokens.js';
-import { TEST_SECRET, sign, startRelay, type TestRelay } from './harness.js';
-import { TestSocket } from './ws-client.js';
+import { TEST_SECRET, relaysPerTest, sign, type TestRelay } from './harness.js';
+import type { TestSocket } from './ws-client.js';
 
-let relay: TestRelay | undefined;
-const sockets: TestSocket[] = [];
-afterEach(async () => {
-  for (const socket of sockets.splice(0)) socket.close();
-  await relay?.close();
-  relay = undefined;
-});
+const relays = relaysPerTest();
 
 /** Samples of a Prometheus text exposition, keyed `name{label="value",…}` with labels sorted. */
 function parseExposition(text: string): Map<string, number> {
@@ -40,12 +34,6 @@ async function scrape(r: TestRelay, token = r.adminToken): Promise<Map<string, n
   return parseExposition(await res.text());
 }
 
-function connect(r: TestRelay): TestSocket {
-  const socket = new TestSocket(r.url, { token: r.adminToken });
-  sockets.push(socket);
-  return socket;
-}
-
 async function post(r: TestRelay, id: string, signature?: string): Promise<number> {
   const body = JSON.stringify({ event_id: id, event_type: 'call.answered', payload: { id } });
   return (await r.post('myoperator', body, { 'X-MyOperator-Signature': signature ?? sign(body, TEST_SECRET) })).status;
@@ -58,7 +46,7 @@ async function answerEvents(socket: TestSocket, count: number, answer: (e: Event
 
 describe('GET /metrics', () => {
   it('asks for an admin token on the main port', async () => {
-    const r = (relay = await startRelay());
+    const r = await relays.start();
     const bare = await fetch(`${r.url}/metrics`);
     expect(bare.status).toBe(401);
     expect(((await bare.json()) as { error: { code: string } }).error.code).toBe('RELAY_E_AUTH_REQUIRED');
@@ -74,9 +62,9 @@ describe('GET /metrics', () => {
   });
 
   it('moves by exactly what was ingested, delivered, failed and pruned', async () => {
-    const r = (relay = await startRelay({ retryInitial: '1h', retryMax: '1h', retentionMaxEvents: 3 }));
-    const laptop = connect(r);
-    const strict = connect(r);
+    const r = await relays.start({ retryInitial: '1h', retryMax: '1h', retentionMaxEvents: 3 });
+    const laptop = relays.connect(r);
+    const strict = relays.connect(r);
     await laptop.hello();
     await strict.hello();
     await laptop.subscribe({ consumer: 'laptop', maxAttempts: 3, window: 10 });
@@ -135,8 +123,8 @@ describe('GET /metrics', () => {
   });
 
   it('counts an attempt nobody answered within the ack timeout as expired', async () => {
-    const r = (relay = await startRelay({ ackTimeout: '1s' }));
-    const socket = connect(r);
+    const r = await relays.start({ ackTimeout: '1s' });
+    const socket = relays.connect(r);
     await socket.hello();
     await socket.subscribe({ consumer: 'sleepy' });
     const before = await scrape(r);
@@ -156,7 +144,7 @@ describe('GET /metrics', () => {
   });
 
   it('serves /metrics without a token on --metrics-listen, and only there', async () => {
-    const r = (relay = await startRelay({ metricsListen: '127.0.0.1:0' }));
+    const r = await relays.start({ metricsListen: '127.0.0.1:0' });
     const url = r.app.relay.metricsUrl;
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
     const res = await fetch(url ?? '');
