@@ -23,6 +23,7 @@ const LATENCY_TARGET_MS = 10;
  * @property {number} rounds  SQLite, Postgres pairs per measurement, alternating
  * @property {number[]} poolSizes  extra closed-loop rows with `--pg-pool-size` set to each, after the pairs
  * @property {string[]} serverArgs  extra relay-server flags of every Postgres row
+ * @property {Set<string>} parts  which of a (ingest), b (delivered/s) and c (latency) to run
  */
 
 /** Lowest–highest of some figures, formatted. */
@@ -174,6 +175,9 @@ export async function postgresSection(bench, settings, print) {
   }
   /** @type {Engine} */
   const postgres = { kind: 'postgres', serverArgs: settings.serverArgs };
-  const parts = [await ingestRows(bench, settings, postgres), await deliveredRows(bench, settings, postgres), await latencyRows(bench, settings, postgres)];
+  const parts = [];
+  if (settings.parts.has('a')) parts.push(await ingestRows(bench, settings, postgres));
+  if (settings.parts.has('b')) parts.push(await deliveredRows(bench, settings, postgres));
+  if (settings.parts.has('c')) parts.push(await latencyRows(bench, settings, postgres));
   print(bench, title, parts.join('\n\n'));
 }

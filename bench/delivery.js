@@ -236,7 +236,6 @@ async function memorySection(bench, clientRss) {
   );
 }
 
-/** BENCH_SECTIONS, e.g. `1,3`: the sections to run; all by default. Section 4 reports on 2 and 3. */
 /** A list of positive whole numbers from the environment, e.g. BENCH_PG_POOL_SIZES=`2,10,20`; empty when unset. */
 function numbersFromEnv(/** @type {string} */ name) {
   const text = process.env[name];
@@ -246,6 +245,7 @@ function numbersFromEnv(/** @type {string} */ name) {
   return values;
 }
 
+/** BENCH_SECTIONS, e.g. `1,3`: the sections to run; all by default. Section 4 reports on 2 and 3. */
 function sectionsFromEnv() {
   const text = process.env.BENCH_SECTIONS;
   if (text === undefined || text.trim() === '') return new Set([1, 2, 3, 4, 5]);
@@ -253,6 +253,15 @@ function sectionsFromEnv() {
   const bad = sections.find((part) => !/^[1-5]$/.test(part));
   if (bad !== undefined) throw new SettingError(`BENCH_SECTIONS must list section numbers 1-5 separated by commas, e.g. "1,3"; got "${text}"`);
   return new Set(sections.map(Number));
+}
+
+/** BENCH_PG_PARTS, e.g. `c`: the parts of section 5 to run (a ingest, b delivered/s, c latency); all by default. */
+function postgresPartsFromEnv() {
+  const text = process.env.BENCH_PG_PARTS;
+  if (text === undefined || text.trim() === '') return new Set(['a', 'b', 'c']);
+  const parts = text.split(',').map((part) => part.trim().toLowerCase());
+  if (parts.some((part) => !/^[abc]$/.test(part))) throw new SettingError(`BENCH_PG_PARTS must list parts a, b and c of section 5 separated by commas, e.g. "a,c"; got "${text}"`);
+  return new Set(parts);
 }
 
 async function main() {
@@ -267,6 +276,7 @@ async function main() {
     rounds: numberFromEnv('BENCH_PG_ROUNDS', 2, { integer: true }),
     poolSizes: numbersFromEnv('BENCH_PG_POOL_SIZES'),
     serverArgs: (process.env.BENCH_PG_SERVER_ARGS ?? '').split(/\s+/).filter((arg) => arg !== ''),
+    parts: postgresPartsFromEnv(),
   };
   const workspace = mkdtempSync(join(tmpdir(), 'myop-relay-delivery-'));
   const home = join(workspace, 'home');

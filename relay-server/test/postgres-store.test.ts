@@ -100,6 +100,19 @@ describe('PostgresStore migrations', () => {
     expect(await schema.query('SELECT version FROM schema_migrations ORDER BY version')).toEqual(ALL_MIGRATIONS.map(({ version }) => ({ version })));
   });
 
+  it('plans the append once per connection, not on every call (its array parameters would make each plan a custom one)', async () => {
+    const schema = await freshSchema();
+    await (await instance(schema)).close();
+    const functions = await schema.query(
+      "SELECT p.proname AS name, p.proconfig AS config FROM pg_proc p WHERE p.pronamespace = current_schema()::regnamespace AND p.proname LIKE 'relay\\_%' ORDER BY p.proname",
+    );
+    expect(functions).toEqual([
+      { name: 'relay_append_events', config: ['plan_cache_mode=force_generic_plan'] },
+      { name: 'relay_consumer_turn', config: null },
+      { name: 'relay_like_patterns', config: null },
+    ]);
+  });
+
   it('lets one of several processes starting together apply each migration, without errors', async () => {
     const schema = await freshSchema();
     const opened = await Promise.all(Array.from({ length: 6 }, () => PostgresStore.open({ url: schema.url, poolSize: 1 })));

@@ -3,7 +3,7 @@ import type { Channel } from '../channel.js';
 import { RelayError } from '../errors.js';
 import { upgradeLegacyPasswordHash } from '../passwords.js';
 import { firstRow, inTransaction, rows, type Queryable } from './postgres-connection.js';
-import { DELIVERY_FUNCTIONS } from './postgres-functions.js';
+import { APPEND_PLANNED_ONCE, DELIVERY_FUNCTIONS } from './postgres-functions.js';
 
 /** One step of the Postgres schema, applied once, in version order. */
 export interface Migration {
@@ -171,6 +171,7 @@ CREATE TABLE audit (
       ADD COLUMN IF NOT EXISTS response_bytes bigint, ADD COLUMN IF NOT EXISTS response_truncated boolean;`,
   },
   { version: 7, name: 'appends and consumer turns in one statement each; open deliveries indexed', sql: DELIVERY_FUNCTIONS },
+  { version: 8, name: 'appends planned once per connection', sql: APPEND_PLANNED_ONCE },
 ];
 
 /** The newest schema version this relay-server reads and writes. */
