@@ -23,7 +23,7 @@ export interface ServerConfig {
   readonly pgPoolSize: number;
   /** With Postgres, hot statements as named prepared statements; off behind a pooler in transaction mode. Default true. */
   readonly pgPreparedStatements: boolean;
-  /** With Postgres, delivery state (claims, acks, nacks) committed without waiting for the WAL flush; events always wait. Default false. */
+  /** With Postgres, delivery state (claims, acks, nacks) committed without waiting for the WAL flush, as the embedded store does; appends always wait for it. Default true. */
   readonly pgAsyncDeliveryCommit: boolean;
   /** With Postgres, longest one statement may run, lock waits included; beyond it the request gets 503. Default 2 s. */
   readonly pgStatementTimeoutMs: number;
@@ -100,7 +100,7 @@ export const SERVER_DEFAULTS = Object.freeze({
   pgNotify: true,
   pgPoolSize: 10,
   pgPreparedStatements: true,
-  pgAsyncDeliveryCommit: false,
+  pgAsyncDeliveryCommit: true,
   pgStatementTimeoutMs: 2_000,
   pgLockTimeoutMs: 1_000,
   pgConnectTimeoutMs: 2_000,

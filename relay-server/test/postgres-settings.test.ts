@@ -10,7 +10,7 @@ import { describeStoreConformance, newEvent, plainChannel } from './store-confor
 
 // The whole contract again with the settings a team behind PgBouncer in transaction mode, or one
 // that trades Postgres-crash redeliveries for speed, would use.
-describeStoreConformance('postgres', () => openConformanceStore({ preparedStatements: false, asyncDeliveryCommit: true }), 'plain statements, asynchronous delivery commits');
+describeStoreConformance('postgres', () => openConformanceStore({ preparedStatements: false, asyncDeliveryCommit: false }), 'plain statements, delivery state committed synchronously');
 
 const disposers: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

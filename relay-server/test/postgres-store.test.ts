@@ -68,8 +68,8 @@ describe('Postgres settings', () => {
       pgNotify: false,
       pgPoolSize: 4,
     });
-    expect(resolveServerConfig({})).toMatchObject({ databaseUrl: undefined, pgNotify: true, pgPoolSize: 10, pgPreparedStatements: true, pgAsyncDeliveryCommit: false });
-    expect(resolveServerConfig({ pgPreparedStatements: 'false', pgAsyncDeliveryCommit: 'true' })).toMatchObject({ pgPreparedStatements: false, pgAsyncDeliveryCommit: true });
+    expect(resolveServerConfig({})).toMatchObject({ databaseUrl: undefined, pgNotify: true, pgPoolSize: 10, pgPreparedStatements: true, pgAsyncDeliveryCommit: true });
+    expect(resolveServerConfig({ pgPreparedStatements: 'false', pgAsyncDeliveryCommit: 'false' })).toMatchObject({ pgPreparedStatements: false, pgAsyncDeliveryCommit: false });
     const invalid: [Record<string, unknown>, string][] = [
       [{ databaseUrl: 'mysql://relay:sekrit@db/relay' }, '--database-url'],
       [{ databaseUrl: 'db.example.com sekrit' }, '--database-url'],
@@ -164,6 +164,43 @@ describe('PostgresStore migrations', () => {
     await expectRelayError(openPostgresStore({ url: schema.url }, false), 'RELAY_E_CONFIG_INVALID');
     expect(await schema.query("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")).toEqual([]);
     await expectRelayError(openPostgresStore({ url: urlWithSchema(`${schema.name}_missing`) }), 'RELAY_E_CONFIG_INVALID');
+  });
+});
+
+describe('PostgresStore appends', () => {
+  /** The schema that holds pg_walinspect (Postgres 15 and later): one made for the test's schema, or one already in the database. */
+  async function walInspect(schema: TestSchema): Promise<string> {
+    const existing = await schema.query<{ ns: string }>("SELECT extnamespace::regnamespace::text AS ns FROM pg_extension WHERE extname = 'pg_walinspect'");
+    if (existing[0] !== undefined) return existing[0].ns;
+    // Dropped with the schema.
+    await schema.query(`CREATE EXTENSION pg_walinspect SCHEMA ${pg.escapeIdentifier(schema.name)}`);
+    return pg.escapeIdentifier(schema.name);
+  }
+
+  it('sends an event to consumers once committed, and answers its append only after a synchronous commit made after it', async () => {
+    const schema = await freshSchema();
+    const store = await instance(schema);
+    await store.createChannel(plainChannel('sales'));
+    const inspect = await walInspect(schema);
+    const [{ start }] = (await schema.query<{ start: string }>('SELECT pg_current_wal_insert_lsn()::text AS start')) as [{ start: string }];
+    const order: string[] = [];
+    disposers.push(store.onCommitted((channel) => order.push(`committed ${channel}`)));
+    const result = await store.appendEvent(newEvent('sales', 'evt_durable'));
+    order.push('answered');
+    const [{ flushed }] = (await schema.query<{ flushed: string }>('SELECT pg_current_wal_flush_lsn()::text AS flushed')) as [{ flushed: string }];
+    expect(result).toEqual({ ok: true, seq: 1, duplicate: false });
+    expect(order).toEqual(['committed sales', 'answered']);
+    // The WAL flushed by then (pg_walinspect reads no further) holds the event's commit, and after
+    // it a commit of the relay's own message, the synchronous commit the append waited for.
+    const records = await schema.query<{ kind: string }>(
+      `WITH wal AS (SELECT * FROM ${inspect}.pg_get_wal_records_info($1::pg_lsn, $2::pg_lsn)),
+        event_commit AS (SELECT w.end_lsn FROM wal w WHERE w.record_type = 'COMMIT' AND w.xid = (SELECT xmin::text::xid FROM events WHERE event_id = 'evt_durable'))
+      SELECT 'event' AS kind FROM event_commit
+      UNION ALL SELECT 'flush' FROM wal m JOIN wal c ON c.xid = m.xid AND c.record_type = 'COMMIT'
+        WHERE m.resource_manager = 'LogicalMessage' AND m.description LIKE '%myop-relay%' AND m.start_lsn >= (SELECT end_lsn FROM event_commit)`,
+      [start, flushed],
+    );
+    expect(records).toEqual([{ kind: 'event' }, { kind: 'flush' }]);
   });
 });
 

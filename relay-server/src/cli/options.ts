@@ -80,7 +80,7 @@ export function serverOptions<T>(y: Argv<T>) {
     .option('pg-notify', { type: 'boolean', describe: 'With --database-url: wake consumers on other instances at once via LISTEN/NOTIFY (false: the poll finds events)', default: d.pgNotify })
     .option('pg-pool-size', { type: 'string', describe: 'With --database-url: most Postgres connections of this instance (plus one for LISTEN)', default: String(d.pgPoolSize) })
     .option('pg-prepared-statements', { type: 'boolean', describe: 'With --database-url: prepare hot statements once per connection (false behind PgBouncer in transaction mode)', default: d.pgPreparedStatements })
-    .option('pg-async-delivery-commit', { type: 'boolean', describe: 'With --database-url: commit delivery state without waiting for the WAL flush (a Postgres crash may re-send events, never lose one)', default: d.pgAsyncDeliveryCommit })
+    .option('pg-async-delivery-commit', { type: 'boolean', describe: 'With --database-url: commit delivery state without waiting for the WAL flush, as the embedded store does (a Postgres crash may re-send events, never lose one); false waits for it', default: d.pgAsyncDeliveryCommit })
     .option('pg-statement-timeout', { type: 'string', describe: 'With --database-url: longest a statement may run, lock waits included; then 503', default: formatDuration(d.pgStatementTimeoutMs) })
     .option('pg-lock-timeout', { type: 'string', describe: 'With --database-url: longest a statement waits for a lock; then 503', default: formatDuration(d.pgLockTimeoutMs) })
     .option('pg-connect-timeout', { type: 'string', describe: 'With --database-url: longest wait to open a connection or get a free pooled one; then 503', default: formatDuration(d.pgConnectTimeoutMs) })

@@ -9,11 +9,11 @@ export interface GroupCommitEngine {
   /** Commits `events` in one transaction, one result per event; throws when it rolled back or was not confirmed. */
   commit(events: NewEvent[]): AppendResult[] | Promise<AppendResult[]>;
   /**
-   * For engines that commit first and make durable after (the embedded store flushes its WAL off
-   * the event loop): settles once every commit of the round is on disk. Called once per round,
-   * after its last commit. Absent when a commit is durable by itself (Postgres).
+   * Settles once every commit of the round is on disk: both engines commit first and make durable
+   * after (the embedded store flushes its WAL file off the event loop, Postgres commits one
+   * synchronous transaction after the appends). Called once per round, after its last commit.
    */
-  durable?(): Promise<void>;
+  durable(): Promise<void>;
   /** The error appends get for a commit that failed (rolled back) or whose durability failed. */
   toError(error: unknown, stage: 'commit' | 'durable'): unknown;
   /**
@@ -96,7 +96,6 @@ export class GroupCommit {
       const batch = this.#take(left);
       left -= batch.length;
       let results: AppendResult[];
-      const batchStarted = performance.now();
       try {
         results = await this.#engine.commit(batch.map((p) => p.event));
       } catch (error) {
@@ -106,15 +105,9 @@ export class GroupCommit {
         left = Math.min(left, this.#queue.length);
         continue;
       }
-      if (this.#engine.durable === undefined) {
-        batch.forEach((pending, i) => pending.resolve(results[i] as AppendResult));
-        this.#engine.flushed?.(batch.length, (performance.now() - batchStarted) / 1000);
-        this.#engine.committed?.(batch.map((p) => p.event), results);
-      } else {
-        awaitingDisk.push({ batch, results });
-      }
+      awaitingDisk.push({ batch, results });
     }
-    if (awaitingDisk.length === 0 || this.#engine.durable === undefined) return;
+    if (awaitingDisk.length === 0) return;
     const durable = this.#engine.durable();
     // After the flush has started, so that claims the listeners make do not delay it.
     for (const { batch, results } of awaitingDisk) this.#engine.committed?.(batch.map((p) => p.event), results);

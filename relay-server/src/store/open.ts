@@ -51,7 +51,7 @@ export interface StoreConfig extends StoreLocation {
   pgPoolSize?: number;
   /** Postgres only: hot statements prepared once per connection. Default true. */
   pgPreparedStatements?: boolean;
-  /** Postgres only: delivery state committed asynchronously. Default false. */
+  /** Postgres only: delivery state committed asynchronously. Default true. */
   pgAsyncDeliveryCommit?: boolean;
   /** Postgres only: `statement_timeout` of every pooled connection; 0 sets none. Default 2 s. */
   pgStatementTimeoutMs?: number;

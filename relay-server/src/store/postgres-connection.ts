@@ -53,6 +53,12 @@ export const DEFAULT_TIMEOUTS: Readonly<PostgresTimeouts> = Object.freeze({
  */
 const SILENT_SERVER_SLACK_MS = 1_000;
 
+/** The pid Postgres gave a connection; pg keeps it on the client without declaring it in its types. */
+export function backendPid(client: pg.PoolClient): number | undefined {
+  const pid: unknown = Reflect.get(client, 'processID');
+  return typeof pid === 'number' ? pid : undefined;
+}
+
 /** Settings of {@link createPool}. */
 export interface PoolSettings {
   /** `postgres://` URL; a schema is chosen with `?options=-c%20search_path%3D<schema>`. */

@@ -2,17 +2,39 @@ import type pg from 'pg';
 import { bytea, runStatement, type Statement } from './postgres-connection.js';
 import type { AppendResult, NewEvent } from './store.js';
 
-/** One group commit as one statement (see relay_append_events in postgres-functions.ts). */
+/**
+ * One group commit as one statement (see relay_append_events in postgres-functions.ts), its own
+ * transaction, committed without waiting for the WAL flush: `set_config(..., true)` holds until
+ * that commit. The events are visible, and NOTIFYed to the other instances, at once; no append is
+ * answered before {@link flushWal} has made them durable.
+ */
 const APPEND: Statement = {
-  name: 'relay_append_events',
-  text: 'SELECT seq, duplicate FROM relay_append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)',
+  name: 'relay_append_events_unflushed',
+  text: "SELECT a.seq, a.duplicate FROM set_config('synchronous_commit', 'off', true) AS unflushed, relay_append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) AS a",
 };
 
 /**
- * Stores one group commit's events, in order, in one statement, which is its own transaction
- * (synchronous commit: it returns once the events are durable). Each channel's row is locked
- * (so seqs are gap-free and dedup exact across processes), retries of stored events are answered
- * with their first seq, and `notify` (when set) is NOTIFYed with each channel that got new events.
+ * A transaction that writes WAL (a transactional logical-decoding message, which tables never
+ * see) and commits with the connection's `synchronous_commit`, on by default: Postgres answers it
+ * once the WAL up to its commit is flushed (and on a synchronous standby, where one is set), which
+ * covers every commit made before it. Logical decoding consumers see it as a message with the
+ * prefix `myop-relay`.
+ */
+const FLUSH: Statement = {
+  name: 'relay_flush_wal',
+  text: "SELECT pg_logical_emit_message(true, 'myop-relay', 'appended') IS NOT NULL AS flushed",
+};
+
+/** Resolves once every append committed before the call is durable; rejects when Postgres did not confirm it. */
+export async function flushWal(pool: pg.Pool, prepared: boolean): Promise<void> {
+  await runStatement(pool, FLUSH, [], prepared);
+}
+
+/**
+ * Commits one group commit's events, in order, in one statement, without waiting for the disk
+ * (see {@link APPEND}). Each channel's row is locked (so seqs are gap-free and dedup exact across
+ * processes), retries of stored events are answered with their first seq, and `notify` (when
+ * set) is NOTIFYed with each channel that got new events.
  */
 export async function appendEventBatch(pool: pg.Pool, events: readonly NewEvent[], notify: string | undefined, prepared: boolean): Promise<AppendResult[]> {
   const rows = await runStatement<{ seq: number | null; duplicate: boolean }>(

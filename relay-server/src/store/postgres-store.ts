@@ -2,14 +2,15 @@ import type pg from 'pg';
 import type { Channel } from '../channel.js';
 import { RelayError } from '../errors.js';
 import { runPrune, type PrunedEvent } from './prune.js';
+import { AppendListeners } from './append-listeners.js';
 import { GroupCommit } from './group-commit.js';
 import { PostgresChannelCache } from './postgres-channel-cache.js';
-import { blocksEveryWrite, changed, createPool, DEFAULT_TIMEOUTS, describeDatabaseUrl, firstRow, inTransaction, rows, runStatement, toStoreError } from './postgres-connection.js';
+import { backendPid, blocksEveryWrite, changed, createPool, DEFAULT_TIMEOUTS, describeDatabaseUrl, firstRow, inTransaction, rows, runStatement, toStoreError } from './postgres-connection.js';
 import type { PostgresTimeouts, Queryable } from './postgres-connection.js';
 import { PostgresDeliveries, toStoredEvent, type StoredEventRow } from './postgres-delivery.js';
 import { SUMMARY_COLUMNS, deliveryStates, listEvents } from './postgres-event-query.js';
 import { NotificationListener, notifyChannel, SETTINGS_PAYLOAD } from './postgres-listener.js';
-import { appendEventBatch } from './postgres-events.js';
+import { appendEventBatch, flushWal } from './postgres-events.js';
 import { ConsumerTurns } from './postgres-turns.js';
 import { PostgresStatistics } from './postgres-statistics.js';
 import { postgresTokens } from './postgres-tokens.js';
@@ -57,9 +58,9 @@ export interface PostgresStoreOptions {
   /** Hot statements as named prepared statements; off behind a pooler in transaction mode. Default true. */
   preparedStatements?: boolean;
   /**
-   * Delivery state (claims, acks, nacks) committed with `synchronous_commit = off`: a crash of
-   * Postgres may lose its last fraction of a second, and those events go out again; none is lost.
-   * Appended events always commit synchronously. Default false.
+   * Delivery state (claims, acks, nacks) committed with `synchronous_commit = off`, as the embedded
+   * store commits it: a crash of Postgres may lose its last fraction of a second, and those events
+   * go out again; none is lost. Appends always wait for the flush. Default true.
    */
   asyncDeliveryCommit?: boolean;
   /** Hears trouble the store recovers from by itself (a lost idle connection, LISTEN reconnecting). Default: ignored. */
@@ -101,21 +102,15 @@ const SQL = {
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'`,
 } as const;
 
-/** The pid Postgres gave a connection; pg keeps it on the client without declaring it in its types. */
-function backendPid(client: pg.PoolClient): number | undefined {
-  const pid: unknown = Reflect.get(client, 'processID');
-  return typeof pid === 'number' ? pid : undefined;
-}
-
 function closedError(): RelayError {
   return new RelayError('RELAY_E_STORE_UNAVAILABLE', '(store is closed)');
 }
 
 /**
  * The shared store: every relay-server process that points at the same database and schema
- * sees the same channels, events and delivery state, with the SQLite store's behaviour.
- * Appends are group-committed like SQLite's: events arriving while a batch commits form the next
- * batch, one transaction each, and resolve only after COMMIT. Open it with {@link openPostgresStore}.
+ * sees the same channels, events and delivery state, with the SQLite store's behaviour, appends
+ * included: group-committed, sent to consumers once committed, and resolved only once durable.
+ * Open it with {@link openPostgresStore}.
  */
 export class PostgresStore implements Store {
   readonly engine = 'postgres';
@@ -127,7 +122,7 @@ export class PostgresStore implements Store {
   private readonly prepared: boolean;
   private readonly channels: PostgresChannelCache;
   private readonly remoteListeners = new Set<(channel: string) => void>();
-  private readonly flushListeners = new Set<(events: number, seconds: number) => void>();
+  private readonly appendListeners = new AppendListeners();
   private listener: NotificationListener | undefined;
   private readonly appends: GroupCommit;
   private closed = false;
@@ -144,7 +139,7 @@ export class PostgresStore implements Store {
     readonly schema: string,
   ) {
     this.prepared = options.preparedStatements ?? true;
-    this.turns = new ConsumerTurns(pool, { prepared: this.prepared, asyncCommit: options.asyncDeliveryCommit ?? false });
+    this.turns = new ConsumerTurns(pool, { prepared: this.prepared, asyncCommit: options.asyncDeliveryCommit ?? true });
     this.wakeChannel = (options.notify ?? true) ? notifyChannel(schema) : undefined;
     this.channels = new PostgresChannelCache(
       async (name) => (await runStatement<{ config: Channel }>(this.pool, SQL.getChannel, [name], this.prepared))[0]?.config,
@@ -154,12 +149,16 @@ export class PostgresStore implements Store {
     this.appends = new GroupCommit({
       maxBatch: options.maxBatch ?? 256,
       maxBatchBytes: options.maxBatchBytes ?? 16 * 1024 * 1024,
-      // Each batch is one statement, durable once its COMMIT is confirmed (synchronous_commit on).
+      // Each batch is one statement, committed without waiting for the disk: the events go to
+      // consumers at once, here and on other instances, while one synchronous commit per round
+      // makes them durable before any of them is answered, as the embedded store does.
       commit: async (events) => {
         const results = await appendEventBatch(this.pool, events, this.wakeChannel, this.prepared);
         this.statistics.appended(events.length);
         return results;
       },
+      durable: () => flushWal(this.pool, this.prepared),
+      committed: (events, results) => this.appendListeners.committed(events, results),
       // Rolled back, or COMMIT was not confirmed: none of these events may get a 2xx. The sender
       // retries, and dedup answers a retry of an event that did commit after all.
       toError: (error) => toStoreError(error),
@@ -167,9 +166,7 @@ export class PostgresStore implements Store {
       // more: they are refused with this one, so a webhook waits for its own commit only.
       refusesQueue: (error) => blocksEveryWrite(error),
       refusal: () => (this.closed ? closedError() : undefined),
-      flushed: (events, seconds) => {
-        for (const listener of this.flushListeners) listener(events, seconds);
-      },
+      flushed: (events, seconds) => this.appendListeners.flushed(events, seconds),
     });
     this.description = `${describeDatabaseUrl(options.url)} schema ${schema}`;
   }
@@ -306,8 +303,11 @@ export class PostgresStore implements Store {
   }
 
   onAppendFlushed(listener: (events: number, seconds: number) => void): () => void {
-    this.flushListeners.add(listener);
-    return () => this.flushListeners.delete(listener);
+    return this.appendListeners.onFlushed(listener);
+  }
+
+  onCommitted(listener: (channel: string) => void): () => void {
+    return this.appendListeners.onCommitted(listener);
   }
 
   getEvent(channel: string, id: string): Promise<StoredEvent | undefined> {

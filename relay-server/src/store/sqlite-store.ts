@@ -3,6 +3,7 @@ import type { Channel } from '../channel.js';
 import { RelayError } from '../errors.js';
 import type { SqliteDatabase, SqliteDriver, SqliteStatement } from './sqlite-driver.js';
 import { ChannelCache } from './channel-cache.js';
+import { AppendListeners } from './append-listeners.js';
 import { GroupCommit } from './group-commit.js';
 import { runPruneSync, type PrunedEvent } from './prune.js';
 import { SqliteDeliveries } from './sqlite-delivery.js';
@@ -86,9 +87,8 @@ export class SqliteStore implements Store {
    * {@link SqliteStore.checkWritable} fails, until the process restarts and recovery has run.
    */
   private flushFailure: RelayError | undefined;
-  private readonly committedListeners = new Set<(channel: string) => void>();
+  private readonly listeners = new AppendListeners();
   private readonly channels: ChannelCache;
-  private readonly flushListeners = new Set<(events: number, seconds: number) => void>();
   private readonly path: string;
 
   constructor(options: SqliteStoreOptions) {
@@ -130,10 +130,8 @@ export class SqliteStore implements Store {
         durable: () => this.walSync.afterCommit(),
         toError: (error, stage) => (stage === 'commit' ? this.storeError(error) : this.flushError(error)),
         refusal: () => (this.closed ? new RelayError('RELAY_E_STORE_UNAVAILABLE', '(store is closed)') : this.flushFailure),
-        committed: (events, results) => this.announceCommitted(events, results),
-        flushed: (events, seconds) => {
-          for (const listener of this.flushListeners) listener(events, seconds);
-        },
+        committed: (events, results) => this.listeners.committed(events, results),
+        flushed: (events, seconds) => this.listeners.flushed(events, seconds),
       });
       this.readiness = new SqliteReadiness({
         db: this.db,
@@ -348,24 +346,11 @@ export class SqliteStore implements Store {
   }
 
   onAppendFlushed(listener: (events: number, seconds: number) => void): () => void {
-    this.flushListeners.add(listener);
-    return () => this.flushListeners.delete(listener);
+    return this.listeners.onFlushed(listener);
   }
 
   onCommitted(listener: (channel: string) => void): () => void {
-    this.committedListeners.add(listener);
-    return () => this.committedListeners.delete(listener);
-  }
-
-  /** Tells the listeners which channels have new (not duplicate) events in the commits just made. */
-  private announceCommitted(events: readonly NewEvent[], results: readonly AppendResult[]): void {
-    if (this.committedListeners.size === 0) return;
-    const channels = new Set<string>();
-    events.forEach((event, i) => {
-      const result = results[i];
-      if (result?.ok && !result.duplicate) channels.add(event.channel);
-    });
-    for (const channel of channels) for (const listener of this.committedListeners) listener(channel);
+    return this.listeners.onCommitted(listener);
   }
 
   getEvent(channel: string, id: string): Promise<StoredEvent | undefined> {

@@ -206,7 +206,8 @@ export interface Store extends DeliveryStore {
 
   /**
    * Engines whose commits become visible before they are on disk (SQLite flushes its WAL after
-   * the commit) call `listener` as soon as new events of a channel are committed, so consumers
+   * the commit; Postgres commits the append asynchronously, then one synchronous transaction)
+   * call `listener` as soon as new events of a channel are committed, so consumers
    * can be sent them while the flush runs; {@link appendEvent} still resolves only after it.
    * Engines that leave it out are woken by the caller once the append resolved.
    */
