@@ -53,7 +53,7 @@ export async function prepareStore(config, { secret, backlog = 0, onProgress }) 
  * @param {import('./events.js').SignedEvent} event
  * @returns {import('../relay-server/dist/index.js').NewEvent}
  */
-function storedEvent({ body, signature }) {
+export function storedEvent({ body, signature }) {
   const { event_id: eventId, event_type: eventType } = JSON.parse(body.toString());
   return {
     channel: CHANNEL,
