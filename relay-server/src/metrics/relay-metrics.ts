@@ -63,7 +63,7 @@ export class RelayMetrics implements DeliveryObserver {
     });
     this.flushDuration = new Histogram({
       name: 'relay_store_flush_duration_seconds',
-      help: 'Time of one group commit of received events until it is durable (SQLite: transactions and WAL flush; Postgres: the transaction).',
+      help: 'Time of one group commit of received events until it is durable (SQLite: transactions and WAL flush; Postgres: the append transactions and the synchronous commit after them).',
       buckets: FLUSH_BUCKETS,
       registers,
     });

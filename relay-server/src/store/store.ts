@@ -224,8 +224,8 @@ export interface Store extends DeliveryStore {
   /**
    * Calls `listener` after each group commit of appended events is durable, with how many events
    * it held and how long it took from the start of the commit to the disk's answer (SQLite: the
-   * transactions and the flush of the WAL; Postgres: the transaction). Returns a function that
-   * stops the calls. For metrics.
+   * transactions and the flush of the WAL; Postgres: the append transactions and the synchronous
+   * commit after them). Returns a function that stops the calls. For metrics.
    */
   onAppendFlushed?(listener: (events: number, seconds: number) => void): () => void;
 
