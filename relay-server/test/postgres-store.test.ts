@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import pg from 'pg';
@@ -201,6 +202,42 @@ describe('PostgresStore appends', () => {
       [start, flushed],
     );
     expect(records).toEqual([{ kind: 'event' }, { kind: 'flush' }]);
+  });
+});
+
+describe('PostgresStore with a role that may not flush', () => {
+  it('refuses to open with RELAY_E_CONFIG_INVALID naming pg_logical_emit_message and what to grant', async () => {
+    // A database and a role of the test's own: function grants belong to one database.
+    const suffix = randomBytes(5).toString('hex');
+    const database = `relay_grant_${suffix}`;
+    const role = `relay_grant_${suffix}`;
+    const admin = async (url: string, sql: string): Promise<void> => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        await client.query(sql);
+      } finally {
+        await client.end();
+      }
+    };
+    const urlOf = (user: string, db: string): string => {
+      const url = new URL(TEST_DATABASE_URL);
+      url.username = user;
+      url.pathname = `/${db}`;
+      return url.toString();
+    };
+    await admin(TEST_DATABASE_URL, `CREATE DATABASE ${database}`);
+    disposers.push(() => admin(TEST_DATABASE_URL, `DROP ROLE IF EXISTS ${role}`));
+    disposers.push(() => admin(TEST_DATABASE_URL, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
+    await admin(TEST_DATABASE_URL, `CREATE ROLE ${role} LOGIN`);
+    await admin(
+      urlOf(new URL(TEST_DATABASE_URL).username, database),
+      `CREATE SCHEMA relay AUTHORIZATION ${role}; REVOKE EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) FROM PUBLIC`,
+    );
+    const refusal = await rejectionOf(openPostgresStore({ url: urlWithSchema('relay', urlOf(role, database)), poolSize: 1 }));
+    expect(refusal).toBeInstanceOf(RelayError);
+    expect(refusal).toMatchObject({ code: 'RELAY_E_CONFIG_INVALID' });
+    expect((refusal as RelayError).message).toMatch(/pg_logical_emit_message.*GRANT EXECUTE ON FUNCTION pg_logical_emit_message\(boolean, text, text\) TO <role>/);
   });
 });
 

@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { bytea, runStatement, type Statement } from './postgres-connection.js';
+import { RelayError } from '../errors.js';
+import { bytea, runStatement, sqlState, type Statement } from './postgres-connection.js';
 import type { AppendResult, NewEvent } from './store.js';
 
 /**
@@ -28,6 +29,27 @@ const FLUSH: Statement = {
 /** Resolves once every append committed before the call is durable; rejects when Postgres did not confirm it. */
 export async function flushWal(pool: pg.Pool, prepared: boolean): Promise<void> {
   await runStatement(pool, FLUSH, [], prepared);
+}
+
+/** insufficient_privilege. */
+const INSUFFICIENT_PRIVILEGE = '42501';
+
+/**
+ * Runs {@link flushWal} once when the store opens: a role that may not call
+ * pg_logical_emit_message (granted to everyone unless an administrator revoked it) could store
+ * events but never answer one, so it is refused at start with what to grant.
+ */
+export async function checkFlushAllowed(pool: pg.Pool): Promise<void> {
+  try {
+    await flushWal(pool, false);
+  } catch (error) {
+    if (sqlState(error) !== INSUFFICIENT_PRIVILEGE) throw error;
+    throw new RelayError(
+      'RELAY_E_CONFIG_INVALID',
+      `--database-url: this role may not call pg_logical_emit_message, whose synchronous commit every webhook's answer waits for (${(error as Error).message}). As a superuser, run GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) TO <role> (on Postgres 17 and later it takes a fourth argument, boolean).`,
+      { cause: error },
+    );
+  }
 }
 
 /**

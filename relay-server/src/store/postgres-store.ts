@@ -10,7 +10,7 @@ import type { PostgresTimeouts, Queryable } from './postgres-connection.js';
 import { PostgresDeliveries, toStoredEvent, type StoredEventRow } from './postgres-delivery.js';
 import { SUMMARY_COLUMNS, deliveryStates, listEvents } from './postgres-event-query.js';
 import { NotificationListener, notifyChannel, SETTINGS_PAYLOAD } from './postgres-listener.js';
-import { appendEventBatch, flushWal } from './postgres-events.js';
+import { appendEventBatch, checkFlushAllowed, flushWal } from './postgres-events.js';
 import { ConsumerTurns } from './postgres-turns.js';
 import { PostgresStatistics } from './postgres-statistics.js';
 import { postgresTokens } from './postgres-tokens.js';
@@ -194,6 +194,7 @@ export class PostgresStore implements Store {
       // or wait for another process's migration, and no webhook waits on it.
       const migrator = createPool({ url: options.url, size: 1, timeouts: { ...timeouts, statementMs: 0, lockMs: 0 }, onIdleError });
       const migration = await applyMigrations(migrator, create).finally(() => migrator.end());
+      await checkFlushAllowed(pool);
       return { store: new PostgresStore(pool, ownPids, options, migration.schema), migration };
     } catch (error) {
       await pool.end().catch(() => undefined);
