@@ -2,9 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TEST_DATABASE_URL, createTestSchema, urlWithSchema } from './support/postgres.js';
+import { TEST_DATABASE_URL, adminQuery, createTestSchema, urlWithSchema } from './support/postgres.js';
 import { killAllChildren, runCli, runCliJson, sign, startRelayServer, tempDir, type RelayServerProcess } from './support/processes.js';
 import { SCHEMA_VERSION as SQLITE_SCHEMA_VERSION } from '../relay-server/src/store/sqlite-schema.js';
 
@@ -142,15 +141,6 @@ function havePgTools(): boolean {
   }
 }
 
-async function adminQuery(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 describe.runIf(havePgTools())('a Postgres store, backed up as docs/deployment.md says', () => {
   it('comes back whole from pg_dump and pg_restore into an empty database, and takes new events', async () => {

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTestSchema, TEST_DATABASE_URL, urlWithSchema, type TestSchema } from '../../test/support/postgres.js';
+import { adminQuery, createTestSchema, TEST_DATABASE_URL, urlWithSchema, type TestSchema } from '../../test/support/postgres.js';
 import { resolveServerConfig } from '../src/config.js';
 import { RelayError } from '../src/errors.js';
 import { expectConfigInvalid } from './harness.js';
@@ -211,28 +211,19 @@ describe('PostgresStore with a role that may not flush', () => {
     const suffix = randomBytes(5).toString('hex');
     const database = `relay_grant_${suffix}`;
     const role = `relay_grant_${suffix}`;
-    const admin = async (url: string, sql: string): Promise<void> => {
-      const client = new pg.Client({ connectionString: url });
-      await client.connect();
-      try {
-        await client.query(sql);
-      } finally {
-        await client.end();
-      }
-    };
     const urlOf = (user: string, db: string): string => {
       const url = new URL(TEST_DATABASE_URL);
       url.username = user;
       url.pathname = `/${db}`;
       return url.toString();
     };
-    await admin(TEST_DATABASE_URL, `CREATE DATABASE ${database}`);
-    disposers.push(() => admin(TEST_DATABASE_URL, `DROP ROLE IF EXISTS ${role}`));
-    disposers.push(() => admin(TEST_DATABASE_URL, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
-    await admin(TEST_DATABASE_URL, `CREATE ROLE ${role} LOGIN`);
-    await admin(
-      urlOf(new URL(TEST_DATABASE_URL).username, database),
+    await adminQuery(`CREATE DATABASE ${database}`);
+    disposers.push(() => adminQuery(`DROP ROLE IF EXISTS ${role}`));
+    disposers.push(() => adminQuery(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
+    await adminQuery(`CREATE ROLE ${role} LOGIN`);
+    await adminQuery(
       `CREATE SCHEMA relay AUTHORIZATION ${role}; REVOKE EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) FROM PUBLIC`,
+      urlOf(new URL(TEST_DATABASE_URL).username, database),
     );
     const refusal = await rejectionOf(openPostgresStore({ url: urlWithSchema('relay', urlOf(role, database)), poolSize: 1 }));
     expect(refusal).toBeInstanceOf(RelayError);

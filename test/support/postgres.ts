@@ -25,14 +25,19 @@ export interface TestSchema {
   drop(): Promise<void>;
 }
 
-async function withAdmin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: TEST_DATABASE_URL, connectionTimeoutMillis: 5_000 });
+async function withAdmin<T>(work: (client: pg.Client) => Promise<T>, url = TEST_DATABASE_URL): Promise<T> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
   await client.connect();
   try {
     return await work(client);
   } finally {
     await client.end();
   }
+}
+
+/** Runs `sql` (several statements allowed) on a connection of its own to `url`, the test server by default. */
+export async function adminQuery(sql: string, url = TEST_DATABASE_URL): Promise<void> {
+  await withAdmin((client) => client.query(sql), url);
 }
 
 /** Creates an empty schema with a unique name; the caller drops it when done. */
