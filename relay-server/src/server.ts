@@ -123,13 +123,12 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     activity.notify(channel);
   };
   const stopRemoteEvents = store.onRemoteEvent?.(wake);
-  // Consumers are sent an event as soon as it is committed where the engine says so, while the
-  // sender's answer still waits for the disk; otherwise once it is stored.
-  const stopCommitted = store.onCommitted?.(wake);
-  const onStored = stopCommitted === undefined ? wake : (): void => undefined;
+  // Consumers are sent an event as soon as it is committed, while the sender's answer still
+  // waits for the disk.
+  const stopCommitted = store.onCommitted(wake);
   app.addHook('preClose', async () => {
     stopRemoteEvents?.();
-    stopCommitted?.();
+    stopCommitted();
     stopFlushMetrics?.();
   });
 
@@ -166,9 +165,8 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     counters,
     channelLimiter: new RateLimiter({ ratePerSecond: config.rateLimitChannel, burst: config.rateLimitChannel * 2 }),
     ipLimiter: new RateLimiter({ ratePerSecond: config.rateLimitIp, burst: config.rateLimitIp * 2 }),
-    onStored,
   });
-  await app.register(apiPlugin, { store, counters, hub, onStored });
+  await app.register(apiPlugin, { store, counters, hub });
   await app.register(socketPlugin, {
     store,
     hub,

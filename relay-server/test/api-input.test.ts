@@ -232,7 +232,7 @@ it('covers every API route', async () => {
   probe.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push(`${method} ${route.url}`);
   });
-  await probe.register(apiPlugin, { store: relay.store, counters: relay.app.relay.counters, hub: relay.app.relay.hub, onStored: () => undefined });
+  await probe.register(apiPlugin, { store: relay.store, counters: relay.app.relay.counters, hub: relay.app.relay.hub });
   await probe.ready();
   await probe.close();
   expect(Object.keys(TABLE).sort()).toEqual(routes.sort());

@@ -29,8 +29,6 @@ export interface ApiPluginOptions {
   store: Store;
   counters: IngestCounters;
   hub: DeliveryHub;
-  /** Called after a sample event is stored (see the ingest plugin's option of the same name). */
-  onStored: (channel: string) => void;
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -39,13 +37,13 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
  * The HTTP API behind a bearer token: channels, events, one event with its delivery attempts,
  * and consumers. Developer tokens see only their channels.
  */
-export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (app, { store, counters, hub, onStored }) => {
+export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (app, { store, counters, hub }) => {
   acceptJsonBodies(app);
   app.addHook('onRequest', async (request) => {
     setRequestToken(request, await authenticate(store, request.headers.authorization));
   });
 
-  await app.register(sampleRoutes, { accept: { store, counters, onStored }, store });
+  await app.register(sampleRoutes, { accept: { store, counters }, store });
   await app.register(consumerRoutes, { store, hub });
   await app.register(auditRoutes, { store });
 

@@ -21,8 +21,6 @@ export interface IngestAnswer {
 export interface AcceptDeps {
   store: Store;
   counters: IngestCounters;
-  /** Called after a new (not duplicate) event is durable; wakes its consumers unless the store did at commit. */
-  onStored: (channel: string) => void;
 }
 
 /** A webhook whose sender has been admitted, with its body read. */
@@ -90,7 +88,6 @@ export async function acceptWebhook(deps: AcceptDeps, webhook: AdmittedWebhook):
   });
   if (!result.ok) throw new RelayError('RELAY_E_UNKNOWN_CHANNEL', `(channel "${channel.name}" was removed)`);
   deps.counters.accepted(channel.name, result.duplicate);
-  if (!result.duplicate) deps.onStored(channel.name);
   webhook.log.info(
     { channel: channel.name, seq: result.seq, type: identity.type, eventId: identity.id, duplicate: result.duplicate, synthetic: webhook.synthetic },
     result.duplicate ? 'duplicate event acknowledged' : 'event stored',

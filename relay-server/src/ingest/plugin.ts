@@ -19,8 +19,6 @@ export interface IngestPluginOptions {
   channelLimiter: RateLimiter;
   /** Per source address. */
   ipLimiter: RateLimiter;
-  /** Called after a new (not duplicate) event is durable, to wake its consumers. */
-  onStored: (channel: string) => void;
 }
 
 interface IngestState {
@@ -39,8 +37,8 @@ const channelOf = new WeakMap<FastifyRequest, string>();
  * need the body runs before the body is read.
  */
 export const ingestPlugin: FastifyPluginAsync<IngestPluginOptions> = async (app, options) => {
-  const { store, counters, channelLimiter, ipLimiter, onStored } = options;
-  const deps = { store, counters, onStored };
+  const { store, counters, channelLimiter, ipLimiter } = options;
+  const deps = { store, counters };
   const basicAuth = new BasicAuthVerifier();
 
   async function admit(request: FastifyRequest<{ Params: { channel: string } }>): Promise<void> {

@@ -205,13 +205,13 @@ export interface Store extends DeliveryStore {
   onRemoteEvent?(listener: (channel: string) => void): () => void;
 
   /**
-   * Engines whose commits become visible before they are on disk (SQLite flushes its WAL after
-   * the commit; Postgres commits the append asynchronously, then one synchronous transaction)
-   * call `listener` as soon as new events of a channel are committed, so consumers
-   * can be sent them while the flush runs; {@link appendEvent} still resolves only after it.
-   * Engines that leave it out are woken by the caller once the append resolved.
+   * Calls `listener` as soon as new events of a channel are committed: both engines' commits are
+   * visible before they are on disk (SQLite flushes its WAL after the commit; Postgres commits the
+   * append asynchronously, then one synchronous transaction), so consumers can be sent them while
+   * the flush runs; {@link appendEvent} still resolves only after it. Returns a function that
+   * stops the calls.
    */
-  onCommitted?(listener: (channel: string) => void): () => void;
+  onCommitted(listener: (channel: string) => void): () => void;
 
   /**
    * Resolves when the store can take a write now: an event appended now would be stored without
