@@ -16,7 +16,7 @@ import {
   withRelay,
 } from './delivery-measure.js';
 import { killChildren, peakRssBytes, startIdleNode } from './delivery-processes.js';
-import { fsyncMs } from './machine.js';
+import { formatWakeUpCosts, fsyncMs, wakeUpCost } from './machine.js';
 import { count, megabytes, ms, table, verdict } from './delivery-report.js';
 import { CHANNEL, EVENT_BYTES } from './events.js';
 import { postgresSection } from './delivery-postgres.js';
@@ -310,12 +310,14 @@ async function main() {
   );
   try {
     const fsyncBefore = fsyncMs(workspace);
+    const wakeUpBefore = await wakeUpCost();
     if (sections.has(1)) await latencySection(bench);
     const throughputRss = sections.has(2) ? await throughputSection(bench) : undefined;
     const drainRss = sections.has(3) ? await drainSection(bench, backlog, drainTimeoutSeconds) : undefined;
     if (sections.has(4) && (throughputRss !== undefined || drainRss !== undefined)) await memorySection(bench, { throughput: throughputRss, drain: drainRss });
     if (sections.has(5)) await postgresSection(bench, postgres, printSection);
     console.log(`disk: 4 KiB append + fdatasync in ${tmpdir()}, median of 50: ${ms(fsyncBefore)} ms before the run, ${ms(fsyncMs(workspace))} ms after`);
+    console.log(formatWakeUpCosts(wakeUpBefore, await wakeUpCost()));
   } finally {
     process.off('SIGINT', onInterrupt);
     await handler.close();

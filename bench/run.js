@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { EVENT_BYTES } from './events.js';
 import { startFloor, startRelay } from './ingest.js';
 import { runLoad } from './load.js';
-import { cpuSnapshot, fsyncMs, NOISY_CORES, otherProcessesCores } from './machine.js';
+import { cpuSnapshot, formatWakeUpCosts, fsyncMs, NOISY_CORES, otherProcessesCores, wakeUpCost } from './machine.js';
 import { formatBusy, formatRatio, formatScrapeRatio, formatTable, toRow } from './report.js';
 import { startScraper } from './scrape.js';
 
@@ -95,6 +95,7 @@ async function main() {
 
   try {
     const fsyncBefore = fsyncMs(workspace);
+    const wakeUpBefore = await wakeUpCost();
     const floor = await measure('fastify floor', () => startFloor(secret), { ...load, runTag: 'floor' });
     const relay = await measure('relay-server', () => startRelay(secret, workspace), { ...load, runTag: 'relay' });
     // (c) between (b) and (b'), the same server before and after it, so drift shows and averages out.
@@ -122,6 +123,7 @@ async function main() {
     console.log(check.text);
     // Every durable commit waits for a flush like this one: the figure that moves (b) most between runs.
     console.log(`disk: 4 KiB append + fdatasync in ${tmpdir()}, median of 50: ${fsyncBefore.toFixed(2)} ms before the run, ${fsyncMs(workspace).toFixed(2)} ms after`);
+    console.log(formatWakeUpCosts(wakeUpBefore, await wakeUpCost()));
     const noisiest = Math.max(floor.otherCores, relay.otherCores, scraped.otherCores, again.otherCores);
     if (noisiest > NOISY_CORES) {
       console.log(`warning: other processes kept up to ${noisiest.toFixed(2)} cores busy during the run; these figures are not comparable, run again on a quiet machine`);
