@@ -17,11 +17,17 @@ import { startHandler } from './delivery-handler.js';
 import { CLIENT_BIN, cpuSeconds, peakRssBytes } from './delivery-processes.js';
 import { callAnsweredEvent, CHANNEL, sign, SIGNATURE_HEADER } from './events.js';
 import { table, verdict } from './delivery-report.js';
+import { numberFromEnv, runBench, secondsFromEnv, wordsFromEnv } from './settings.js';
 
-const EVENTS = Number(process.env.BENCH_CLIENT_EVENTS ?? 50_000);
-const WINDOW = Number(process.env.BENCH_CLIENT_WINDOW ?? 64);
-const TIMEOUT_MS = Number(process.env.BENCH_CLIENT_TIMEOUT_SECONDS ?? 120) * 1000;
-const NODE_FLAGS = (process.env.BENCH_CLIENT_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+/** This run's settings, from BENCH_CLIENT_*. */
+function settingsFromEnv() {
+  return {
+    events: numberFromEnv('BENCH_CLIENT_EVENTS', 50_000, { integer: true }),
+    window: numberFromEnv('BENCH_CLIENT_WINDOW', 64, { integer: true }),
+    timeoutMs: secondsFromEnv('BENCH_CLIENT_TIMEOUT_SECONDS', 120) * 1000,
+    nodeFlags: wordsFromEnv('BENCH_CLIENT_NODE_FLAGS'),
+  };
+}
 const SECRET = 'bench-client-secret';
 
 /**
@@ -140,10 +146,10 @@ async function startStandInRelay(/** @type {number} */ total, /** @type {number}
   };
 }
 
-/** `relay-client listen --quiet` through its executable, with {@link NODE_FLAGS}; its output passes through. */
-function startClient(/** @type {string} */ relay, /** @type {string} */ forwardTo, /** @type {string} */ home) {
-  const args = [...NODE_FLAGS, CLIENT_BIN, 'listen', '--relay', relay, '--token', 'mrt_bench', '--consumer', 'bench', '--forward-to', forwardTo];
-  args.push('--window', String(WINDOW), '--quiet');
+/** `relay-client listen --quiet` through its executable, with BENCH_CLIENT_NODE_FLAGS; its output passes through. */
+function startClient(/** @type {ReturnType<typeof settingsFromEnv>} */ settings, /** @type {string} */ relay, /** @type {string} */ forwardTo, /** @type {string} */ home) {
+  const args = [...settings.nodeFlags, CLIENT_BIN, 'listen', '--relay', relay, '--token', 'mrt_bench', '--consumer', 'bench', '--forward-to', forwardTo];
+  args.push('--window', String(settings.window), '--quiet');
   /** @type {NodeJS.ProcessEnv} */
   const env = { ...process.env, HOME: home };
   for (const name of Object.keys(env)) if (name.startsWith('RELAY_')) delete env[name];
@@ -160,14 +166,16 @@ function startClient(/** @type {string} */ relay, /** @type {string} */ forwardT
 }
 
 async function main() {
+  const settings = settingsFromEnv();
+  const { events, timeoutMs } = settings;
   const handler = await startHandler();
-  const relay = await startStandInRelay(EVENTS, WINDOW);
+  const relay = await startStandInRelay(events, settings.window);
   const home = mkdtempSync(join(tmpdir(), 'bench-client-home-'));
-  const client = startClient(relay.url, handler.url, home);
+  const client = startClient(settings, relay.url, handler.url, home);
   try {
     let timer;
     const timedOut = new Promise((_resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`bench: not done within ${TIMEOUT_MS} ms`)), TIMEOUT_MS);
+      timer = setTimeout(() => reject(new Error(`bench: not done within ${timeoutMs} ms`)), timeoutMs);
       client.exited.then((code) => reject(new Error(`bench: relay-client exited early (code ${code})`)));
     });
     await Promise.race([relay.subscribed, timedOut]);
@@ -183,7 +191,7 @@ async function main() {
     const peak = peakRssBytes(client.pid);
     const { acked, nacked } = relay.counts();
     process.stdout.write(
-      `relay-client alone: ${EVENTS.toLocaleString('en-US')} events of ${callAnsweredEvent('evt_client_1').length} bytes, --window ${WINDOW}, ` +
+      `relay-client alone: ${events.toLocaleString('en-US')} events of ${callAnsweredEvent('evt_client_1').length} bytes, --window ${settings.window}, ` +
         `stand-in relay and handler in this process (node ${process.version})\n\n` +
         table(
           ['figure', 'value', 'before undici', 'target'],
@@ -207,4 +215,4 @@ async function main() {
   }
 }
 
-await main();
+await runBench(main);

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { wordsFromEnv } from './settings.js';
 
 const SERVER_CLI = fileURLToPath(new URL('../relay-server/dist/cli.js', import.meta.url));
 export const CLIENT_BIN = fileURLToPath(new URL('../relay-client/bin/relay-client.js', import.meta.url));
@@ -28,7 +29,7 @@ const running = new Set();
  * Extra flags for every child `node`, from BENCH_NODE_FLAGS, e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/profiles` to profile relay-server and relay-client.
  */
-const CHILD_NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter((flag) => flag !== '');
+const CHILD_NODE_FLAGS = wordsFromEnv('BENCH_NODE_FLAGS');
 
 /**
  * Starts `node <script> ...args` with its output read line by line (and so never blocking it).

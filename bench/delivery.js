@@ -17,6 +17,7 @@ import {
 } from './delivery-measure.js';
 import { killChildren, peakRssBytes, startIdleNode } from './delivery-processes.js';
 import { formatWakeUpCosts, fsyncMs, wakeUpCost } from './machine.js';
+import { choicesFromEnv, numberFromEnv, numbersFromEnv, runBench, wordsFromEnv } from './settings.js';
 import { count, megabytes, ms, table, verdict } from './delivery-report.js';
 import { CHANNEL, EVENT_BYTES } from './events.js';
 import { postgresSection } from './delivery-postgres.js';
@@ -32,27 +33,6 @@ const THROUGHPUT_TARGET_RATIO = 0.5;
 const DRAIN_TARGET_PER_SECOND = 5_000;
 /** MB here is 10^6 bytes. */
 const RSS_TARGET_BYTES = 80e6;
-
-/** A bad BENCH_* variable: reported in one line, without a stack trace. */
-class SettingError extends Error {}
-
-/**
- * Reads a positive number (or 0 when `allowZero`) from the environment.
- *
- * @param {string} name
- * @param {number} fallback  when the variable is unset or empty
- * @param {{ allowZero?: boolean, integer?: boolean }} [rules]
- */
-function numberFromEnv(name, fallback, { allowZero = false, integer = false } = {}) {
-  const text = process.env[name];
-  if (text === undefined || text.trim() === '') return fallback;
-  const value = Number(text);
-  if (!Number.isFinite(value) || value < 0 || (value === 0 && !allowZero) || (integer && !Number.isInteger(value))) {
-    const kind = integer ? 'whole number' : 'number';
-    throw new SettingError(`bench: ${name}="${text}" is not a valid ${kind} (expected ${allowZero ? '0 or more' : 'more than 0'})`);
-  }
-  return value;
-}
 
 /** Prints a section: its title, table and notes; then forgets the notes. */
 function printSection(/** @type {Bench} */ bench, /** @type {string} */ title, /** @type {string} */ body) {
@@ -236,34 +216,6 @@ async function memorySection(bench, clientRss) {
   );
 }
 
-/** A list of positive whole numbers from the environment, e.g. BENCH_PG_POOL_SIZES=`2,10,20`; empty when unset. */
-function numbersFromEnv(/** @type {string} */ name) {
-  const text = process.env[name];
-  if (text === undefined || text.trim() === '') return [];
-  const values = text.split(',').map((part) => Number(part.trim()));
-  if (values.some((v) => !Number.isInteger(v) || v < 1)) throw new SettingError(`bench: ${name} must list whole numbers of 1 or more separated by commas, e.g. "2,10"; got "${text}"`);
-  return values;
-}
-
-/** BENCH_SECTIONS, e.g. `1,3`: the sections to run; all by default. Section 4 reports on 2 and 3. */
-function sectionsFromEnv() {
-  const text = process.env.BENCH_SECTIONS;
-  if (text === undefined || text.trim() === '') return new Set([1, 2, 3, 4, 5]);
-  const sections = text.split(',').map((part) => part.trim());
-  const bad = sections.find((part) => !/^[1-5]$/.test(part));
-  if (bad !== undefined) throw new SettingError(`BENCH_SECTIONS must list section numbers 1-5 separated by commas, e.g. "1,3"; got "${text}"`);
-  return new Set(sections.map(Number));
-}
-
-/** BENCH_PG_PARTS, e.g. `c`: the parts of section 5 to run (a ingest, b delivered/s, c latency); all by default. */
-function postgresPartsFromEnv() {
-  const text = process.env.BENCH_PG_PARTS;
-  if (text === undefined || text.trim() === '') return new Set(['a', 'b', 'c']);
-  const parts = text.split(',').map((part) => part.trim().toLowerCase());
-  if (parts.some((part) => !/^[abc]$/.test(part))) throw new SettingError(`BENCH_PG_PARTS must list parts a, b and c of section 5 separated by commas, e.g. "a,c"; got "${text}"`);
-  return new Set(parts);
-}
-
 async function main() {
   const seconds = numberFromEnv('BENCH_SECONDS', 5);
   const warmupSeconds = numberFromEnv('BENCH_WARMUP_SECONDS', 1, { allowZero: true });
@@ -271,12 +223,13 @@ async function main() {
   const sustainedWarmupSeconds = numberFromEnv('BENCH_SUSTAINED_WARMUP_SECONDS', 10, { allowZero: true });
   const backlog = numberFromEnv('BENCH_BACKLOG', 100_000, { integer: true });
   const drainTimeoutSeconds = numberFromEnv('BENCH_DRAIN_TIMEOUT_SECONDS', 120);
-  const sections = sectionsFromEnv();
+  // Section 4 reports on 2 and 3.
+  const sections = new Set([...choicesFromEnv('BENCH_SECTIONS', ['1', '2', '3', '4', '5'], 'section numbers 1-5')].map(Number));
   const postgres = {
     rounds: numberFromEnv('BENCH_PG_ROUNDS', 2, { integer: true }),
     poolSizes: numbersFromEnv('BENCH_PG_POOL_SIZES'),
-    serverArgs: (process.env.BENCH_PG_SERVER_ARGS ?? '').split(/\s+/).filter((arg) => arg !== ''),
-    parts: postgresPartsFromEnv(),
+    serverArgs: wordsFromEnv('BENCH_PG_SERVER_ARGS'),
+    parts: choicesFromEnv('BENCH_PG_PARTS', ['a', 'b', 'c'], 'parts a (ingest), b (delivered/s) and c (latency) of section 5'),
   };
   const workspace = mkdtempSync(join(tmpdir(), 'myop-relay-delivery-'));
   const home = join(workspace, 'home');
@@ -325,10 +278,4 @@ async function main() {
   }
 }
 
-try {
-  await main();
-} catch (error) {
-  if (!(error instanceof SettingError)) throw error;
-  process.stderr.write(`${error.message}\n`);
-  process.exitCode = 1;
-}
+await runBench(main);

@@ -9,19 +9,11 @@ import { tmpdir } from 'node:os';
 import { openConfiguredStore } from '../relay-server/dist/index.js';
 import { betterSqliteDriver } from '../relay-server/dist/store/sqlite-better.js';
 import { cpuSecondsByName } from './delivery-processes.js';
+import { numberFromEnv, SettingError } from './settings.js';
 import { count, ms, table } from './delivery-report.js';
 import { CONSUMER, prepareStore, storedEvent } from './delivery-store.js';
 import { CHANNEL, signedEvents } from './events.js';
 import { BENCH_DATABASE_URL, createBenchSchema, describeUrl } from './postgres-schema.js';
-
-/** Operations per row, from BENCH_PG_STATEMENTS. */
-function operationsFromEnv() {
-  const text = process.env.BENCH_PG_STATEMENTS ?? '';
-  if (text.trim() === '') return 2_000;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`BENCH_PG_STATEMENTS must be a whole number of 1 or more; got "${text}"`);
-  return value;
-}
 
 /** Seconds of CPU all local `postgres` processes have used, by pid. */
 function postgresCpu() {
@@ -43,7 +35,7 @@ async function measure(/** @type {number} */ times, /** @type {(i: number) => Pr
 }
 
 async function main() {
-  const operations = operationsFromEnv();
+  const operations = numberFromEnv('BENCH_PG_STATEMENTS', 2_000, { integer: true });
   const secret = `whsec_bench_${Date.now().toString(36)}_statements`;
   let schema;
   try {
@@ -93,6 +85,7 @@ async function main() {
 }
 
 main().catch((error) => {
-  console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
+  // Postgres unreachable or refusing is said in one line too.
+  console.error(error instanceof SettingError ? error.message : `bench: ${error instanceof Error ? error.message : String(error)}`);
   process.exitCode = 1;
 });

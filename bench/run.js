@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { EVENT_BYTES } from './events.js';
 import { startFloor, startRelay } from './ingest.js';
 import { runLoad } from './load.js';
+import { runBench, secondsFromEnv } from './settings.js';
 import { cpuSnapshot, formatWakeUpCosts, fsyncMs, NOISY_CORES, otherProcessesCores, wakeUpCost } from './machine.js';
 import { formatBusy, formatRatio, formatScrapeRatio, formatTable, toRow } from './report.js';
 import { startScraper } from './scrape.js';
@@ -21,26 +22,6 @@ const SCRAPE_EVERY_MS = 1_000;
 const CONNECTIONS = 32;
 /** Hard stop per target, warm-up included, whatever the duration. */
 const MAX_REQUESTS = 1_000_000;
-
-/** A bad BENCH_* variable: reported in one line, without a stack trace. */
-class SettingError extends Error {}
-
-/**
- * Reads a number of seconds from the environment.
- *
- * @param {string} name
- * @param {number} fallback  when the variable is unset or empty
- * @param {boolean} allowZero
- */
-function secondsFromEnv(name, fallback, allowZero) {
-  const text = process.env[name];
-  if (text === undefined || text.trim() === '') return fallback;
-  const seconds = Number(text);
-  if (!Number.isFinite(seconds) || seconds < 0 || (seconds === 0 && !allowZero)) {
-    throw new SettingError(`bench: ${name}="${text}" is not a valid number of seconds (expected ${allowZero ? '0 or more' : 'more than 0'}, e.g. 5 or 0.5)`);
-  }
-  return seconds;
-}
 
 /**
  * Starts a target, drives it with the load generator, and stops it again. A target with a
@@ -80,8 +61,8 @@ function storeCheck(/** @type {LoadResult} */ result, /** @type {number} */ stor
 }
 
 async function main() {
-  const seconds = secondsFromEnv('BENCH_SECONDS', 5, false);
-  const warmupSeconds = secondsFromEnv('BENCH_WARMUP_SECONDS', 1, true);
+  const seconds = secondsFromEnv('BENCH_SECONDS', 5);
+  const warmupSeconds = secondsFromEnv('BENCH_WARMUP_SECONDS', 1, { allowZero: true });
   const secret = `whsec_bench_${randomBytes(16).toString('hex')}`;
   const load = { secret, connections: CONNECTIONS, warmupSeconds, seconds, maxRequests: MAX_REQUESTS };
   const workspace = mkdtempSync(join(tmpdir(), 'myop-relay-bench-'));
@@ -136,10 +117,4 @@ async function main() {
   }
 }
 
-try {
-  await main();
-} catch (error) {
-  if (!(error instanceof SettingError)) throw error;
-  process.stderr.write(`${error.message}\n`);
-  process.exitCode = 1;
-}
+await runBench(main);

@@ -18,6 +18,7 @@ import { percentile, verdict } from './delivery-report.js';
 import { CHANNEL, SIGNATURE_HEADER, callAnsweredEvent, sign } from './events.js';
 import { runLoad } from './load.js';
 import { cpuSnapshot, NOISY_CORES, otherProcessesCores } from './machine.js';
+import { runBench, secondsFromEnv } from './settings.js';
 import { RARE_TEXT, fillStore, startWebRelay } from './web-store.js';
 
 const CONNECTIONS = 32;
@@ -32,17 +33,6 @@ const FIRST_PAGE_TARGET_MS = 50;
 const FIRST_LOAD_BUDGET_BYTES = 100 * 1024;
 const LISTING_REQUESTS = 300;
 const ARRIVAL_SAMPLES = 40;
-
-function secondsFromEnv(name, fallback) {
-  const text = process.env[name];
-  if (text === undefined || text.trim() === '') return fallback;
-  const seconds = Number(text);
-  if (!Number.isFinite(seconds) || seconds <= 0) {
-    process.stderr.write(`bench: ${name}="${text}" is not a number of seconds above 0\n`);
-    process.exit(1);
-  }
-  return seconds;
-}
 
 /** Starts the simulated pages in a worker thread; resolves once every stream is open. */
 function openPages(url, token) {
@@ -265,4 +255,4 @@ async function main() {
   }
 }
 
-await main();
+await runBench(main);
