@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../../test/support/cleanup.js';
 import { createTestSchema } from '../../test/support/postgres.js';
 import { applyChannelSettings } from '../src/channel-settings.js';
 import type { Channel } from '../src/channel.js';
@@ -21,10 +22,7 @@ import { SCHEMA_VERSION as SQLITE_SCHEMA_VERSION } from '../src/store/sqlite-sch
 const PASSWORD = 'correct-horse-battery';
 const SCRYPT_HASH = /^scrypt\$32768\$8\$1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/;
 
-const disposers: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (disposers.length > 0) await disposers.pop()?.();
-});
+const disposers = cleanupAfterEach();
 
 function storedHash(channel: Channel | undefined): string {
   if (channel?.verification.mode !== 'basic') throw new Error('not a Basic channel');

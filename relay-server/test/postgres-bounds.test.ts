@@ -1,8 +1,9 @@
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import pg from 'pg';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from '../../test/support/postgres.js';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../../test/support/cleanup.js';
+import { freshSchema, TEST_DATABASE_URL, type TestSchema } from '../../test/support/postgres.js';
 import { applyChannelSettings } from '../src/channel-settings.js';
 import { resolveServerConfig } from '../src/config.js';
 import { buildServer } from '../src/server.js';
@@ -17,16 +18,7 @@ const SECRET = 'whsec_bounds_0123456789abcdef';
 const TIMEOUTS: PostgresTimeouts = { statementMs: 1_000, lockMs: 300, connectMs: 500 };
 
 // Disposers of the current test, run newest first: servers close before stores, stores before their schema.
-const disposers: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (disposers.length > 0) await disposers.pop()?.();
-});
-
-async function freshSchema(): Promise<TestSchema> {
-  const schema = await createTestSchema();
-  disposers.push(() => schema.drop());
-  return schema;
-}
+const disposers = cleanupAfterEach();
 
 async function openStore(url: string): Promise<PostgresStore> {
   const store = await openPostgresStore({ url, poolSize: 4, timeouts: TIMEOUTS });
@@ -113,7 +105,7 @@ describe('Postgres timeout settings', () => {
 
 describe('Postgres with the events table locked', () => {
   it('answers webhooks 503 while the lock is held, /readyz 503 with the reason, and both recover when it goes', async () => {
-    const schema = await freshSchema();
+    const schema = await freshSchema(disposers);
     const store = await openStore(schema.url);
     const relay = await serve(store);
     const locker = await session(schema);
@@ -139,7 +131,7 @@ describe('Postgres with the events table locked', () => {
   });
 
   it('refuses the appends queued behind a commit that met the lock with it, instead of holding them for another bound', async () => {
-    const schema = await freshSchema();
+    const schema = await freshSchema(disposers);
     const store = await openStore(schema.url);
     const locker = await session(schema);
     await locker.query('BEGIN');
@@ -161,7 +153,7 @@ describe('Postgres with the events table locked', () => {
   });
 
   it('reports a lock on the channels table too, which every append updates', async () => {
-    const schema = await freshSchema();
+    const schema = await freshSchema(disposers);
     const store = await openStore(schema.url);
     const relay = await serve(store);
     const locker = await session(schema);
@@ -176,7 +168,7 @@ describe('Postgres with the events table locked', () => {
   });
 
   it('stays ready while other sessions read events and write other tables', async () => {
-    const schema = await freshSchema();
+    const schema = await freshSchema(disposers);
     const store = await openStore(schema.url);
     const relay = await serve(store);
     const reader = await session(schema);
@@ -191,7 +183,7 @@ describe('Postgres with the events table locked', () => {
 
 describe('Postgres readiness', () => {
   it('answers /readyz 503 naming the missing tables once events is dropped', async () => {
-    const schema = await freshSchema();
+    const schema = await freshSchema(disposers);
     const store = await openStore(schema.url);
     const relay = await serve(store);
     expect(await relay.ready()).toMatchObject({ status: 200 });
@@ -204,7 +196,7 @@ describe('Postgres readiness', () => {
   });
 
   it('answers /readyz 503 once the whole schema is dropped', async () => {
-    const schema = await freshSchema();
+    const schema = await freshSchema(disposers);
     const store = await openStore(schema.url);
     const relay = await serve(store);
     await schema.drop();
@@ -215,7 +207,7 @@ describe('Postgres readiness', () => {
   });
 
   it('answers /readyz 503 once new sessions are read-only, as on a standby, and 200 when writable again', async () => {
-    const schema = await freshSchema();
+    const schema = await freshSchema(disposers);
     const role = pg.escapeIdentifier(`${schema.name}_relay`);
     await schema.query(`CREATE ROLE ${role} LOGIN`);
     // Runs after the store closed (disposers run newest first).
@@ -293,7 +285,7 @@ async function startSilencingProxy(): Promise<{ port: number; silence: () => voi
 
 describe('Postgres that stops answering', () => {
   it('answers webhooks and /readyz 503 within the bounds instead of holding them, and recovers', async () => {
-    const schema = await freshSchema();
+    const schema = await freshSchema(disposers);
     const proxy = await startSilencingProxy();
     disposers.push(proxy.close);
     const url = new URL(schema.url);

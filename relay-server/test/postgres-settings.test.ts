@@ -1,5 +1,6 @@
 import pg from 'pg';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../../test/support/cleanup.js';
 import { createTestSchema } from '../../test/support/postgres.js';
 import type { Channel } from '../src/channel.js';
 import { HEARD_CHANNEL_TTL_MS, PostgresChannelCache, UNHEARD_CHANNEL_TTL_MS } from '../src/store/postgres-channel-cache.js';
@@ -12,10 +13,7 @@ import { describeStoreConformance, newEvent, plainChannel } from './store-confor
 // that trades Postgres-crash redeliveries for speed, would use.
 describeStoreConformance('postgres', () => openConformanceStore({ preparedStatements: false, asyncDeliveryCommit: false }), 'plain statements, delivery state committed synchronously');
 
-const disposers: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (disposers.length > 0) await disposers.pop()?.();
-});
+const disposers = cleanupAfterEach();
 
 describe('PostgresChannelCache', () => {
   function cacheOver(channels: Map<string, Channel>) {

@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import pg from 'pg';
-import { afterEach, describe, expect, it } from 'vitest';
-import { adminQuery, createTestSchema, TEST_DATABASE_URL, urlWithSchema, type TestSchema } from '../../test/support/postgres.js';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../../test/support/cleanup.js';
+import { adminQuery, freshSchema, TEST_DATABASE_URL, type TestSchema, urlWithSchema } from '../../test/support/postgres.js';
 import { resolveServerConfig } from '../src/config.js';
 import { RelayError } from '../src/errors.js';
 import { expectConfigInvalid } from './harness.js';
@@ -22,16 +23,7 @@ const ALL_MIGRATIONS = MIGRATIONS.map(({ version, name }) => ({ version, name })
 describeStoreConformance('postgres', () => openConformanceStore());
 
 // Disposers of the current test, run newest first: stores close before their schema is dropped.
-const disposers: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (disposers.length > 0) await disposers.pop()?.();
-});
-
-async function freshSchema(): Promise<TestSchema> {
-  const schema = await createTestSchema();
-  disposers.push(() => schema.drop());
-  return schema;
-}
+const disposers = cleanupAfterEach();
 
 /** A store on `schema`, as one relay-server process would open it; closed after the test. */
 async function instance(schema: TestSchema, options: Partial<PostgresStoreOptions> = {}): Promise<PostgresStore> {
@@ -42,7 +34,7 @@ async function instance(schema: TestSchema, options: Partial<PostgresStoreOption
 
 /** `count` processes sharing one fresh schema that holds the channel `sales`. */
 async function instances(count: number, options: Partial<PostgresStoreOptions> = {}): Promise<{ schema: TestSchema; stores: PostgresStore[] }> {
-  const schema = await freshSchema();
+  const schema = await freshSchema(disposers);
   const stores: PostgresStore[] = [];
   for (let i = 0; i < count; i++) stores.push(await instance(schema, options));
   await stores[0]?.createChannel(plainChannel('sales'));
@@ -91,7 +83,7 @@ describe('Postgres settings', () => {
 
 describe('PostgresStore migrations', () => {
   it('records the schema version and applies nothing on the next open', async () => {
-    const schema = await freshSchema();
+    const schema = await freshSchema(disposers);
     const first = await PostgresStore.open({ url: schema.url, poolSize: 1 });
     await first.store.close();
     expect(first.migration).toEqual({ schema: schema.name, version: SCHEMA_VERSION, applied: ALL_MIGRATIONS });
@@ -102,7 +94,7 @@ describe('PostgresStore migrations', () => {
   });
 
   it('plans the append once per connection, not on every call (its array parameters would make each plan a custom one)', async () => {
-    const schema = await freshSchema();
+    const schema = await freshSchema(disposers);
     await (await instance(schema)).close();
     const functions = await schema.query(
       "SELECT p.proname AS name, p.proconfig AS config FROM pg_proc p WHERE p.pronamespace = current_schema()::regnamespace AND p.proname LIKE 'relay\\_%' ORDER BY p.proname",
@@ -115,14 +107,14 @@ describe('PostgresStore migrations', () => {
   });
 
   it('lets one of several processes starting together apply each migration, without errors', async () => {
-    const schema = await freshSchema();
+    const schema = await freshSchema(disposers);
     const opened = await Promise.all(Array.from({ length: 6 }, () => PostgresStore.open({ url: schema.url, poolSize: 1 })));
     for (const { store } of opened) await store.close();
     expect(opened.flatMap((o) => o.migration.applied)).toEqual(ALL_MIGRATIONS);
   });
 
   it('refuses a schema written by a newer relay-server with RELAY_E_STORE_VERSION and leaves it untouched', async () => {
-    const schema = await freshSchema();
+    const schema = await freshSchema(disposers);
     await (await instance(schema)).close();
     await schema.query("INSERT INTO schema_migrations (version, name) VALUES (99, 'from the future')");
     await expectRelayError(openPostgresStore({ url: schema.url }), 'RELAY_E_STORE_VERSION');
@@ -130,7 +122,7 @@ describe('PostgresStore migrations', () => {
   });
 
   it('upgrades a version 1 schema, reading the sessions of stored v2 events from their bodies', async () => {
-    const schema = await freshSchema();
+    const schema = await freshSchema(disposers);
     const initial = MIGRATIONS.find((m) => m.version === 1);
     await schema.query(`${initial?.sql ?? ''}
       CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());
@@ -161,7 +153,7 @@ describe('PostgresStore migrations', () => {
   });
 
   it('refuses an empty schema when asked not to create (admin commands), and a search_path naming no schema', async () => {
-    const schema = await freshSchema();
+    const schema = await freshSchema(disposers);
     await expectRelayError(openPostgresStore({ url: schema.url }, false), 'RELAY_E_CONFIG_INVALID');
     expect(await schema.query("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")).toEqual([]);
     await expectRelayError(openPostgresStore({ url: urlWithSchema(`${schema.name}_missing`) }), 'RELAY_E_CONFIG_INVALID');
@@ -179,7 +171,7 @@ describe('PostgresStore appends', () => {
   }
 
   it('sends an event to consumers once committed, and answers its append only after a synchronous commit made after it', async () => {
-    const schema = await freshSchema();
+    const schema = await freshSchema(disposers);
     const store = await instance(schema);
     await store.createChannel(plainChannel('sales'));
     const inspect = await walInspect(schema);
@@ -483,7 +475,7 @@ describe('PostgresStore when Postgres is down', () => {
   });
 
   it('answers 503 on ingest and /readyz while Postgres is unreachable, and recovers by itself', async () => {
-    const schema = await freshSchema();
+    const schema = await freshSchema(disposers);
     const proxy = await startProxy();
     disposers.push(proxy.close);
     let poolWarned: () => void = () => undefined;
@@ -528,7 +520,7 @@ describe('PostgresStore when Postgres is down', () => {
   });
 
   it('reconnects its LISTEN connection after losing it and hears other processes again', async () => {
-    const schema = await freshSchema();
+    const schema = await freshSchema(disposers);
     const proxy = await startProxy();
     disposers.push(proxy.close);
     let listenerLost: () => void = () => undefined;

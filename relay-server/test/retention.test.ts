@@ -1,5 +1,6 @@
 import Fastify, { type FastifyBaseLogger } from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../../test/support/cleanup.js';
 import { RetentionPruner, type RetentionOptions } from '../src/retention.js';
 import type { SqliteStore } from '../src/store/sqlite-store.js';
 import type { NewEvent, Store } from '../src/store/store.js';
@@ -11,10 +12,7 @@ const HOUR = 60 * MINUTE;
 /** A policy that never removes anything by age. */
 const FOREVER = 100 * 365 * 24 * HOUR;
 
-const disposers: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (disposers.length > 0) await disposers.pop()?.();
-});
+const disposers = cleanupAfterEach();
 
 /** A real SQLite store with the given channels, closed and removed after the test. */
 async function storeWith(...channels: string[]): Promise<SqliteStore> {

@@ -1,17 +1,15 @@
 import { renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../../test/support/cleanup.js';
 import { RelayError } from '../src/errors.js';
 import { betterSqliteDriver } from '../src/store/sqlite-better.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import { sign, startRelay, tempDir, TEST_SECRET, type TestRelay } from './harness.js';
 import { rejectionOf } from './store-conformance.js';
 
-const disposers: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (disposers.length > 0) await disposers.pop()?.();
-});
+const disposers = cleanupAfterEach();
 
 async function relay(): Promise<TestRelay> {
   const started = await startRelay({ logLevel: 'silent' });

@@ -2,7 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { fdatasync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../../test/support/cleanup.js';
 import { RelayError } from '../src/errors.js';
 import { betterSqliteDriver } from '../src/store/sqlite-better.js';
 import type { SqliteDatabase, SqliteDriver } from '../src/store/sqlite-driver.js';
@@ -25,10 +26,7 @@ describeStoreConformance('sqlite', async () => {
 });
 
 // Disposers of the current test, run newest first so connections close before their directory goes.
-const disposers: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (disposers.length > 0) await disposers.pop()?.();
-});
+const disposers = cleanupAfterEach();
 
 /** A store in a fresh temp dir, closed and removed after the test. */
 function openTemp(options: { maxBytes?: number } = {}): ReturnType<typeof tempSqliteStore> {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import type { CleanupStep } from './cleanup.js';
 
 /**
  * The Postgres server tests run against: 127.0.0.1:5432, user postgres, database test, trust
@@ -60,4 +61,11 @@ export async function createTestSchema(prefix = 'relay_test'): Promise<TestSchem
       await withAdmin((client) => client.query(`DROP SCHEMA IF EXISTS ${quoted} CASCADE`));
     },
   };
+}
+
+/** A schema for one test, dropped by the file's cleanup after it (see cleanup.ts). */
+export async function freshSchema(cleanup: CleanupStep[]): Promise<TestSchema> {
+  const schema = await createTestSchema();
+  cleanup.push(() => schema.drop());
+  return schema;
 }
