@@ -141,7 +141,6 @@ function havePgTools(): boolean {
   }
 }
 
-
 describe.runIf(havePgTools())('a Postgres store, backed up as docs/deployment.md says', () => {
   it('comes back whole from pg_dump and pg_restore into an empty database, and takes new events', async () => {
     const dir = tempDir('relay-pgdump-');

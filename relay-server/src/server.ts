@@ -97,7 +97,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   const sessions = new Set<Session>();
   // Gauges read the hub only when scraped, after it exists.
   const metrics = new RelayMetrics({ store, sessions, version: SERVER_VERSION, connected: (channel, consumer): number => hub.connected(channel, consumer) });
-  const stopFlushMetrics = store.onAppendFlushed?.(metrics.flushed);
+  const stopFlushMetrics = store.onAppendFlushed(metrics.flushed);
   const counters = new IngestCounters(metrics.ingested);
   const retention = new RetentionPruner({
     store,
@@ -129,7 +129,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   app.addHook('preClose', async () => {
     stopRemoteEvents?.();
     stopCommitted();
-    stopFlushMetrics?.();
+    stopFlushMetrics();
   });
 
   let closing = false;

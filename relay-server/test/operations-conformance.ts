@@ -26,7 +26,7 @@ export function describeOperationsConformance(engine: string, open: OpenStore): 
       withStore(async (store) => {
         await store.createChannel(plainChannel('sales'));
         const flushes: [number, number][] = [];
-        const stop = store.onAppendFlushed?.((events, seconds) => flushes.push([events, seconds]));
+        const stop = store.onAppendFlushed((events, seconds) => flushes.push([events, seconds]));
         expect(stop, 'every engine reports its flushes').toBeTypeOf('function');
         // Issued together, they form one batch; the next append is a commit of its own.
         (await Promise.all([1, 2, 3].map((i) => store.appendEvent(newEvent('sales', `e${i}`))))).forEach(seqOf);

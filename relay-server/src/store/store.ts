@@ -227,7 +227,7 @@ export interface Store extends DeliveryStore {
    * transactions and the flush of the WAL; Postgres: the append transactions and the synchronous
    * commit after them). Returns a function that stops the calls. For metrics.
    */
-  onAppendFlushed?(listener: (events: number, seconds: number) => void): () => void;
+  onAppendFlushed(listener: (events: number, seconds: number) => void): () => void;
 
   /** Records an admin action in the audit log. */
   appendAudit(entry: AuditEntry): Promise<void>;
